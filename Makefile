@@ -1,0 +1,45 @@
+# avbench: `make bench` runs a real benchmark, `make test` runs the tests.
+# Both create .venv and install avbench into it on first use.
+
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && echo $$p && break; done)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.avbench-installed
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup bench test test-fast sweep ui lint clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create .venv and install avbench with its dev extra (first use only)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "avbench needs Python 3.10-3.13 (python3 not found in that range)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --progress-bar off -e '.[dev]'
+	@touch $(STAMP)
+
+bench: setup ## One benchmark on the embedded defaults (add ARGS="preset=fast ...")
+	$(PY) -m avbench $(ARGS)
+
+test: setup ## Run the test suite (ARGS are passed to pytest)
+	$(PY) -m pytest $(ARGS)
+
+test-fast: setup ## Run the tests not marked slow
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+sweep: setup ## Four-cell sweep: preset fast,quality x precision fp16,fp32
+	$(PY) -m avbench -m preset=fast,quality precision=fp16,fp32 $(ARGS)
+
+ui: setup ## Open the MLflow UI on the local store (http://127.0.0.1:5000)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check avbench kernels_triton tests
+
+clean: ## Remove generated output (keeps .venv)
+	rm -rf multirun outputs mlruns mlartifacts mlflow.db .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""`python -m avbench` / `avbench`: compose with Hydra, run the task, exit with its status."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from avbench.config import register_configs
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def _entry(cfg: DictConfig) -> float | None:
+    from avbench import tasks
+
+    result = tasks.run(cfg)
+    # A sweeper that optimises gets the real-time factor (lower is better).
+    return result.metrics.get("rtf")
+
+
+def main() -> None:
+    from avbench import journal
+    from avbench.tracking.callbacks import close_interrupted_sweep
+
+    try:
+        _entry()
+    finally:
+        close_interrupted_sweep()
+    sys.exit(journal.exit_code())

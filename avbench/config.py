@@ -1,0 +1,122 @@
+"""Dataclass schemas for the Hydra config tree, registered in the ConfigStore.
+
+The YAML files under ``avbench/conf`` hold the values; these schemas hold the
+types. ``conf/config.yaml`` starts its defaults list with ``avbench_schema``,
+so every group option is merged onto a typed, struct-mode node: a wrong type
+or an unknown key fails at compose time with Hydra's own message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+from avbench.pipelines.settings import SVCSettings
+
+
+@dataclass
+class TaskConfig:
+    name: str = "pipeline"
+
+
+@dataclass
+class PipelineConfig:
+    _target_: str = "avbench.pipelines.svc.SVCPipeline"
+    name: str = "svc"
+    sample_rate: int = 22050
+    settings: Any = None
+    checkpoint: str | None = None
+    voice_profile: str | None = None
+    seed: int = 0
+
+
+@dataclass
+class PresetConfig:
+    name: str = "balanced"
+    svc: SVCSettings = field(default_factory=SVCSettings)
+
+
+@dataclass
+class PrecisionConfig:
+    name: str = "fp32"
+    dtype: str = "float32"
+
+
+@dataclass
+class BackendConfig:
+    name: str = "pytorch"
+    strict: bool = True
+    cache_dir: str | None = None
+
+
+@dataclass
+class KernelConfig:
+    name: str = "auto"
+
+
+@dataclass
+class GpuConfig:
+    """Device selection and the hardware profile runs are compared against."""
+
+    name: str = "auto"
+    device: str = "auto"
+    name_pattern: str | None = None
+    memory_gb: float | None = None
+    peak_tflops: dict[str, float] = field(default_factory=dict)
+    memory_bandwidth_gbs: float | None = None
+    compute_capability: str | None = None
+
+
+@dataclass
+class AudioConfig:
+    name: str = "10s"
+    duration_s: float = 10.0
+    sample_rate: int = 22050
+    path: str | None = None
+    seed: int = 0
+    cache_dir: str | None = None
+
+
+@dataclass
+class TrackingConfig:
+    name: str = "mlflow"
+    enabled: bool = True
+    uri: str | None = "sqlite:///mlflow.db"
+    experiment: str = "avbench"
+    output_sample_s: float = 5.0
+
+
+@dataclass
+class BenchConfig:
+    warmup: int = 1
+    repeats: int = 5
+
+
+@dataclass
+class PathsConfig:
+    cache_dir: str | None = None
+    output_dir: str = "${hydra:runtime.output_dir}"
+
+
+@dataclass
+class AvbenchConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    preset: PresetConfig = field(default_factory=PresetConfig)
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    kernel: KernelConfig = field(default_factory=KernelConfig)
+    gpu: GpuConfig = field(default_factory=GpuConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    run_name: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def register_configs() -> None:
+    """Register the root schema; called once before Hydra composes."""
+    ConfigStore.instance().store(name="avbench_schema", node=AvbenchConfig)

@@ -1,0 +1,203 @@
+"""Singing-voice conversion: separation -> f0_extraction -> conversion -> vocoder -> mixing.
+
+Everything (models, windows, filterbanks, the speaker embedding) is built in
+``__init__``; ``run`` only computes. Neural components run in the pipeline's
+dtype; DSP (STFT, mel, YIN, mixing) stays float32.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from avbench.audio.synth import load_voice_profile
+from avbench.dsp.modules import LogMel, YinPitch
+from avbench.models import (
+    ContentEncoder,
+    HiFiGANGenerator,
+    MelProjection,
+    PitchEncoder,
+    ResidualCouplingFlow,
+    SpectrogramUNet,
+    hifigan_config,
+    load_checkpoint,
+)
+from avbench.pipelines.base import Component, Pipeline, Stage, State
+from avbench.pipelines.settings import SVCSettings
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = (
+    "separation",
+    "content_encoder",
+    "pitch_encoder",
+    "flow_decoder",
+    "mel_projection",
+    "vocoder",
+)
+
+
+class SVCPipeline(Pipeline):
+    """Converts the singing voice of a song to a target voice and remixes it."""
+
+    name = "svc"
+
+    def __init__(
+        self,
+        settings: SVCSettings | Mapping[str, Any],
+        voice_profile: str | Path,
+        sample_rate: int = 22050,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        kernel: str = "torch",
+        checkpoint: str | Path | None = None,
+        seed: int = 0,
+        name: str = "svc",
+    ) -> None:
+        super().__init__(torch.device(device), sample_rate)
+        self.name = name
+        self.settings = settings if isinstance(settings, SVCSettings) else SVCSettings(**settings)
+        self.dtype = dtype
+        self.kernel = kernel
+        s = self.settings
+        modules = _build_modules(s, seed)
+        self.loaded_components = load_checkpoint(checkpoint, modules) if checkpoint else []
+        for module in modules.values():
+            if hasattr(module, "remove_weight_norm"):
+                module.remove_weight_norm()
+            module.to(self.device, dtype).eval().requires_grad_(False)
+        self.hop_length = modules["vocoder"].hop_length
+        if self.hop_length != s.hop_length:
+            raise ValueError(
+                f"preset hop_length={s.hop_length} but the HiFi-GAN {s.vocoder} vocoder "
+                f"upsamples by {self.hop_length}; set preset.svc.hop_length={self.hop_length}"
+            )
+        speaker_embedding = torch.from_numpy(load_voice_profile(voice_profile))
+        if speaker_embedding.numel() != s.speaker_dim:
+            raise ValueError(
+                f"voice profile embedding has {speaker_embedding.numel()} values, "
+                f"the flow expects preset.svc.speaker_dim={s.speaker_dim}"
+            )
+        self.speaker = speaker_embedding.reshape(1, -1, 1).to(self.device, dtype)
+        self.window = torch.hann_window(s.n_fft, device=self.device)
+        self.log_mel = LogMel(sample_rate, n_fft=s.n_fft, hop_length=s.hop_length,
+                              n_mels=s.n_mels, kernel=kernel).to(self.device)
+        self.pitch = YinPitch(sample_rate, frame_length=s.f0_frame_length,
+                              hop_length=s.hop_length, fmin=s.f0_fmin_hz, fmax=s.f0_fmax_hz,
+                              threshold=s.f0_threshold, kernel=kernel).to(self.device)
+        self.peak = 10.0 ** (s.peak_dbfs / 20.0)
+        self.components = {
+            name: Component(name, module, _example_inputs(name, s, self.device, dtype))
+            for name, module in modules.items()
+        }
+        self.stages = [
+            Stage("separation", self._separation, ("separation",)),
+            Stage("f0_extraction", self._f0_extraction),
+            Stage("conversion", self._conversion,
+                  ("content_encoder", "pitch_encoder", "flow_decoder", "mel_projection")),
+            Stage("vocoder", self._vocoder, ("vocoder",)),
+            Stage("mixing", self._mixing),
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes and settings that identify what ran (for params and logs)."""
+        params = {name: sum(p.numel() for p in c.module.parameters())
+                  for name, c in self.components.items()}
+        return {"settings": asdict(self.settings), "parameters": params,
+                "dtype": str(self.dtype).removeprefix("torch."), "kernel": self.kernel,
+                "checkpoint_components": list(self.loaded_components)}
+
+    # Stages: each reads the state earlier stages wrote and adds its own keys.
+
+    def _separation(self, state: State) -> None:
+        mix = state["input"].to(self.device, torch.float32)
+        s = self.settings
+        spec = torch.stft(mix, s.n_fft, s.hop_length, window=self.window, center=True,
+                          return_complex=True)
+        mask = self.components["separation"](spec.abs()[None].to(self.dtype))[0].float()
+        length = mix.shape[-1]
+        state["vocals"] = self._istft(spec * mask, length)
+        state["accompaniment"] = self._istft(spec * (1.0 - mask), length)
+
+    def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        s = self.settings
+        return torch.istft(spec, s.n_fft, s.hop_length, window=self.window, center=True,
+                           length=length)
+
+    def _f0_extraction(self, state: State) -> None:
+        f0_hz, voiced = self.pitch(state["vocals"])
+        state["f0_hz"] = f0_hz
+        state["voiced"] = voiced
+
+    def _conversion(self, state: State) -> None:
+        c = self.components
+        mel = self.log_mel(state["vocals"])[None].to(self.dtype)
+        f0_hz = torch.where(state["voiced"], state["f0_hz"], 0.0)[None].to(self.dtype)
+        frames = min(mel.shape[-1], f0_hz.shape[-1])
+        hidden = c["content_encoder"](mel[..., :frames]) + c["pitch_encoder"](f0_hz[..., :frames])
+        latent = c["flow_decoder"](hidden, self.speaker)
+        state["converted_mel"] = c["mel_projection"](latent)
+
+    def _vocoder(self, state: State) -> None:
+        wave = self.components["vocoder"](state["converted_mel"])
+        state["converted"] = wave.float().reshape(-1)[: state["input"].shape[-1]]
+
+    def _mixing(self, state: State) -> None:
+        vocals, converted = state["vocals"], state["converted"]
+        accompaniment = state["accompaniment"][: converted.shape[-1]]
+        # Match the converted voice's loudness to the separated voice it replaces.
+        gain = vocals.square().mean().sqrt() / converted.square().mean().sqrt().clamp_min(1e-8)
+        mixed = converted * gain + accompaniment
+        peak = mixed.abs().max().clamp_min(1e-8)
+        state["output"] = mixed * torch.clamp(self.peak / peak, max=1.0)
+
+
+def _build_modules(s: SVCSettings, seed: int) -> dict[str, nn.Module]:
+    """Seeded, architecture-faithful initialisation: same seed, same weights."""
+    builders: dict[str, Callable[[], nn.Module]] = {
+        "separation": lambda: SpectrogramUNet(s.n_fft // 2 + 1, s.separation_channels,
+                                              s.separation_depth),
+        "content_encoder": lambda: ContentEncoder(s.n_mels, s.hidden, s.content_layers),
+        "pitch_encoder": lambda: PitchEncoder(s.hidden),
+        "flow_decoder": lambda: ResidualCouplingFlow(
+            channels=s.hidden, hidden=s.hidden, n_layers=s.flow_layers, n_flows=s.n_flows,
+            gin_channels=s.speaker_dim),
+        "mel_projection": lambda: MelProjection(s.hidden, s.n_mels),
+        "vocoder": lambda: HiFiGANGenerator(hifigan_config(s.vocoder), n_mels=s.n_mels),
+    }
+    modules = {}
+    for index, (name, build) in enumerate(builders.items()):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed * 1000 + index)
+            modules[name] = build()
+    return modules
+
+
+def _example_inputs(
+    name: str, s: SVCSettings, device: torch.device, dtype: torch.dtype
+) -> Callable[[int], tuple[torch.Tensor, ...]]:
+    """Inputs of the right shape for ``frames`` mel frames, for export and parity."""
+
+    def make(frames: int) -> tuple[torch.Tensor, ...]:
+        def randn(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, device=device, dtype=dtype)
+
+        if name == "separation":
+            return (randn(1, s.n_fft // 2 + 1, frames).abs(),)
+        if name == "content_encoder":
+            return (randn(1, s.n_mels, frames),)
+        if name == "pitch_encoder":
+            return (torch.full((1, frames), 220.0, device=device, dtype=dtype),)
+        if name == "flow_decoder":
+            return randn(1, s.hidden, frames), randn(1, s.speaker_dim, 1)
+        if name == "mel_projection":
+            return (randn(1, s.hidden, frames),)
+        return (randn(1, s.n_mels, frames),)
+
+    return make

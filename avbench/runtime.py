@@ -1,0 +1,71 @@
+"""Turn config choices into what runs: device, dtype, DSP kernel, cache directory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class ConfigError(ValueError):
+    """A configuration that composes but cannot run here; the message says what to change."""
+
+
+def resolve_device(gpu_cfg: Any) -> torch.device:
+    """gpu=auto: CUDA when present, else CPU; gpu=cpu: CPU; a GPU profile: CUDA or an error."""
+    if gpu_cfg.device == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda", 0)
+    if gpu_cfg.device == "auto":
+        return torch.device("cpu")
+    raise ConfigError(
+        f"gpu={gpu_cfg.name} needs a CUDA GPU and none is available; "
+        "use gpu=auto or gpu=cpu to run on the CPU"
+    )
+
+
+def profile_matches(gpu_cfg: Any, device: torch.device) -> bool | None:
+    """Whether the device is the GPU the profile describes (None: nothing to check)."""
+    if device.type != "cuda" or not gpu_cfg.name_pattern:
+        return None
+    name = torch.cuda.get_device_name(device)
+    matched = re.search(gpu_cfg.name_pattern, name, flags=re.IGNORECASE) is not None
+    if not matched:
+        log.warning("gpu=%s expects a device matching %r but this is %r; figures are "
+                    "recorded against the device actually used", gpu_cfg.name,
+                    gpu_cfg.name_pattern, name)
+    return matched
+
+
+def resolve_dtype(precision_cfg: Any) -> torch.dtype:
+    try:
+        return DTYPES[precision_cfg.dtype]
+    except KeyError:
+        raise ConfigError(f"precision.dtype={precision_cfg.dtype!r} is not one of "
+                          f"{sorted(DTYPES)}") from None
+
+
+def resolve_kernel(kernel_name: str, device: torch.device) -> tuple[str, bool]:
+    """(effective kernel, interpreted). auto = triton on CUDA when available, else torch."""
+    if kernel_name in ("auto", "torch"):
+        return "torch", False
+    raise ConfigError(f"kernel={kernel_name} is not available in this build; "
+                      "use kernel=torch or kernel=auto")
+
+
+def resolve_cache_dir(*candidates: str | None) -> Path:
+    """First configured directory, else ~/.cache/avbench (XDG_CACHE_HOME respected)."""
+    for candidate in candidates:
+        if candidate:
+            return Path(candidate).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "avbench"

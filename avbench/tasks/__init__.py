@@ -1,0 +1,134 @@
+"""Task dispatch: every job goes through ``run``, which never raises out.
+
+A failure is logged as a FAILED run with its error and recorded in the
+journal, so a sweep goes on and the process exits non-zero at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from avbench import journal
+from avbench.journal import FAILED, FINISHED, RunResult
+
+log = logging.getLogger(__name__)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message is the whole story: one line on stderr, no traceback."""
+    from avbench.audio.io import AudioInputError
+    from avbench.audio.synth import VoiceProfileError
+    from avbench.models.checkpoint import CheckpointError
+    from avbench.runtime import ConfigError
+    from avbench.tracking.mlflow_logger import TrackingError
+
+    return AudioInputError, VoiceProfileError, CheckpointError, ConfigError, TrackingError
+
+
+def hydra_runtime() -> dict[str, Any]:
+    """Group choices, overrides and output dir of the current Hydra job (empty outside one)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {"choices": {}, "overrides": [], "output_dir": None, "log_file": None}
+    hydra_cfg = HydraConfig.get()
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    return {
+        "choices": {k: v for k, v in hydra_cfg.runtime.choices.items()
+                    if v is not None and not k.startswith("hydra")},
+        "overrides": list(hydra_cfg.overrides.task),
+        "output_dir": output_dir,
+        "log_file": output_dir / f"{hydra_cfg.job.name}.log",
+    }
+
+
+def run(cfg: DictConfig) -> RunResult:
+    """Run the configured task as one tracked job."""
+    from avbench.measure.env import fingerprint
+    from avbench.tasks.artifacts import write_run_files
+    from avbench.tasks.pipeline import benchmark, run_name
+    from avbench.tracking import make_logger
+
+    hydra = hydra_runtime()
+    name = run_name(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    result = RunResult(name=name, status=FAILED, overrides=hydra["overrides"])
+    logger = None
+    error_detail = None
+    try:
+        logger = make_logger(cfg.tracking)
+        env = fingerprint()
+        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]))
+        result.run_id = logger.run_id
+        logger.log_params(_params(cfg, hydra["choices"]))
+        for path in write_run_files(cfg, out_dir, env):
+            logger.log_artifact(path)
+        result.metrics = benchmark(cfg, logger, out_dir, name)
+        result.status = FINISHED
+    except user_errors() as error:
+        result.error = str(error).strip().splitlines()[0]
+        print(f"avbench: error: {result.error}", file=sys.stderr)
+    except Exception as error:
+        result.error = f"{type(error).__name__}: {error}".splitlines()[0]
+        error_detail = traceback.format_exc()
+        log.exception("run %s failed", name)
+        print(f"avbench: error: {result.error} (traceback in {hydra['log_file']})",
+              file=sys.stderr)
+    finally:
+        _close(logger, result, hydra["log_file"], error_detail)
+    return journal.record(result)
+
+
+def _close(logger: Any, result: RunResult, log_file: Path | None,
+           error_detail: str | None) -> None:
+    """Log the run log and end the run with its status and error (never left RUNNING)."""
+    if logger is None:
+        return
+    try:
+        if log_file is not None and log_file.exists():
+            logger.log_artifact(log_file)
+        logger.end(result.status, error_detail or result.error)
+    except Exception:
+        log.exception("could not close the tracking run %s", result.run_id)
+
+
+def _run_tags(cfg: DictConfig, env: dict[str, Any], choices: dict[str, str]) -> dict[str, str]:
+    tags = {f"choice.{group}": str(option) for group, option in choices.items()}
+    versions = {f"version.{k}": str(v) for k, v in env["versions"].items() if v}
+    tags |= versions | {
+        "avbench.task": cfg.task.name,
+        "hardware.key": env["hardware_key"],
+        "hardware.cpu_model": env["cpu_model"],
+        "hardware.cpu_cores": str(env["cpu_cores_logical"]),
+        "hardware.gpu_name": env["gpu_name"] or "none",
+        "cuda.version": str(env["cuda_version"]),
+        "git.sha": str(env["git"]["sha"]),
+        "git.dirty": str(env["git"]["dirty"]).lower(),
+        "backend.requested": cfg.backend.name,
+        "precision": cfg.precision.name,
+    }
+    return tags | {str(k): str(v) for k, v in cfg.tags.items()}
+
+
+def _params(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
+    """Every leaf of the resolved config as a dotted key, plus the group choices."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            if not node and prefix:
+                flat[prefix] = "{}"
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        else:
+            flat[prefix] = node
+
+    walk(container, "")
+    return flat | {f"choice.{group}": option for group, option in choices.items()}

@@ -1,0 +1,152 @@
+"""task=pipeline: build the pipeline, time every stage over repeats, check quality, log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from avbench import backends, console
+from avbench.audio.io import load_audio
+from avbench.audio.synth import load_or_generate, write_voice_profiles
+from avbench.measure import memory
+from avbench.measure.timer import repeat
+from avbench.metrics.perf import perf_metrics
+from avbench.metrics.quality import pitch_metrics
+from avbench.pipelines.base import Pipeline
+from avbench.runtime import (
+    profile_matches,
+    resolve_cache_dir,
+    resolve_device,
+    resolve_dtype,
+    resolve_kernel,
+)
+from avbench.tasks.artifacts import write_artifacts
+from avbench.tracking import RunLogger
+
+log = logging.getLogger(__name__)
+
+
+def run_name(cfg: DictConfig) -> str:
+    """Readable run name, e.g. svc-balanced-fp32-pytorch-10s."""
+    audio = Path(cfg.audio.path).stem if cfg.audio.path else cfg.audio.name
+    return cfg.run_name or "-".join(
+        [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name, audio])
+
+
+def benchmark(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
+    """One benchmark run; returns the headline metrics. Raises on bad input or config."""
+    device = resolve_device(cfg.gpu)
+    dtype = resolve_dtype(cfg.precision)
+    kernel, interpreted = resolve_kernel(cfg.kernel.name, device)
+    cache_dir = resolve_cache_dir(cfg.paths.cache_dir)
+    logger.set_tags({"device": str(device), "kernel.effective": kernel,
+                     "kernel.interpreted": str(interpreted).lower(),
+                     "gpu.profile_match": profile_matches(cfg.gpu, device)})
+
+    console.phase(1, "input", cfg.audio.path or f"synthetic song, {cfg.audio.duration_s:g} s")
+    sample_rate = int(cfg.pipeline.sample_rate)
+    audio_np, labels = _load_input(cfg, sample_rate, cache_dir)
+    audio = torch.from_numpy(audio_np).to(device)
+    duration_s = audio_np.shape[-1] / sample_rate
+
+    console.phase(2, "build", f"{cfg.pipeline.name} {cfg.preset.name} {cfg.precision.name} "
+                  f"on {device} ({cfg.backend.name})")
+    build_start = time.perf_counter()
+    pipe = _build_pipeline(cfg, device, dtype, kernel, cache_dir)
+    report = backends.prepare(pipe, cfg.backend)
+    build_s = time.perf_counter() - build_start
+    logger.set_tags(report.tags())
+
+    console.phase(3, "warm-up", f"{cfg.bench.warmup} run(s)")
+    memory.reset_peak(device)
+    first_start = time.perf_counter()
+    pipe.run(audio)
+    first_call_s = time.perf_counter() - first_start
+
+    console.phase(4, "repeats", f"{cfg.bench.repeats} timed run(s)")
+    outputs: list[Any] = []
+
+    def run_once(callback: Any) -> None:
+        outputs[:] = [pipe.run(audio, profiling_callback=callback)]
+
+    with console.repeat_progress(cfg.bench.repeats) as advance:
+        times = repeat(run_once, pipe.stage_names, max(cfg.bench.warmup - 1, 0),
+                       cfg.bench.repeats, on_repeat=advance)
+    output = outputs[0]
+
+    metrics = perf_metrics(times, duration_s)
+    metrics |= {"memory_peak_mb": memory.peak_mb(device), "audio_duration_s": duration_s,
+                "cold.build_s": build_s, "cold.first_call_s": first_call_s}
+    if labels is not None:
+        metrics |= pitch_metrics(output.state["f0_hz"].cpu().numpy(),
+                                 output.state["voiced"].cpu().numpy(), *labels)
+    logger.log_metrics(metrics)
+    logger.log_series("repeat.total_ms", times.samples_ms["total"])
+    logger.log_params({f"model.{key}": value
+                       for key, value in _flat(pipe.describe()).items()})
+    for path in write_artifacts(cfg, out_dir, device, duration_s, times, metrics, output):
+        logger.log_artifact(path)
+    summary = _summary(name, cfg, device, times, metrics, report, logger)
+    console.print_run_summary(summary)
+    return metrics
+
+
+def _load_input(
+    cfg: DictConfig, sample_rate: int, cache_dir: Path
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The input waveform and, for a synthetic song, its (f0_hz, voiced) labels."""
+    if cfg.audio.path:
+        return load_audio(cfg.audio.path, sample_rate), None
+    song = load_or_generate(resolve_cache_dir(cfg.audio.cache_dir, str(cache_dir / "songs")),
+                            cfg.audio.duration_s, sample_rate, seed=cfg.audio.seed,
+                            hop_length=cfg.preset.svc.hop_length)
+    return song.mix, (song.f0_hz, song.voiced)
+
+
+def _build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, kernel: str,
+                    cache_dir: Path) -> Pipeline:
+    profile = cfg.pipeline.voice_profile
+    if not profile:
+        profile = str(write_voice_profiles(cache_dir / "profiles")[1])
+    return instantiate(cfg.pipeline, _convert_="all", voice_profile=profile, device=device,
+                       dtype=dtype, kernel=kernel)
+
+
+def _summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
+             metrics: dict[str, float], report: backends.BackendReport,
+             logger: RunLogger) -> dict[str, Any]:
+    medians = times.median_ms()
+    lines = [
+        ("RTF", f"{metrics['rtf']:.3f}  (processing time / audio duration)"),
+        ("ASPS", f"{metrics['asps']:.2f}  audio seconds per second"),
+        ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"),
+        ("peak memory", f"{metrics['memory_peak_mb']:,.0f} MB "
+                        f"({'CUDA max allocated' if device.type == 'cuda' else 'process RSS'})"),
+        ("device", f"{device} · {cfg.precision.name} · backend {report.tags()['backend.effective']}"),
+        ("cold start", f"build {metrics['cold.build_s']:.2f} s, first call "
+                       f"{metrics['cold.first_call_s']:.2f} s"),
+    ]
+    if "pitch_rmse_hz" in metrics:
+        lines.append(("pitch", f"RMSE {metrics['pitch_rmse_hz']:.2f} Hz, "
+                               f"RPA(50c) {metrics['pitch_rpa_50c']:.3f}"))
+    if logger.run_id:
+        lines.append(("mlflow run", f"{logger.run_id}  (open with: mlflow ui)"))
+    return {"run_name": name, "stage_ms": {s: medians[s] for s in times.stages},
+            "stage_pct": times.percentages(), "total_ms": medians["total"], "lines": lines}
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

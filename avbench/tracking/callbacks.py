@@ -1,0 +1,79 @@
+"""Hydra callback: one MLflow parent run per sweep, opened before any job starts.
+
+Opening the store here also runs its migrations once, before the jobs: a
+fresh SQLite store migrated by several jobs at once fails otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from avbench import journal
+from avbench.console import print_sweep_summary
+from avbench.tracking.logger import PARENT_RUN_ENV, PARENT_URI_ENV, resolve_tracking_uri
+
+
+class MlflowSweepCallback(Callback):
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.parent_run_id: str | None = None
+        self.started_at = 0.0
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        journal.JOURNAL.clear()
+        self.started_at = time.perf_counter()
+        if not config.tracking.enabled:
+            return
+        from avbench.tracking.mlflow_logger import get_or_create_experiment, open_client
+
+        self.client = open_client(resolve_tracking_uri(config.tracking.uri))
+        experiment_id = get_or_create_experiment(self.client, config.tracking.experiment)
+        overrides = " ".join(config.hydra.overrides.task)
+        run = self.client.create_run(
+            experiment_id,
+            run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
+            tags={"avbench.sweep": "true", "avbench.sweep.overrides": overrides,
+                  "avbench.sweep.dir": str(config.hydra.sweep.dir)},
+        )
+        self.parent_run_id = run.info.run_id
+        os.environ[PARENT_RUN_ENV] = self.parent_run_id
+        os.environ[PARENT_URI_ENV] = resolve_tracking_uri(config.tracking.uri) or ""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        results = list(journal.JOURNAL)
+        wall_s = time.perf_counter() - self.started_at
+        print_sweep_summary(results, wall_s, self.parent_run_id)
+        if self.parent_run_id is None:
+            return
+        os.environ.pop(PARENT_RUN_ENV, None)
+        os.environ.pop(PARENT_URI_ENV, None)
+        close_parent(self.client, self.parent_run_id, results, wall_s)
+        self.parent_run_id = None
+
+
+def close_parent(client: Any, run_id: str, results: list[journal.RunResult],
+                 wall_s: float) -> None:
+    """Summarise the children on the parent and end it FINISHED or FAILED."""
+    failed = [r for r in results if not r.ok]
+    client.log_metric(run_id, "sweep.cells", len(results))
+    client.log_metric(run_id, "sweep.failed", len(failed))
+    client.log_metric(run_id, "sweep.wall_s", wall_s)
+    if failed:
+        client.set_tag(run_id, "error", "; ".join(f"{r.name}: {r.error}" for r in failed)[:5000])
+    client.set_terminated(run_id, status="FAILED" if failed or not results else "FINISHED")
+
+
+def close_interrupted_sweep() -> None:
+    """End a parent run left open by an interrupted sweep as KILLED, never RUNNING."""
+    run_id = os.environ.pop(PARENT_RUN_ENV, None)
+    uri = os.environ.pop(PARENT_URI_ENV, None)
+    if run_id is None:
+        return
+    from avbench.tracking.mlflow_logger import open_client
+
+    open_client(uri or None).set_terminated(run_id, status="KILLED")

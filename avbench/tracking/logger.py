@@ -1,0 +1,68 @@
+"""The run-logger interface the tasks use, and the choice between MLflow and none."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+PARENT_RUN_ENV = "AVBENCH_PARENT_RUN_ID"
+PARENT_URI_ENV = "AVBENCH_PARENT_TRACKING_URI"
+
+
+class RunLogger(Protocol):
+    run_id: str | None
+
+    def start(self, run_name: str, tags: Mapping[str, str]) -> None: ...
+    def log_params(self, params: Mapping[str, Any]) -> None: ...
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
+    def log_series(self, name: str, values: list[float]) -> None: ...
+    def set_tags(self, tags: Mapping[str, Any]) -> None: ...
+    def log_artifact(self, path: Path) -> None: ...
+    def end(self, status: str, error: str | None = None) -> None: ...
+
+
+class NullLogger:
+    """tracking=none: results stay in the Hydra output directory."""
+
+    run_id: str | None = None
+
+    def start(self, run_name: str, tags: Mapping[str, str]) -> None:
+        pass
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_series(self, name: str, values: list[float]) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        pass
+
+    def log_artifact(self, path: Path) -> None:
+        pass
+
+    def end(self, status: str, error: str | None = None) -> None:
+        pass
+
+
+def resolve_tracking_uri(configured: str | None) -> str | None:
+    """MLFLOW_TRACKING_URI, when set, wins over the configured URI."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or configured
+
+
+def make_logger(tracking_cfg: Any) -> RunLogger:
+    """An MLflow logger for tracking=mlflow, a null one for tracking=none."""
+    if not tracking_cfg.enabled:
+        return NullLogger()
+    from avbench.tracking.mlflow_logger import MlflowLogger
+
+    return MlflowLogger(
+        uri=resolve_tracking_uri(tracking_cfg.uri),
+        experiment=tracking_cfg.experiment,
+        parent_run_id=os.environ.get(PARENT_RUN_ENV),
+    )

@@ -1,0 +1,69 @@
+"""Shared fixtures: a pre-migrated MLflow store per test, a shared asset cache, the CLI."""
+
+from __future__ import annotations
+
+import os
+
+# Set before anything imports triton: kernels run under the interpreter on CPU.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite database migrated once per session; tests copy it (~5 s saved each)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, mlflow_template_db: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private SQLite store for this test; asserts that no run is left RUNNING."""
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_template_db, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    yield uri
+    client = MlflowClient(tracking_uri=uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    leaked = client.search_runs(experiments, "attributes.status = 'RUNNING'") if experiments else []
+    assert not leaked, f"runs left RUNNING: {[r.info.run_name for r in leaked]}"
+
+
+@pytest.fixture(scope="session")
+def asset_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Test songs and voice profiles, generated once per session."""
+    return tmp_path_factory.mktemp("avbench-cache")
+
+
+def run_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run `python -m avbench <overrides>` as a user would, in a subprocess."""
+    full_env = os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {})
+    return subprocess.run([sys.executable, "-m", "avbench", *overrides], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None,
+              ) -> subprocess.Popen[str]:
+    """Start `python -m avbench` without waiting, so independent runs overlap."""
+    full_env = os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {})
+    return subprocess.Popen([sys.executable, "-m", "avbench", *overrides], cwd=cwd,
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
