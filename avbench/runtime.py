@@ -69,3 +69,23 @@ def resolve_cache_dir(*candidates: str | None) -> Path:
             return Path(candidate).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "avbench"
+
+
+def native_cpu_precision(dtype: torch.dtype) -> bool:
+    """Whether this CPU has instructions for ``dtype`` matmuls/convs (else slow fallbacks).
+
+    Without AVX512-FP16 or AMX-FP16, PyTorch runs float16 convolutions on the CPU
+    through generic kernels that are often an order of magnitude slower than
+    float32; the run still measures what ran, and says so.
+    """
+    if dtype == torch.float32:
+        return True
+    try:
+        caps = torch.cpu.get_capabilities()
+    except (AttributeError, RuntimeError):
+        return False
+    if dtype == torch.float16:
+        return bool(caps.get("avx512_fp16") or caps.get("amx_fp16"))
+    if dtype == torch.bfloat16:
+        return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+    return False

@@ -130,10 +130,12 @@ class SVCPipeline(Pipeline):
         return torch.istft(spec, s.n_fft, s.hop_length, window=self.window, center=True,
                            length=length)
 
+    def extract_f0(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """F0 in Hz and the voiced mask of ``waveform``, as the f0_extraction stage does it."""
+        return self.pitch(waveform.to(self.device, torch.float32))
+
     def _f0_extraction(self, state: State) -> None:
-        f0_hz, voiced = self.pitch(state["vocals"])
-        state["f0_hz"] = f0_hz
-        state["voiced"] = voiced
+        state["f0_hz"], state["voiced"] = self.extract_f0(state["vocals"])
 
     def _conversion(self, state: State) -> None:
         c = self.components
