@@ -1,0 +1,105 @@
+"""Save and load the state of several named model components in one file.
+
+The file is ``torch.save({name: state_dict})``. Loading is strict per
+component and uses ``weights_only=True``, so a checkpoint can never run code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or does not match the model."""
+
+
+def save_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -> None:
+    """Write ``{name: module.state_dict()}`` to ``path`` atomically.
+
+    The data goes to a temporary file in the same directory which then replaces
+    ``path``, so readers see either the old file or the complete new one.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    states = {name: module.state_dict() for name, module in modules.items()}
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(states, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _has_weight_norm(state: Mapping) -> bool:
+    return any(".parametrizations.weight." in str(key) for key in state)
+
+
+def _first_mismatch(name: str, expected: Mapping[str, torch.Tensor], found: Mapping) -> str | None:
+    """One-line description of the first key or shape difference, or None."""
+    hint = ""
+    if _has_weight_norm(expected) != _has_weight_norm(found):
+        hint = " (weight norm on one side only: load checkpoints before remove_weight_norm)"
+    for key, tensor in expected.items():
+        if key not in found:
+            return f"component {name!r}: key {key!r} missing from checkpoint{hint}"
+        value = found[key]
+        if not isinstance(value, torch.Tensor):
+            return f"component {name!r}: key {key!r} is not a tensor"
+        if value.shape != tensor.shape:
+            return (
+                f"component {name!r}: key {key!r} has shape {tuple(value.shape)} in checkpoint, "
+                f"{tuple(tensor.shape)} in model"
+            )
+    for key in found:
+        if key not in expected:
+            return f"component {name!r}: unexpected key {key!r} in checkpoint{hint}"
+    return None
+
+
+def load_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -> list[str]:
+    """Load each component of ``modules`` found in the checkpoint at ``path``.
+
+    Components absent from the checkpoint keep their current weights; extra
+    components in the file are ignored. Tensors are loaded on CPU and copied
+    into each module's own device and dtype.
+
+    Returns:
+        Names of the components that were loaded, in ``modules`` order.
+
+    Raises:
+        CheckpointError: the file is missing or unreadable, or a component's
+            keys or shapes differ from the module's (the first difference is named).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise CheckpointError(f"checkpoint not found: {source}")
+    try:
+        states = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many types for corrupt files
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"cannot read checkpoint {source}: {first_line}") from exc
+    if not isinstance(states, Mapping) or not all(isinstance(v, Mapping) for v in states.values()):
+        raise CheckpointError(
+            f"checkpoint {source} is not a {{component: state_dict}} mapping; "
+            "write it with avbench.models.save_checkpoint"
+        )
+
+    loaded = [name for name in modules if name in states]
+    # Check every component before touching any, so a failure leaves no half-loaded model.
+    for name in loaded:
+        mismatch = _first_mismatch(name, modules[name].state_dict(), states[name])
+        if mismatch is not None:
+            raise CheckpointError(f"checkpoint {source}: {mismatch}")
+    for name in loaded:
+        modules[name].load_state_dict(states[name], strict=True)
+    return loaded

@@ -1,0 +1,153 @@
+"""The real command line in subprocesses: one run, a sweep with a failing cell, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import run_cli, start_cli
+
+QUICK = ["preset=fast", "audio=1s", "bench.warmup=0", "bench.repeats=2"]
+
+
+def runs_of(uri: str) -> list:
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("avbench")
+    assert experiment is not None, "the avbench experiment was not created"
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
+
+
+@pytest.mark.slow
+def test_single_run_logs_everything(mlflow_store: str, asset_cache: Path, tmp_path: Path) -> None:
+    done = run_cli(*QUICK, f"paths.cache_dir={asset_cache}", f"hydra.run.dir={tmp_path}/run",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for phase in ("[1/4] input", "[2/4] build", "[3/4] warm-up", "[4/4] repeats"):
+        assert phase in done.stdout
+    assert "RTF" in done.stdout and "mlflow ui" in done.stdout
+    assert not (tmp_path / "mlflow.db").exists() or Path(mlflow_store[10:]) == tmp_path / "mlflow.db"
+
+    (run,) = runs_of(mlflow_store)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "svc-fast-fp32-pytorch-1s"
+    metrics = run.data.metrics
+    stages = ["separation", "f0_extraction", "conversion", "vocoder", "mixing"]
+    for stage in stages:
+        assert metrics[f"stage_ms.{stage}"] > 0
+    assert sum(metrics[f"stage_pct.{s}"] for s in stages) == pytest.approx(100, abs=3)
+    assert metrics["rtf"] == pytest.approx(metrics["total_ms"] / 1000 / 1.0, rel=1e-6)
+    assert metrics["sum_vs_total_pct"] < 2.0
+    assert metrics["memory_peak_mb"] > 50
+    # Separation weights are untrained, so the pipeline's own pitch may have no voiced frame;
+    # the same extractor on the clean stem must be accurate.
+    assert 0 <= metrics["pitch_rpa_50c"] <= 1 and "pitch_rmse_hz" in metrics
+    assert metrics["f0_clean.pitch_rpa_50c"] > 0.8 and metrics["f0_clean.pitch_rmse_hz"] < 10
+    params, tags = run.data.params, run.data.tags
+    assert params["preset.svc.hidden"] == "128" and params["choice.preset"] == "fast"
+    assert tags["backend.requested"] == "pytorch" and tags["backend.effective"] == "pytorch"
+    assert tags["kernel.effective"] == "torch" and tags["kernel.interpreted"] == "false"
+    assert tags["hardware.key"] and tags["version.torch"]
+
+    client = MlflowClient(tracking_uri=mlflow_store)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "performance_breakdown.json", "timings.csv", "environment.json",
+            "output_sample.wav", "avbench.log"} <= artifacts
+    local = Path(client.download_artifacts(run.info.run_id, "performance_breakdown.json"))
+    breakdown = json.loads(local.read_text())
+    assert set(breakdown["stage_timings_ms"]) == {*stages, "total"}
+    assert breakdown["audio_duration_seconds"] == pytest.approx(1.0)
+    with open(client.download_artifacts(run.info.run_id, "timings.csv")) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and set(rows[0]) == {"repeat", *(f"{s}_ms" for s in stages), "total_ms"}
+    sample, rate = sf.read(client.download_artifacts(run.info.run_id, "output_sample.wav"))
+    assert rate == 22050 and len(sample) == 22050 and np.abs(sample).max() > 0
+
+
+@pytest.mark.slow
+def test_sweep_parent_children_and_a_failing_cell(mlflow_store: str, asset_cache: Path,
+                                                  tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-checkpoint.pt"
+    done = run_cli("-m", *QUICK[:3], "bench.repeats=1", "precision=fp32,bf16",
+                   f"pipeline.checkpoint=null,{missing}", f"paths.cache_dir={asset_cache}",
+                   f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "sweep · 4 cells" in done.stdout and "2 of 4 cells failed" in done.stdout
+
+    runs = runs_of(mlflow_store)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    assert parent.info.status == "FAILED"
+    assert parent.data.metrics["sweep.cells"] == 4 and parent.data.metrics["sweep.failed"] == 2
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    failed = [c for c in children if c.info.status == "FAILED"]
+    finished = [c for c in children if c.info.status == "FINISHED"]
+    assert len(failed) == 2 and len(finished) == 2
+    assert all("checkpoint not found" in c.data.tags["error"] for c in failed)
+    assert {c.data.params["precision.name"] for c in finished} == {"fp32", "bf16"}
+    assert all(c.data.metrics["rtf"] > 0 for c in finished)
+
+
+def _bad_inputs(directory: Path) -> dict[str, tuple[Path, str]]:
+    """Each bad-input case: the file given as audio.path and words its message must have."""
+    directory.mkdir(parents=True, exist_ok=True)
+    corrupt = directory / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    empty = directory / "empty.wav"
+    sf.write(empty, np.zeros(0, dtype=np.float32), 22050)
+    nan = directory / "nan.wav"
+    sf.write(nan, np.array([0.0, np.nan, 0.1] * 100, dtype=np.float32), 22050, subtype="FLOAT")
+    folder = directory / "a-folder"
+    folder.mkdir(exist_ok=True)
+    return {
+        "missing": (directory / "missing.wav", "not found"),
+        "folder": (folder, "directory"),
+        "corrupt": (corrupt, "cannot decode"),
+        "empty": (empty, "no samples"),
+        "nan": (nan, "NaN"),
+    }
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+                   asset_cache: Path) -> dict[str, tuple]:
+    """All bad-input runs started at once (each with its own store), then collected."""
+    root = tmp_path_factory.mktemp("bad-input")
+    cases = _bad_inputs(root / "inputs")
+    started = {}
+    for case, (path, _) in cases.items():
+        work = root / case
+        work.mkdir()
+        shutil.copy(mlflow_template_db, work / "mlflow.db")
+        uri = f"sqlite:///{work / 'mlflow.db'}"
+        started[case] = (uri, start_cli(*QUICK, f"audio.path={path}",
+                                        f"paths.cache_dir={asset_cache}",
+                                        f"hydra.run.dir={work}/run", cwd=work,
+                                        env={"MLFLOW_TRACKING_URI": uri}))
+    results = {}
+    for case, (uri, process) in started.items():
+        stdout, stderr = process.communicate(timeout=600)
+        results[case] = (uri, process.returncode, stdout, stderr, cases[case][1])
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["missing", "folder", "corrupt", "empty", "nan"])
+def test_bad_input_is_one_line_and_a_failed_run(bad_input_runs: dict, case: str) -> None:
+    uri, code, stdout, stderr, words = bad_input_runs[case]
+    assert code != 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("avbench: error:") and words in lines[0], lines[0]
+    assert "Traceback" not in stdout + stderr
+    (run,) = runs_of(uri)
+    assert run.info.status == "FAILED"
+    assert words in run.data.tags["error"]
