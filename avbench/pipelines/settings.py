@@ -28,5 +28,5 @@ class SVCSettings:
     flow_layers: int = 4
     n_flows: int = 4
     speaker_dim: int = 256
-    vocoder: str = "v2"
+    vocoder: str = "v3"
     peak_dbfs: float = -1.0
