@@ -100,3 +100,23 @@ def test_cpu_and_auto_devices() -> None:
                                                   ("bf16", torch.bfloat16)])
 def test_precision_dtypes(precision: str, dtype: torch.dtype) -> None:
     assert resolve_dtype(compose_avbench(f"precision={precision}").precision) is dtype
+
+
+@pytest.mark.parametrize("preset", options("preset"))
+@pytest.mark.parametrize("precision", options("precision"))
+def test_pipeline_instantiates_from_config(preset: str, precision: str,
+                                           asset_cache: Path) -> None:
+    """The pipeline node instantiates exactly as the task does it."""
+    from hydra.utils import instantiate
+
+    from avbench.audio.synth import write_voice_profiles
+
+    cfg = compose_avbench(f"preset={preset}", f"precision={precision}")
+    profile = write_voice_profiles(asset_cache / "profiles")[1]
+    pipe = instantiate(cfg.pipeline, _convert_="all", voice_profile=str(profile),
+                       device=torch.device("cpu"), dtype=resolve_dtype(cfg.precision),
+                       kernel="torch")
+    assert pipe.stage_names == ["separation", "f0_extraction", "conversion", "vocoder", "mixing"]
+    assert pipe.settings.hidden == cfg.preset.svc.hidden
+    assert all(p.dtype == resolve_dtype(cfg.precision)
+               for c in pipe.components.values() for p in c.module.parameters())

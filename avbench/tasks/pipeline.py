@@ -165,7 +165,9 @@ def _summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
         lines.append(("pitch (clean stem)", f"RMSE {metrics['f0_clean.pitch_rmse_hz']:.2f} Hz, "
                                             f"RPA(50c) {metrics['f0_clean.pitch_rpa_50c']:.3f}"))
     if logger.run_id:
-        lines.append(("mlflow run", f"{logger.run_id}  (open with: mlflow ui)"))
+        uri = getattr(logger, "uri", None)
+        ui = "mlflow ui" + (f" --backend-store-uri {uri}" if uri else "")
+        lines.append(("mlflow run", f"{logger.run_id}  (open with: {ui})"))
     return {"run_name": name, "stage_ms": {s: medians[s] for s in times.stages},
             "stage_pct": times.percentages(), "total_ms": medians["total"], "lines": lines}
 

@@ -1,0 +1,51 @@
+"""task=pipeline in process with tracking=none: artifacts on disk, journal, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from avbench import journal, tasks
+from avbench.config import register_configs
+from tests.test_config import CONF
+
+
+def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str):
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=[
+            "tracking=none", "preset=fast", "audio=1s", "bench.warmup=0", "bench.repeats=2",
+            f"paths.cache_dir={asset_cache}", f"paths.output_dir={tmp_path / 'out'}",
+            *overrides])
+
+
+def test_run_without_tracking_writes_artifacts(tmp_path: Path, asset_cache: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    journal.JOURNAL.clear()
+    result = tasks.run(compose_run(tmp_path, asset_cache))
+    assert result.ok and result.run_id is None and journal.exit_code() == 0
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} >= {"config.yaml", "environment.json", "output.wav",
+                                              "performance_breakdown.json", "timings.csv",
+                                              "metrics.json"}
+    env = json.loads((out / "environment.json").read_text())
+    for key in ("cpu_model", "hardware_key", "versions", "git", "python"):
+        assert env[key]
+    assert result.metrics["rtf"] > 0
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_failure_is_recorded_not_raised(tmp_path: Path, asset_cache: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    journal.JOURNAL.clear()
+    result = tasks.run(compose_run(tmp_path, asset_cache, "gpu=h100"))
+    if result.ok:
+        pytest.skip("this machine has a CUDA GPU, so gpu=h100 runs")
+    assert result.error.startswith("gpu=h100 needs a CUDA GPU")
+    assert journal.exit_code() == 1
+    assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
+    journal.JOURNAL.clear()
