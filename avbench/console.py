@@ -41,7 +41,7 @@ def print_run_summary(summary: Mapping[str, Any]) -> None:
     table.add_row("[bold]total[/]", f"[bold]{summary['total_ms']:,.1f}[/]", "100.0")
     console.print(table)
     for label, value in summary["lines"]:
-        console.print(f"  {label:<18} {value}")
+        console.print(f"  {label:<18} {value}", soft_wrap=True)
 
 
 def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: str | None) -> None:

@@ -6,10 +6,12 @@ journal, so a sweep goes on and the process exits non-zero at the end.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -29,6 +31,12 @@ def user_errors() -> tuple[type[Exception], ...]:
     from avbench.tracking.mlflow_logger import TrackingError
 
     return AudioInputError, VoiceProfileError, CheckpointError, ConfigError, TrackingError
+
+
+def task_module(name: str) -> ModuleType:
+    """The module of ``task=<name>``: it defines ``run_name(cfg)`` and
+    ``execute(cfg, logger, out_dir, name) -> metrics`` (raising on bad input)."""
+    return importlib.import_module(f"avbench.tasks.{name}")
 
 
 def hydra_runtime() -> dict[str, Any]:
@@ -52,11 +60,11 @@ def run(cfg: DictConfig) -> RunResult:
     """Run the configured task as one tracked job."""
     from avbench.measure.env import fingerprint
     from avbench.tasks.artifacts import write_run_files
-    from avbench.tasks.pipeline import benchmark, run_name
     from avbench.tracking import make_logger
 
     hydra = hydra_runtime()
-    name = run_name(cfg)
+    task = task_module(cfg.task.name)
+    name = task.run_name(cfg)
     out_dir = Path(cfg.paths.output_dir)
     result = RunResult(name=name, status=FAILED, overrides=hydra["overrides"])
     logger = None
@@ -69,7 +77,7 @@ def run(cfg: DictConfig) -> RunResult:
         logger.log_params(_params(cfg, hydra["choices"]))
         for path in write_run_files(cfg, out_dir, env):
             logger.log_artifact(path)
-        result.metrics = benchmark(cfg, logger, out_dir, name)
+        result.metrics = task.execute(cfg, logger, out_dir, name)
         result.status = FINISHED
     except user_errors() as error:
         result.error = str(error).strip().splitlines()[0]

@@ -41,7 +41,7 @@ def run_name(cfg: DictConfig) -> str:
         [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name, audio])
 
 
-def benchmark(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
+def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
     """One benchmark run; returns the headline metrics. Raises on bad input or config."""
     device = resolve_device(cfg.gpu)
     dtype = resolve_dtype(cfg.precision)
