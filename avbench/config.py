@@ -18,7 +18,21 @@ from avbench.pipelines.settings import SVCSettings
 
 @dataclass
 class TaskConfig:
+    """``name`` picks the task; the other fields are read by task=kernels only."""
+
     name: str = "pipeline"
+    families: list[str] = field(default_factory=lambda: ["stft", "log_mel", "f0"])
+    n_fft: int = 1024
+    hop_length: int = 256
+    n_mels: int = 80
+    frame_length: int = 2048
+    fmin: float = 65.0
+    fmax: float = 1000.0
+    warmup: int = 2
+    repeats: int = 10
+    threads: int | None = None  # None: torch's current count; applied to every impl
+    pyin_max_s: float = 5.0  # librosa.pyin is slow: timed on at most this much audio
+    interpret_max_s: float = 0.25  # Triton under the interpreter: correctness on a short clip
 
 
 @dataclass
@@ -30,6 +44,7 @@ class PipelineConfig:
     checkpoint: str | None = None
     voice_profile: str | None = None
     seed: int = 0
+    stage_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,8 +105,18 @@ class TrackingConfig:
 
 @dataclass
 class BenchConfig:
+    """Warm-up, adaptive repeats, threads and telemetry of a timed run."""
+
     warmup: int = 1
-    repeats: int = 5
+    warmup_s: float = 0.0
+    min_repeats: int = 5
+    min_time_s: float = 3.0
+    max_repeats: int = 100
+    max_cv: float = 0.10
+    threads: int | None = None
+    monitor_interval_s: float = 0.1
+    min_gpu_util_pct: float = 70.0
+    overhead_check: bool = False
 
 
 @dataclass

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from avbench.journal import RunResult
+from avbench.journal import RunResult, cpu_gpu_speedups
 
 console = Console(highlight=False)
 PHASES = ("input", "build", "warm-up", "repeats")
@@ -32,7 +32,8 @@ def repeat_progress(total: int) -> Iterator[Any]:
 
 def print_run_summary(summary: Mapping[str, Any]) -> None:
     """Stage table (median ms, % of total) and the headline figures of one run."""
-    table = Table(title=f"avbench · {summary['run_name']}", title_justify="left")
+    console.print(f"[bold]avbench · {summary['run_name']}[/]", soft_wrap=True)
+    table = Table()
     table.add_column("stage")
     table.add_column("median ms", justify="right")
     table.add_column("% of total", justify="right")
@@ -53,8 +54,50 @@ def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: 
         status = "[green]FINISHED[/]" if r.ok else "[red]FAILED[/]"
         table.add_row(r.name, status, rtf, r.run_id or "-", (r.error or "")[:80])
     console.print(table)
+    for cell, cpu_rtf, gpu_rtf, speedup in cpu_gpu_speedups(results):
+        console.print(f"  CPU vs GPU  {cell}: RTF {cpu_rtf:.3f} -> {gpu_rtf:.3f} "
+                      f"({speedup:.1f}x faster on the GPU)", soft_wrap=True)
     failed = sum(not r.ok for r in results)
     if parent_run_id:
         console.print(f"  parent run {parent_run_id}  (open with: mlflow ui)")
     if failed:
         console.print(f"[red]{failed} of {len(results)} cells failed[/]")
+
+
+def print_line(text: str) -> None:
+    console.print(text, soft_wrap=True)
+
+
+def print_kernel_table(run_name: str, rows: list[dict[str, Any]], threads: int,
+                       device: str) -> None:
+    """task=kernels: one row per family x implementation, speed and accuracy side by side."""
+    table = Table(title=f"avbench · {run_name} · {device} · {threads} thread(s)",
+                  title_justify="left")
+    for column in ("family", "impl", "audio s", "median ms", "IQR ms", "x torch", "GFLOP/s",
+                   "accuracy"):
+        table.add_column(column, justify="left" if column in ("family", "impl") else "right",
+                         no_wrap=True)
+    for row in rows:
+        if row["interpreted"]:
+            speed = ["[yellow]not speed[/]", "-"]
+        else:
+            speed = [f"{row.get('speedup_vs_torch', 1.0):.2f}",
+                     f"{row['gflops']:,.1f}" if "gflops" in row else "-"]
+        table.add_row(row["family"], row["impl"], f"{row['audio_s']:g}",
+                      f"{row['median_ms']:,.2f}", f"{row['iqr_ms']:,.2f}", *speed,
+                      _accuracy_text(row))
+    # Rows never wrap: a narrow (or non-tty, 80-column) console gets the table at full width.
+    Console(highlight=False, width=max(console.width, 130)).print(table)
+    console.print("  x torch = speed relative to our torch path (time per audio second); "
+                  "accuracy: max abs error vs float64 torch (log units for log_mel), or pitch "
+                  "RMSE over reference-voiced frames / RPA(50c) on the labelled song",
+                  soft_wrap=True)
+
+
+def _accuracy_text(row: Mapping[str, Any]) -> str:
+    if "max_abs_err" in row:
+        return f"max err {row['max_abs_err']:.1e} (rel {row['max_rel_err']:.0e})"
+    if "pitch_rmse_ref_voiced_hz" in row:
+        return (f"RMSE {row['pitch_rmse_ref_voiced_hz']:.2f} Hz "
+                f"RPA {row['pitch_rpa_50c']:.3f}")
+    return "-"

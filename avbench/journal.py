@@ -35,3 +35,18 @@ def record(result: RunResult) -> RunResult:
 def exit_code() -> int:
     """Non-zero when any job of this process failed."""
     return 1 if any(not result.ok for result in JOURNAL) else 0
+
+
+def cell_key(result: RunResult) -> str:
+    """The cell a result belongs to, ignoring its gpu choice."""
+    return " ".join(sorted(o for o in result.overrides if not o.startswith("gpu="))) or "default"
+
+
+def cpu_gpu_speedups(results: list[RunResult]) -> list[tuple[str, float, float, float]]:
+    """(cell, CPU rtf, GPU rtf, speed-up) for each cell that ran on both a CPU and a GPU."""
+    by_cell: dict[str, dict[bool, float]] = {}
+    for r in results:
+        if r.ok and "rtf" in r.metrics and "device.cuda" in r.metrics:
+            by_cell.setdefault(cell_key(r), {})[bool(r.metrics["device.cuda"])] = r.metrics["rtf"]
+    return [(cell, rtf[False], rtf[True], rtf[False] / rtf[True])
+            for cell, rtf in by_cell.items() if False in rtf and True in rtf]

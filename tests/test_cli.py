@@ -14,7 +14,8 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import run_cli, start_cli
 
-QUICK = ["preset=fast", "audio=1s", "bench.warmup=0", "bench.repeats=2"]
+QUICK = ["preset=fast", "audio=1s", "bench.warmup=0", "bench.min_repeats=2",
+         "bench.min_time_s=0"]
 
 
 def runs_of(uri: str) -> list:
@@ -74,7 +75,8 @@ def test_single_run_logs_everything(mlflow_store: str, asset_cache: Path, tmp_pa
 def test_sweep_parent_children_and_a_failing_cell(mlflow_store: str, asset_cache: Path,
                                                   tmp_path: Path) -> None:
     missing = tmp_path / "no-such-checkpoint.pt"
-    done = run_cli("-m", *QUICK[:3], "bench.repeats=1", "precision=fp32,bf16",
+    done = run_cli("-m", *QUICK[:3], "bench.min_repeats=1", "bench.min_time_s=0",
+                   "precision=fp32,bf16",
                    f"pipeline.checkpoint=null,{missing}", f"paths.cache_dir={asset_cache}",
                    f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr

@@ -65,14 +65,14 @@ def test_presets_order_compute() -> None:
     assert sizes["fast"] < sizes["balanced"] < sizes["quality"]
 
 
-@pytest.mark.parametrize("override", ["bench.repeats=many", "audio.duration_s=long",
+@pytest.mark.parametrize("override", ["bench.min_repeats=many", "audio.duration_s=long",
                                       "tracking.enabled=maybe"])
 def test_wrong_type_fails_at_compose(override: str) -> None:
     with pytest.raises(ConfigCompositionException):
         compose_avbench(override)
 
 
-@pytest.mark.parametrize("override", ["preset=turbo", "bench.repeatz=3", "preset.svc.bogus=1"])
+@pytest.mark.parametrize("override", ["preset=turbo", "bench.repeats=3", "preset.svc.bogus=1"])
 def test_unknown_option_or_key_fails_at_compose(override: str) -> None:
     with pytest.raises(ConfigCompositionException):
         compose_avbench(override)
@@ -107,16 +107,20 @@ def test_precision_dtypes(precision: str, dtype: torch.dtype) -> None:
 def test_pipeline_instantiates_from_config(preset: str, precision: str,
                                            asset_cache: Path) -> None:
     """The pipeline node instantiates exactly as the task does it."""
-    from hydra.utils import instantiate
-
-    from avbench.audio.synth import write_voice_profiles
+    from avbench.tasks.pipeline import build_pipeline
 
     cfg = compose_avbench(f"preset={preset}", f"precision={precision}")
-    profile = write_voice_profiles(asset_cache / "profiles")[1]
-    pipe = instantiate(cfg.pipeline, _convert_="all", voice_profile=str(profile),
-                       device=torch.device("cpu"), dtype=resolve_dtype(cfg.precision),
-                       kernel="torch")
+    pipe = build_pipeline(cfg, torch.device("cpu"), resolve_dtype(cfg.precision), "torch",
+                          asset_cache)
     assert pipe.stage_names == ["separation", "f0_extraction", "conversion", "vocoder", "mixing"]
     assert pipe.settings.hidden == cfg.preset.svc.hidden
     assert all(p.dtype == resolve_dtype(cfg.precision)
                for c in pipe.components.values() for p in c.module.parameters())
+
+
+def test_calibration_pipeline_instantiates(asset_cache: Path) -> None:
+    from avbench.tasks.pipeline import build_pipeline
+
+    cfg = compose_avbench("pipeline=calibration")
+    pipe = build_pipeline(cfg, torch.device("cpu"), torch.float32, "torch", asset_cache)
+    assert pipe.stage_names == ["short", "medium", "long"]

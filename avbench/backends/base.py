@@ -24,8 +24,12 @@ class BackendReport:
 
     def tags(self) -> dict[str, str]:
         kinds = set(self.effective.values())
-        effective = kinds.pop() if len(kinds) == 1 else ",".join(
-            f"{name}={kind}" for name, kind in self.effective.items())
+        if not kinds:  # a pipeline without neural components runs nothing on the backend
+            effective = "none"
+        elif len(kinds) == 1:
+            effective = kinds.pop()
+        else:
+            effective = ",".join(f"{name}={kind}" for name, kind in self.effective.items())
         return {
             "backend.requested": self.requested,
             "backend.effective": effective,

@@ -48,6 +48,21 @@ def gpus() -> list[dict[str, Any]]:
     return found
 
 
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver version through NVML, or None without one."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            version = pynvml.nvmlSystemGetDriverVersion()
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no library, no driver: a CPU machine
+        return None
+    return version.decode() if isinstance(version, bytes) else str(version)
+
+
 def git_state() -> dict[str, Any]:
     """Commit and dirty flag of the checkout avbench runs from, when it is one."""
     root = Path(__file__).resolve().parents[2]
@@ -81,6 +96,8 @@ def fingerprint() -> dict[str, Any]:
         "cudnn_version": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
         "gpus": gpu_list,
         "gpu_name": gpu_list[0]["name"] if gpu_list else None,
+        "gpu_count": len(gpu_list),
+        "nvidia_driver": nvidia_driver(),
         "versions": package_versions(),
         "git": git_state(),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -49,30 +50,61 @@ class StageTimes:
         ]
 
 
+@dataclass(frozen=True)
+class RepeatPolicy:
+    """When to stop warming up and when to stop timing."""
+
+    warmup: int = 1
+    warmup_s: float = 0.0
+    min_repeats: int = 5
+    min_time_s: float = 0.0
+    max_repeats: int = 100
+
+    def __post_init__(self) -> None:
+        if self.min_repeats < 1:
+            raise ValueError(f"bench.min_repeats must be at least 1, got {self.min_repeats}")
+        if self.max_repeats < self.min_repeats:
+            raise ValueError(f"bench.max_repeats ({self.max_repeats}) is below "
+                             f"bench.min_repeats ({self.min_repeats})")
+        if self.warmup < 0 or self.warmup_s < 0 or self.min_time_s < 0:
+            raise ValueError("bench.warmup, bench.warmup_s and bench.min_time_s must be >= 0")
+
+    def expected_repeats(self, first_total_ms: float) -> int:
+        """Estimate of how many repeats the time floor will need, for progress display."""
+        by_time = int(self.min_time_s * 1000 / first_total_ms) + 1 if first_total_ms > 0 else 0
+        return min(self.max_repeats, max(self.min_repeats, by_time))
+
+
 def repeat(
     run: Callable[[Callable[[str, float], None] | None], object],
     stages: list[str],
-    warmup: int,
-    repeats: int,
+    policy: RepeatPolicy,
     on_repeat: Callable[[int, int], None] | None = None,
 ) -> StageTimes:
-    """Call ``run(None)`` ``warmup`` times untimed, then ``run(callback)`` ``repeats`` times.
+    """Warm up with ``run(None)``, then time ``run(callback)`` adaptively.
 
-    ``run`` takes the profiling callback and runs the pipeline once; the
-    pipeline reports each stage and ``total`` to it.
+    Warm-up runs until both ``policy.warmup`` runs and ``policy.warmup_s``
+    seconds are done. Timed repeats go on until both ``min_repeats`` and
+    ``min_time_s`` (sum of measured totals) are met, capped at ``max_repeats``.
+    ``run`` takes the profiling callback and runs the pipeline once.
     """
-    if repeats < 1:
-        raise ValueError(f"bench.repeats must be at least 1, got {repeats}")
-    if warmup < 0:
-        raise ValueError(f"bench.warmup must be 0 or more, got {warmup}")
-    for _ in range(warmup):
+    warm_start = time.perf_counter()
+    done = 0
+    while done < policy.warmup or time.perf_counter() - warm_start < policy.warmup_s:
         run(None)
+        done += 1
     times = StageTimes(stages=list(stages))
-    for index in range(repeats):
+    count = 0
+    while True:
         run(times.record)
+        count += 1
+        missing = [n for n in [*stages, TOTAL] if len(times.samples_ms.get(n, [])) != count]
+        if missing:
+            raise RuntimeError(f"the pipeline did not report stages {missing} on every repeat")
         if on_repeat is not None:
-            on_repeat(index + 1, repeats)
-    missing = [name for name in [*stages, TOTAL] if len(times.samples_ms.get(name, [])) != repeats]
-    if missing:
-        raise RuntimeError(f"the pipeline did not report stages {missing} on every repeat")
+            on_repeat(count, max(count, policy.expected_repeats(times.samples_ms[TOTAL][0])))
+        timed_s = sum(times.samples_ms[TOTAL]) / 1000
+        enough = count >= policy.min_repeats and timed_s >= policy.min_time_s
+        if enough or count >= policy.max_repeats:
+            break
     return times

@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from avbench.measure.stats import summarize
 from avbench.measure.timer import TOTAL, StageTimes
+
+STAGE_STATS = ("p90", "p95", "p99", "iqr", "cv", "ci_low", "ci_high")
 
 
 def perf_metrics(times: StageTimes, audio_duration_s: float) -> dict[str, float]:
-    """RTF, ASPS, latency percentiles and per-stage medians and shares.
+    """RTF, ASPS, latency percentiles, spread and per-stage medians, shares and tails.
 
     rtf = processing time / audio duration (median total); asps = audio
     seconds processed per second (1 / rtf here, since one request runs at a time).
+    rtf_cv is the coefficient of variation of the per-repeat totals and
+    rtf_ci_low/high the 95% bootstrap interval of the median, in RTF units.
     """
-    medians = times.median_ms()
-    totals = np.asarray(times.samples_ms[TOTAL])
-    total_s = medians[TOTAL] / 1000.0
+    total = summarize(times.samples_ms[TOTAL])
+    total_s = total.median / 1000.0
     metrics = {
         "rtf": total_s / audio_duration_s,
         "asps": audio_duration_s / total_s,
-        "total_ms": medians[TOTAL],
+        "total_ms": total.median,
+        "rtf_cv": total.cv,
+        "rtf_ci_low": total.ci_low / 1000.0 / audio_duration_s,
+        "rtf_ci_high": total.ci_high / 1000.0 / audio_duration_s,
         "sum_vs_total_pct": times.sum_vs_total_pct(),
         "repeats": float(times.repeats),
     }
-    for q in (50, 90, 95, 99):
-        metrics[f"latency_ms_p{q}"] = float(np.percentile(totals, q))
-    for name, pct in times.percentages().items():
-        if name != TOTAL:
-            metrics[f"stage_ms.{name}"] = medians[name]
-            metrics[f"stage_pct.{name}"] = pct
+    for q in ("p50", "p90", "p95", "p99"):
+        metrics[f"latency_ms_{q}"] = getattr(total, q)
+    percentages = times.percentages()
+    for name in times.stages:
+        stage = summarize(times.samples_ms[name])
+        metrics[f"stage_ms.{name}"] = stage.median
+        metrics[f"stage_pct.{name}"] = percentages[name]
+        for key in STAGE_STATS:
+            metrics[f"stage_ms.{name}.{key}"] = getattr(stage, key)
     return metrics

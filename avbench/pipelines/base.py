@@ -3,19 +3,22 @@
 ``Pipeline.run(audio, profiling_callback=None)`` calls
 ``profiling_callback(stage_name, elapsed_ms)`` after every stage and once
 with ``"total"``. An exception raised by the callback is logged and the run
-goes on. Without a callback no clock is read at all.
+goes on. Without a callback no clock is read at all. On the CPU each stage
+is reported as soon as it ends; on CUDA the stages are timed with events and
+reported, in order, after the run's single synchronisation.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from avbench.measure.clock import StageClock, stage_clock
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class PipelineOutput:
     audio: torch.Tensor
     sample_rate: int
     state: State = field(default_factory=dict)
+    stage_memory_mb: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -67,6 +71,7 @@ class Pipeline:
         self.sample_rate = sample_rate
         self.stages: list[Stage] = []
         self.components: dict[str, Component] = {}
+        self._clock: StageClock | None = None
 
     @property
     def stage_names(self) -> list[str]:
@@ -91,26 +96,29 @@ class Pipeline:
             return self._run_timed(state, profiling_callback)
 
     def _run_timed(self, state: State, callback: ProfilingCallback) -> PipelineOutput:
-        sync = _synchronizer(self.device)
-        start_ns = stage_start_ns = time.perf_counter_ns()
+        if self._clock is None:
+            self._clock = stage_clock(self.device)
+        clock = self._clock
+        clock.start()
         for stage in self.stages:
             stage.fn(state)
-            sync()
-            now_ns = time.perf_counter_ns()
-            _notify(callback, stage.name, (now_ns - stage_start_ns) / 1e6)
-            # The callback's own cost is kept out of the next stage's clock.
-            stage_start_ns = time.perf_counter_ns()
-        _notify(callback, TOTAL, (now_ns - start_ns) / 1e6)
-        return self.finish(state)
+            elapsed_ms = clock.mark(stage.name)
+            if elapsed_ms is not None:  # CPU: known now; CUDA: known after the one sync
+                _notify(callback, stage.name, elapsed_ms)
+            clock.restart_stage()
+        for stage_name, elapsed_ms in clock.finish():
+            if stage_name == TOTAL or self.device.type == "cuda":
+                _notify(callback, stage_name, elapsed_ms)
+        output = self.finish(state)
+        output.stage_memory_mb = clock.memory_mb()
+        return output
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes and settings that identify what ran (logged as model.* params)."""
+        return {}
 
     def modules(self) -> Mapping[str, nn.Module]:
         return {name: component.module for name, component in self.components.items()}
-
-
-def _synchronizer(device: torch.device) -> Callable[[], None]:
-    if device.type == "cuda":
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
 
 
 def _notify(callback: ProfilingCallback, stage_name: str, elapsed_ms: float) -> None:

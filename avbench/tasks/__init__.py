@@ -60,7 +60,7 @@ def run(cfg: DictConfig) -> RunResult:
     """Run the configured task as one tracked job."""
     from avbench.measure.env import fingerprint
     from avbench.tasks.artifacts import write_run_files
-    from avbench.tracking import make_logger
+    from avbench.tracking import NullLogger, make_logger
 
     hydra = hydra_runtime()
     task = task_module(cfg.task.name)
@@ -70,7 +70,7 @@ def run(cfg: DictConfig) -> RunResult:
     logger = None
     error_detail = None
     try:
-        logger = make_logger(cfg.tracking)
+        logger = make_logger(cfg.tracking) if getattr(task, "TRACKED", True) else NullLogger()
         env = fingerprint()
         logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]))
         result.run_id = logger.run_id

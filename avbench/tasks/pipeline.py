@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from pathlib import Path
@@ -9,14 +10,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from avbench import backends, console
 from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate, write_voice_profiles
 from avbench.measure import memory
-from avbench.measure.timer import repeat
+from avbench.measure.threads import apply_threads
 from avbench.metrics.perf import perf_metrics
 from avbench.metrics.quality import pitch_metrics
 from avbench.pipelines.base import Pipeline
@@ -29,6 +30,7 @@ from avbench.runtime import (
     resolve_kernel,
 )
 from avbench.tasks.artifacts import write_artifacts
+from avbench.tasks.timing import time_pipeline
 from avbench.tracking import RunLogger
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     dtype = resolve_dtype(cfg.precision)
     kernel, interpreted = resolve_kernel(cfg.kernel.name, device)
     cache_dir = resolve_cache_dir(cfg.paths.cache_dir)
+    logger.set_tags(apply_threads(cfg.bench.threads))
     native = device.type != "cpu" or native_cpu_precision(dtype)
     if not native:
         log.warning("precision=%s on this CPU has no native %s instructions: PyTorch uses "
@@ -67,35 +70,33 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     console.phase(2, "build", f"{cfg.pipeline.name} {cfg.preset.name} {cfg.precision.name} "
                   f"on {device} ({cfg.backend.name})")
     build_start = time.perf_counter()
-    pipe = _build_pipeline(cfg, device, dtype, kernel, cache_dir)
+    pipe = build_pipeline(cfg, device, dtype, kernel, cache_dir)
     report = backends.prepare(pipe, cfg.backend)
     build_s = time.perf_counter() - build_start
     logger.set_tags(report.tags())
 
-    console.phase(3, "warm-up", f"{cfg.bench.warmup} run(s)")
-    memory.reset_peak(device)
-    first_start = time.perf_counter()
-    pipe.run(audio)
-    first_call_s = time.perf_counter() - first_start
-
-    console.phase(4, "repeats", f"{cfg.bench.repeats} timed run(s)")
-    outputs: list[Any] = []
-
-    def run_once(callback: Any) -> None:
-        outputs[:] = [pipe.run(audio, profiling_callback=callback)]
-
-    with console.repeat_progress(cfg.bench.repeats) as advance:
-        times = repeat(run_once, pipe.stage_names, max(cfg.bench.warmup - 1, 0),
-                       cfg.bench.repeats, on_repeat=advance)
-    output = outputs[0]
+    timed = time_pipeline(pipe, audio, cfg.bench)
+    times, output = timed.times, timed.output
 
     metrics = perf_metrics(times, duration_s)
-    metrics |= {"memory_peak_mb": memory.peak_mb(device), "audio_duration_s": duration_s,
-                "cold.build_s": build_s, "cold.first_call_s": first_call_s}
+    # CUDA: the allocator's peak, reset per stage, maxed over stages; CPU: process peak RSS.
+    peak_mb = (max(timed.stage_memory_mb.values()) if device.type == "cuda"
+               else memory.peak_mb(device))
+    metrics |= {"memory_peak_mb": peak_mb, "audio_duration_s": duration_s,
+                "device.cuda": float(device.type == "cuda"),
+                "cold.build_s": build_s, "cold.first_call_s": timed.first_call_s,
+                **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
+                **timed.monitor.summary(), **timed.harness}
+    logger.set_tags(_flags(cfg, device, metrics))
     if song is not None:
         metrics |= _pitch_accuracy(pipe, output, song)
+    if hasattr(pipe, "stage_ms"):
+        metrics |= {f"calibration.error_pct.{stage}": 100 * (metrics[f"stage_ms.{stage}"] - ms) / ms
+                    for stage, ms in pipe.stage_ms.items() if ms > 0}
     logger.log_metrics(metrics)
     logger.log_series("repeat.total_ms", times.samples_ms["total"])
+    for series_name, values in timed.monitor.series().items():
+        logger.log_series(series_name, values)
     logger.log_params({f"model.{key}": value
                        for key, value in _flat(pipe.describe()).items()})
     for path in write_artifacts(cfg, out_dir, device, duration_s, times, metrics, output):
@@ -103,6 +104,29 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     summary = _summary(name, cfg, device, times, metrics, report, logger)
     console.print_run_summary(summary)
     return metrics
+
+
+def _flags(cfg: DictConfig, device: torch.device, metrics: dict[str, float]) -> dict[str, str]:
+    """Tags that say whether the numbers can be trusted, with a warning for each problem."""
+    unstable = metrics["rtf_cv"] > cfg.bench.max_cv
+    flags = {"bench.unstable": str(unstable).lower()}
+    if unstable:
+        log.warning("RTF varies %.1f%% between repeats (bench.max_cv=%.0f%%): the machine is "
+                    "busy or the run is too short; raise bench.min_time_s", 100 * metrics["rtf_cv"],
+                    100 * cfg.bench.max_cv)
+    if "monitor.gpu_throttled_fraction" in metrics:
+        throttled = metrics["monitor.gpu_throttled_fraction"] > 0
+        flags["bench.throttled"] = str(throttled).lower()
+        if throttled:
+            log.warning("the GPU throttled its clocks during %.0f%% of samples",
+                        100 * metrics["monitor.gpu_throttled_fraction"])
+    if device.type == "cuda" and "monitor.gpu_util_pct_mean" in metrics:
+        starved = metrics["monitor.gpu_util_pct_mean"] < cfg.bench.min_gpu_util_pct
+        flags["bench.gpu_bottleneck_elsewhere"] = str(starved).lower()
+        if starved:
+            log.warning("mean GPU utilisation %.0f%% < %.0f%%: the GPU waits on something else",
+                        metrics["monitor.gpu_util_pct_mean"], cfg.bench.min_gpu_util_pct)
+    return flags
 
 
 def _load_input(cfg: DictConfig, sample_rate: int,
@@ -126,6 +150,8 @@ def _pitch_accuracy(pipe: Pipeline, output: Any, song: TestSong) -> dict[str, fl
     """
     labels = (song.f0_hz, song.voiced)
     state = output.state
+    if "f0_hz" not in state:
+        return {}
     metrics = pitch_metrics(state["f0_hz"].cpu().numpy(), state["voiced"].cpu().numpy(), *labels)
     if hasattr(pipe, "extract_f0"):
         with torch.inference_mode():
@@ -135,13 +161,18 @@ def _pitch_accuracy(pipe: Pipeline, output: Any, song: TestSong) -> dict[str, fl
     return metrics
 
 
-def _build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, kernel: str,
+def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, kernel: str,
                     cache_dir: Path) -> Pipeline:
-    profile = cfg.pipeline.voice_profile
-    if not profile:
-        profile = str(write_voice_profiles(cache_dir / "profiles")[1])
-    return instantiate(cfg.pipeline, _convert_="all", voice_profile=profile, device=device,
-                       dtype=dtype, kernel=kernel)
+    """Instantiate ``cfg.pipeline`` with the runtime values its constructor takes."""
+    target = get_class(cfg.pipeline._target_)
+    accepted = inspect.signature(target).parameters
+    runtime: dict[str, Any] = {"device": device, "dtype": dtype, "kernel": kernel}
+    if "voice_profile" in accepted and not cfg.pipeline.voice_profile:
+        runtime["voice_profile"] = str(write_voice_profiles(cache_dir / "profiles")[1])
+    known = {k: v for k, v in OmegaConf.to_container(cfg.pipeline, resolve=True).items()
+             if k == "_target_" or k in accepted}
+    return instantiate(known, _convert_="all",
+                       **{k: v for k, v in runtime.items() if k in accepted})
 
 
 def _summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
@@ -151,13 +182,24 @@ def _summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
     lines = [
         ("RTF", f"{metrics['rtf']:.3f}  (processing time / audio duration)"),
         ("ASPS", f"{metrics['asps']:.2f}  audio seconds per second"),
+        ("spread", f"CV {100 * metrics['rtf_cv']:.1f} %, RTF 95% CI "
+                   f"[{metrics['rtf_ci_low']:.3f}, {metrics['rtf_ci_high']:.3f}], "
+                   f"{int(metrics['repeats'])} repeats"
+                   + ("  [UNSTABLE]" if metrics["rtf_cv"] > cfg.bench.max_cv else "")),
         ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"),
+        ("harness", f"clock {metrics['harness.timer_overhead_pct']:.3f} % of a run"
+                    + (f", profiling on vs off {metrics['harness.profiling_overhead_pct']:+.2f} %"
+                       if "harness.profiling_overhead_pct" in metrics else "")),
         ("peak memory", f"{metrics['memory_peak_mb']:,.0f} MB "
                         f"({'CUDA max allocated' if device.type == 'cuda' else 'process RSS'})"),
         ("device", f"{device} · {cfg.precision.name} · backend {report.tags()['backend.effective']}"),
         ("cold start", f"build {metrics['cold.build_s']:.2f} s, first call "
                        f"{metrics['cold.first_call_s']:.2f} s"),
     ]
+    errors = {k.rsplit(".", 1)[1]: v for k, v in metrics.items() if k.startswith("calibration.")}
+    if errors:
+        lines.append(("known cost", ", ".join(f"{stage} {err:+.2f} %"
+                                              for stage, err in errors.items())))
     if "pitch_rmse_hz" in metrics:
         lines.append(("pitch (pipeline)", f"RMSE {metrics['pitch_rmse_hz']:.2f} Hz, "
                                           f"RPA(50c) {metrics['pitch_rpa_50c']:.3f}"))

@@ -63,6 +63,9 @@ def close_parent(client: Any, run_id: str, results: list[journal.RunResult],
     client.log_metric(run_id, "sweep.cells", len(results))
     client.log_metric(run_id, "sweep.failed", len(failed))
     client.log_metric(run_id, "sweep.wall_s", wall_s)
+    for index, (cell, _, _, speedup) in enumerate(journal.cpu_gpu_speedups(results)):
+        client.log_metric(run_id, f"sweep.cpu_vs_gpu_speedup.{index}", speedup)
+        client.set_tag(run_id, f"sweep.cpu_vs_gpu_cell.{index}", cell)
     if failed:
         client.set_tag(run_id, "error", "; ".join(f"{r.name}: {r.error}" for r in failed)[:5000])
     client.set_terminated(run_id, status="FAILED" if failed or not results else "FINISHED")

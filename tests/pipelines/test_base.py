@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from avbench.pipelines import base
+from avbench.measure import clock
 from avbench.pipelines.base import Pipeline, Stage
 
 
@@ -61,7 +61,7 @@ def test_callback_exception_is_logged_and_run_goes_on(caplog: pytest.LogCaptureF
 def test_no_callback_reads_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[int] = []
     real = time.perf_counter_ns
-    monkeypatch.setattr(base.time, "perf_counter_ns", lambda: reads.append(1) or real())
+    monkeypatch.setattr(clock.time, "perf_counter_ns", lambda: reads.append(1) or real())
     out = SleepyPipeline({"a": 0, "b": 0}).run(torch.ones(1))
     assert reads == []
     assert torch.equal(out.audio, torch.full((1,), 4.0))

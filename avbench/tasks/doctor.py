@@ -1,0 +1,165 @@
+"""task=doctor: check this machine before benchmarking; exit non-zero on a failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from rich.markup import escape
+from rich.table import Table
+
+from avbench.console import console
+from avbench.runtime import ConfigError, resolve_cache_dir
+from avbench.tracking import RunLogger, resolve_tracking_uri
+
+TRACKED = False  # the doctor checks the tracking store itself, so it does not depend on it
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+class DoctorFailed(ConfigError):
+    """At least one check failed; the table above says what to do."""
+
+
+def run_name(cfg: DictConfig) -> str:
+    return "doctor"
+
+
+def check_python() -> Check:
+    version = sys.version_info[:2]
+    ok = (3, 10) <= version <= (3, 13)
+    return Check("python", PASS if ok else FAIL, sys.version.split()[0],
+                 "" if ok else "use Python 3.10-3.13 (Hydra 1.3 breaks on 3.14)")
+
+
+def check_cuda() -> Check:
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        return Check("cuda", PASS, f"{torch.cuda.device_count()} device(s), {name}, "
+                                   f"CUDA {torch.version.cuda}")
+    return Check("cuda", WARN, "no CUDA device: runs use the CPU",
+                 "install a CUDA build of torch and an NVIDIA driver to benchmark GPUs")
+
+
+def check_gpu_profile(gpu_cfg: Any) -> Check:
+    if gpu_cfg.device != "cuda":
+        return Check("gpu profile", PASS, f"gpu={gpu_cfg.name} (no device check)")
+    if not torch.cuda.is_available():
+        return Check("gpu profile", FAIL, f"gpu={gpu_cfg.name} but no CUDA device",
+                     "use gpu=auto or gpu=cpu on this machine")
+    name = torch.cuda.get_device_name(0)
+    if re.search(gpu_cfg.name_pattern or "", name, flags=re.IGNORECASE):
+        return Check("gpu profile", PASS, f"gpu={gpu_cfg.name} matches {name}")
+    return Check("gpu profile", WARN, f"gpu={gpu_cfg.name} expects {gpu_cfg.name_pattern!r}, "
+                                      f"found {name}", "pick the profile of this GPU")
+
+
+def check_triton() -> Check:
+    """A real Triton kernel (STFT power) against the torch reference; interpreter on CPU."""
+    on_gpu = torch.cuda.is_available()
+    if not on_gpu:
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+    try:
+        from avbench.dsp.functional import hann_window, power_spectrogram
+        from kernels_triton.stft import dft_bases, stft_power
+    except Exception as error:
+        return Check("triton kernels", FAIL, f"import failed: {error}",
+                     "pip install triton (Linux) or use kernel=torch")
+    if not on_gpu and os.environ.get("TRITON_INTERPRET") != "1":
+        return Check("triton kernels", WARN, "triton was imported before TRITON_INTERPRET=1",
+                     "set TRITON_INTERPRET=1 to run Triton on the CPU")
+    device = torch.device("cuda" if on_gpu else "cpu")
+    signal = torch.randn(2, 777, generator=torch.Generator().manual_seed(0)).to(device)
+    window = hann_window(64, device=device)
+    try:
+        ours = stft_power(signal, dft_bases(window), hop_length=16)
+    except Exception as error:
+        return Check("triton kernels", FAIL, f"STFT kernel failed: {error}",
+                     "use kernel=torch; report the error")
+    reference = power_spectrogram(signal, 64, 16, window)
+    error = ((ours - reference).abs().max() / reference.abs().max()).item()
+    mode = "compiled" if on_gpu else "interpreter"
+    if error > 1e-4:
+        return Check("triton kernels", FAIL, f"STFT differs from torch by {error:.1e} ({mode})",
+                     "use kernel=torch; report the mismatch")
+    return Check("triton kernels", PASS, f"STFT matches torch, rel err {error:.1e} ({mode})")
+
+
+def check_onnxruntime() -> Check:
+    try:
+        import onnxruntime
+    except ImportError as error:
+        return Check("onnxruntime", WARN, str(error), "pip install onnxruntime(-gpu)")
+    providers = onnxruntime.get_available_providers()
+    return Check("onnxruntime", PASS, f"{onnxruntime.__version__}: {', '.join(providers)}")
+
+
+def check_tensorrt() -> Check:
+    try:
+        import tensorrt
+    except ImportError:
+        return Check("tensorrt", WARN, "not installed (optional)",
+                     "pip install 'avbench[tensorrt]' on a CUDA machine")
+    return Check("tensorrt", PASS, tensorrt.__version__)
+
+
+def check_mlflow(tracking_cfg: Any) -> Check:
+    uri = resolve_tracking_uri(tracking_cfg.uri)
+    try:
+        from avbench.tracking.mlflow_logger import get_or_create_experiment, open_client
+
+        client = open_client(uri)
+        experiment_id = get_or_create_experiment(client, tracking_cfg.experiment)
+        probe = client.create_run(experiment_id, run_name="doctor-write-check")
+        client.set_terminated(probe.info.run_id)
+        client.delete_run(probe.info.run_id)
+    except Exception as error:
+        return Check("mlflow store", FAIL, f"{uri}: {str(error).splitlines()[0]}",
+                     "fix tracking.uri / MLFLOW_TRACKING_URI or use tracking=none")
+    return Check("mlflow store", PASS, f"{uri} reachable and writable")
+
+
+def check_cache(cache_dir: Path) -> Check:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    free_gb = shutil.disk_usage(cache_dir).free / 2**30
+    if free_gb < 2:
+        return Check("cache dir", WARN, f"{cache_dir}: {free_gb:.1f} GB free",
+                     "free disk space or set paths.cache_dir")
+    return Check("cache dir", PASS, f"{cache_dir}: {free_gb:.0f} GB free")
+
+
+def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
+    checks: list[Callable[[], Check]] = [
+        check_python, check_cuda, lambda: check_gpu_profile(cfg.gpu), check_triton,
+        check_onnxruntime, check_tensorrt, lambda: check_mlflow(cfg.tracking),
+        lambda: check_cache(resolve_cache_dir(cfg.paths.cache_dir)),
+    ]
+    results = [check() for check in checks]
+    table = Table(title="avbench doctor", title_justify="left")
+    for column in ("check", "status", "detail", "fix"):
+        table.add_column(column)
+    colours = {PASS: "green", WARN: "yellow", FAIL: "red"}
+    for r in results:
+        table.add_row(r.name, f"[{colours[r.status]}]{r.status}[/]", escape(r.detail),
+                      escape(r.fix))
+    console.print(table)
+    counts = {status: sum(r.status == status for r in results) for status in (PASS, WARN, FAIL)}
+    if counts[FAIL]:
+        failed = ", ".join(r.name for r in results if r.status == FAIL)
+        raise DoctorFailed(f"doctor: {counts[FAIL]} check(s) failed ({failed}); see the table")
+    return {f"doctor.{status}": float(n) for status, n in counts.items()}
