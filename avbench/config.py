@@ -18,9 +18,13 @@ from avbench.pipelines.settings import SVCSettings
 
 @dataclass
 class TaskConfig:
-    """``name`` picks the task; the other fields are read by task=kernels only."""
+    """``name`` picks the task; the other fields belong to the task that reads them."""
 
     name: str = "pipeline"
+    # task=compare (avbench.analysis); the run ids are top-level: baseline=, candidate=
+    threshold_pct: float = 5.0  # a change smaller than this is never called a regression
+    alpha: float = 0.01  # Mann-Whitney U significance level
+    # task=kernels
     families: list[str] = field(default_factory=lambda: ["stft", "log_mel", "f0"])
     n_fft: int = 1024
     hop_length: int = 256
@@ -30,7 +34,6 @@ class TaskConfig:
     fmax: float = 1000.0
     warmup: int = 2
     repeats: int = 10
-    threads: int | None = None  # None: torch's current count; applied to every impl
     pyin_max_s: float = 5.0  # librosa.pyin is slow: timed on at most this much audio
     interpret_max_s: float = 0.25  # Triton under the interpreter: correctness on a short clip
 
@@ -139,6 +142,9 @@ class AvbenchConfig:
     bench: BenchConfig = field(default_factory=BenchConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     run_name: str | None = None
+    baseline: str | None = None  # task=compare: run id or sweep (parent run) id
+    candidate: str | None = None  # task=compare: run id or sweep (parent run) id
+    sweep: str | None = None  # task=report: sweep (parent run) id; null = the latest sweep
     tags: dict[str, str] = field(default_factory=dict)
 
 

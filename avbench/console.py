@@ -13,6 +13,8 @@ from rich.table import Table
 from avbench.journal import RunResult, cpu_gpu_speedups
 
 console = Console(highlight=False)
+if not console.is_terminal:  # logs and CI: do not squeeze tables (run ids) into 80 columns
+    console.width = 160
 PHASES = ("input", "build", "warm-up", "repeats")
 
 

@@ -7,7 +7,9 @@ fresh SQLite store migrated by several jobs at once fails otherwise.
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -38,7 +40,7 @@ class MlflowSweepCallback(Callback):
             experiment_id,
             run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
             tags={"avbench.sweep": "true", "avbench.sweep.overrides": overrides,
-                  "avbench.sweep.dir": str(config.hydra.sweep.dir)},
+                  "avbench.sweep.dir": str(Path(config.hydra.sweep.dir).resolve())},
         )
         self.parent_run_id = run.info.run_id
         os.environ[PARENT_RUN_ENV] = self.parent_run_id
@@ -63,12 +65,28 @@ def close_parent(client: Any, run_id: str, results: list[journal.RunResult],
     client.log_metric(run_id, "sweep.cells", len(results))
     client.log_metric(run_id, "sweep.failed", len(failed))
     client.log_metric(run_id, "sweep.wall_s", wall_s)
+    _summarise_rtf(client, run_id, results)
     for index, (cell, _, _, speedup) in enumerate(journal.cpu_gpu_speedups(results)):
         client.log_metric(run_id, f"sweep.cpu_vs_gpu_speedup.{index}", speedup)
         client.set_tag(run_id, f"sweep.cpu_vs_gpu_cell.{index}", cell)
     if failed:
+        client.set_tag(run_id, "sweep.failed_cells", ", ".join(r.name for r in failed))
         client.set_tag(run_id, "error", "; ".join(f"{r.name}: {r.error}" for r in failed)[:5000])
     client.set_terminated(run_id, status="FAILED" if failed or not results else "FINISHED")
+
+
+def _summarise_rtf(client: Any, run_id: str, results: list[journal.RunResult]) -> None:
+    """Best cell and median RTF of the finished children, so the sweep list in `mlflow ui`
+    answers "which cell won" without opening every child."""
+    timed = [r for r in results if r.ok and "rtf" in r.metrics]
+    if not timed:
+        return
+    best = min(timed, key=lambda r: r.metrics["rtf"])
+    client.log_metric(run_id, "sweep.best_rtf", best.metrics["rtf"])
+    client.log_metric(run_id, "sweep.median_rtf",
+                      statistics.median(r.metrics["rtf"] for r in timed))
+    client.set_tag(run_id, "sweep.best_cell", best.name)
+    client.set_tag(run_id, "sweep.best_run_id", best.run_id or "")
 
 
 def close_interrupted_sweep() -> None:

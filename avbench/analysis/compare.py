@@ -1,0 +1,229 @@
+"""Pivots, speed-ups with bootstrap CIs, cross-hardware tables and regression detection.
+
+Statistics come from scipy.stats (bootstrap, mannwhitneyu); this module only
+decides what to compare with what.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from avbench.analysis.runs import AnalysisError, group_columns, total_ms_samples
+
+SLOWER, FASTER, UNCHANGED = "slower", "faster", "unchanged"
+
+
+def pivot(frame: pd.DataFrame, metric: str = "rtf", rows: Sequence[str] = ("preset",),
+          columns: Sequence[str] = ("precision",), by: str | None = "hardware",
+          aggfunc: str = "median") -> pd.DataFrame:
+    """``metric`` by ``rows`` x ``columns`` (median over runs), one block of rows per ``by``."""
+    frame = with_hardware(frame)
+    index = ([by] if by else []) + list(rows)
+    return frame.pivot_table(values=metric, index=index, columns=list(columns),
+                             aggfunc=aggfunc)
+
+
+def with_hardware(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add a readable ``hardware`` column: the GPU name, or ``CPU <model>`` for CPU runs."""
+    frame = frame.copy()
+    on_gpu = frame.get("device", pd.Series("", index=frame.index)).astype(str).str.startswith("cuda")
+    frame["hardware"] = np.where(on_gpu, frame["gpu_name"].astype(str),
+                                 "CPU " + frame["cpu_model"].astype(str))
+    return frame
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """median(baseline) / median(candidate): > 1 means the candidate is faster."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+
+
+def _median_ratio(baseline: np.ndarray, candidate: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(baseline, axis=axis) / np.median(candidate, axis=axis)
+
+
+def speedup(baseline_ms: np.ndarray, candidate_ms: np.ndarray, confidence: float = 0.95,
+            n_resamples: int = 2000, seed: int = 0) -> Speedup:
+    """Speed-up of the candidate over the baseline with a bootstrap CI (independent
+    resampling of the two per-repeat samples, percentile method, seeded)."""
+    baseline = np.asarray(baseline_ms, dtype=float)
+    candidate = np.asarray(candidate_ms, dtype=float)
+    ratio = float(_median_ratio(baseline, candidate))
+    if np.ptp(baseline) == 0 and np.ptp(candidate) == 0:
+        return Speedup(ratio, ratio, ratio, confidence)  # no spread to resample
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        result = stats.bootstrap((baseline, candidate), _median_ratio, paired=False,
+                                 vectorized=True, confidence_level=confidence,
+                                 n_resamples=n_resamples, method="percentile",
+                                 rng=np.random.default_rng(seed))
+    interval = result.confidence_interval
+    return Speedup(ratio, float(interval.low), float(interval.high), confidence)
+
+
+@dataclass(frozen=True)
+class Change:
+    """How a cell's per-repeat time moved from baseline to candidate."""
+
+    change_pct: float  # median(candidate) vs median(baseline); + is slower
+    p_value: float  # two-sided Mann-Whitney U
+    verdict: str  # slower | faster | unchanged
+    min_p_value: float  # the smallest p these sample sizes can give (exact test)
+
+
+def classify(baseline_ms: np.ndarray, candidate_ms: np.ndarray, threshold_pct: float = 5.0,
+             alpha: float = 0.01) -> Change:
+    """A change counts only when it is both significant (p < alpha) and larger than the
+    threshold: tiny but consistent shifts are noise to a user, big but erratic ones too."""
+    baseline = np.asarray(baseline_ms, dtype=float)
+    candidate = np.asarray(candidate_ms, dtype=float)
+    change_pct = 100.0 * (np.median(candidate) / np.median(baseline) - 1.0)
+    p_value = float(stats.mannwhitneyu(candidate, baseline, alternative="two-sided").pvalue)
+    verdict = UNCHANGED
+    if p_value < alpha and change_pct > threshold_pct:
+        verdict = SLOWER
+    elif p_value < alpha and change_pct < -threshold_pct:
+        verdict = FASTER
+    min_p = min(1.0, 2.0 / math.comb(baseline.size + candidate.size, baseline.size))
+    return Change(float(change_pct), p_value, verdict, min_p)
+
+
+@dataclass(frozen=True)
+class CellChange:
+    cell: str
+    hardware_key: str
+    baseline_runs: int
+    candidate_runs: int
+    baseline_ms: float
+    candidate_ms: float
+    speedup: float
+    speedup_ci_low: float
+    speedup_ci_high: float
+    change: Change
+
+    def as_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        return record | record.pop("change")
+
+
+def match_key(frame: pd.DataFrame) -> list[str]:
+    """Columns a baseline and a candidate must share to be the same cell."""
+    return ["hardware_key", *group_columns(frame)]
+
+
+def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFrame,
+                       threshold_pct: float = 5.0, alpha: float = 0.01) -> list[CellChange]:
+    """Every cell finished in both, matched on hardware key and config, classified on the
+    per-repeat ``total_ms`` samples (runs of one cell on one side are pooled)."""
+    key = [c for c in match_key(baseline) if c in candidate.columns]
+    baseline, candidate = _finished(baseline, key), _finished(candidate, key)
+    pairs = baseline.groupby(key).groups.items()
+    candidate_groups = candidate.groupby(key).groups
+    # Cells are labelled by the groups that vary, as in the sweep's own summary.
+    varying = [c for c in key[1:] if baseline[c].nunique(dropna=False) > 1]
+    changes = []
+    for values, baseline_index in pairs:
+        if values not in candidate_groups:
+            continue
+        base_ids = baseline.loc[baseline_index, "run_id"]
+        cand_ids = candidate.loc[candidate_groups[values], "run_id"]
+        base_ms = np.concatenate(list(total_ms_samples(client, base_ids).values()))
+        cand_ms = np.concatenate(list(total_ms_samples(client, cand_ids).values()))
+        labels = dict(zip(key, values if isinstance(values, tuple) else (values,), strict=True))
+        spread = speedup(base_ms, cand_ms)
+        changes.append(CellChange(
+            cell=_label(labels, varying, str(baseline.loc[baseline_index[0], "run_name"])),
+            hardware_key=str(labels["hardware_key"]), baseline_runs=len(base_ids),
+            candidate_runs=len(cand_ids), baseline_ms=float(np.median(base_ms)),
+            candidate_ms=float(np.median(cand_ms)), speedup=spread.ratio,
+            speedup_ci_low=spread.ci_low, speedup_ci_high=spread.ci_high,
+            change=classify(base_ms, cand_ms, threshold_pct, alpha)))
+    if not changes:
+        raise AnalysisError("no cell of the candidate matches a finished cell of the baseline "
+                            f"(matched on {', '.join(key)}): compare runs of the same config "
+                            "on the same hardware")
+    return changes
+
+
+def unmatched(baseline: pd.DataFrame, candidate: pd.DataFrame) -> list[str]:
+    """Run names of finished baseline cells with no finished candidate cell: a cell that
+    failed or was dropped in the candidate is not a speed change, but a gate should say so."""
+    key = [c for c in match_key(baseline) if c in candidate.columns]
+    done = set(_finished(candidate, key)[key].apply(tuple, axis=1))
+    finished = _finished(baseline, key)
+    missing = ~finished[key].apply(tuple, axis=1).isin(done)
+    return finished.loc[missing, "run_name"].tolist()
+
+
+def _finished(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Finished runs with the key as strings: a group a run lacks (NaN) still matches."""
+    finished = frame[frame["status"] == "FINISHED"].copy()
+    finished[key] = finished[key].astype(str)
+    return finished
+
+
+def _label(labels: dict[str, Any], varying: list[str], run_name: str) -> str:
+    return " ".join(f"{k}={labels[k]}" for k in varying) or run_name
+
+
+def changes_frame(changes: list[CellChange]) -> pd.DataFrame:
+    return pd.DataFrame([c.as_dict() for c in changes])
+
+
+def hardware_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cross-hardware aggregation: per hardware and preset, median RTF, peak memory, pitch
+    RMSE and, for GPU rows, the speed-up over the CPU runs of the same preset."""
+    frame = with_hardware(frame[frame["status"] == "FINISHED"])
+    metrics = {m: "median" for m in ("rtf", "pitch_rmse_hz", "f0_clean.pitch_rmse_hz")
+               if m in frame.columns}
+    if "memory_peak_mb" in frame.columns:
+        metrics["memory_peak_mb"] = "max"
+    table = frame.groupby(["hardware", "device", "preset"], as_index=False).agg(
+        runs=("run_id", "size"), **{m.replace(".", "_"): (m, how) for m, how in metrics.items()})
+    on_cpu = table["device"].astype(str) == "cpu"
+    cpu_rtf = table[on_cpu].groupby("preset")["rtf"].median()
+    table["cpu_vs_gpu_speedup"] = np.where(
+        on_cpu, np.nan, table["preset"].map(cpu_rtf) / table["rtf"])
+    return table
+
+
+def pareto_front(frame: pd.DataFrame, speed: str = "rtf",
+                 quality: str = "f0_clean.pitch_rmse_hz") -> pd.Series:
+    """True for runs no other run beats on both ``speed`` and ``quality`` (lower is better)."""
+    points = frame[[speed, quality]].to_numpy(dtype=float)
+    valid = ~np.isnan(points).any(axis=1)
+    front = np.zeros(len(points), dtype=bool)
+    for i in np.flatnonzero(valid):
+        others = points[valid]
+        dominated = ((others <= points[i]).all(axis=1) & (others < points[i]).any(axis=1)).any()
+        front[i] = not dominated
+    return pd.Series(front, index=frame.index, name="pareto")
+
+
+def to_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub markdown table (pandas' own needs the optional tabulate package)."""
+    frame = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
+    columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c)
+               for c in frame.columns]
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float | np.floating):
+            return "-" if np.isnan(value) else f"{value:,.{digits}f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)

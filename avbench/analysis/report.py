@@ -1,0 +1,151 @@
+"""A markdown report of a sweep (or a single run): environment, cells, stages, bands, plots."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from avbench.analysis import bands, plots
+from avbench.analysis.compare import hardware_table, to_markdown, with_hardware
+from avbench.analysis.runs import AnalysisError, get_run, is_sweep, resolve_runs, total_ms_samples
+
+CELL_METRICS = {
+    "rtf": "RTF", "rtf_ci_low": "RTF CI low", "rtf_ci_high": "RTF CI high", "asps": "ASPS",
+    "latency_ms_p50": "p50 ms", "latency_ms_p95": "p95 ms", "memory_peak_mb": "peak MB",
+    "pitch_rmse_hz": "pitch RMSE Hz", "f0_clean.pitch_rmse_hz": "clean-stem RMSE Hz",
+    "repeats": "repeats",
+}
+ENVIRONMENT_TAGS = ("hardware.gpu_name", "hardware.cpu_model", "hardware.cpu_cores", "device",
+                    "cuda.version", "version.torch", "version.triton", "version.onnxruntime",
+                    "version.mlflow", "version.avbench", "git.sha", "git.dirty")
+
+
+@dataclass
+class Report:
+    run_id: str  # the sweep parent (or the single run) the report describes
+    markdown: Path
+    plots: list[Path]
+    frame: pd.DataFrame
+    tables: list[Path]  # JSON tables written beside the markdown
+
+
+def cell_table(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = [c for c in CELL_METRICS if c in frame.columns]
+    table = frame[["cell", "status", *columns]].rename(columns=CELL_METRICS)
+    table.insert(2, "run", frame["run_id"].str[:8])
+    return table
+
+
+def stage_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median ms and share of total per stage, one row per cell."""
+    stages = plots.stage_columns(frame)
+    table = frame[["cell"]].copy()
+    for column in stages:
+        stage = column.removeprefix("stage_ms.")
+        table[f"{stage} ms"] = frame[column]
+        if f"stage_pct.{stage}" in frame.columns:
+            table[f"{stage} %"] = frame[f"stage_pct.{stage}"]
+    return table
+
+
+def interpretation(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each headline metric of each finished cell in its band."""
+    rows = []
+    for _, run in frame[frame["status"] == "FINISHED"].iterrows():
+        on_gpu = str(run.get("device", "")).startswith("cuda")
+        for band in bands.HEADLINE:
+            if band is bands.GPU_MEMORY and not on_gpu:
+                continue
+            value = run.get(band.metric)
+            verdict = None if value is None else band.of(float(value))
+            if verdict is not None:
+                rows.append({"cell": run["cell"], "metric": band.label,
+                             "value": f"{float(value) * band.scale:.3g} {band.unit}".strip(),
+                             "band": verdict})
+        util = run.get(bands.GPU_UTIL_METRIC)
+        if util is not None and bands.gpu_util_band(float(util)) is not None:
+            rows.append({"cell": run["cell"], "metric": "GPU utilisation",
+                         "value": f"{float(util):.0f} %", "band": bands.gpu_util_band(float(util))})
+    return pd.DataFrame(rows, columns=["cell", "metric", "value", "band"])
+
+
+def environment_table(client: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """One column per hardware key, rows from the tags of its first run."""
+    columns = {}
+    for key, runs in frame.groupby("hardware_key"):
+        tags = client.get_run(runs["run_id"].iloc[0]).data.tags
+        columns[key] = {tag: tags.get(tag, "-") for tag in ENVIRONMENT_TAGS}
+    table = pd.DataFrame(columns)
+    table.index.name = "hardware key"
+    return table
+
+
+def render(client: Any, subject: Any, frame: pd.DataFrame, plot_paths: list[Path],
+           base: Path) -> str:
+    tags = subject.data.tags
+    finished = frame[frame["status"] == "FINISHED"]
+    kind = "sweep" if is_sweep(subject) else "run"
+    lines = [f"# avbench report: {subject.info.run_name}", "",
+             f"{kind} `{subject.info.run_id}` · {len(frame)} cells · "
+             f"{len(frame) - len(finished)} failed · generated "
+             f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}"]
+    if tags.get("avbench.sweep.overrides"):
+        lines.append(f"\n`python -m avbench -m {tags['avbench.sweep.overrides']}`")
+    lines += ["", "## Environment", "", to_markdown(environment_table(client, frame)), "",
+              "## Cells", "", to_markdown(cell_table(frame)), ""]
+    if not finished.empty and plots.stage_columns(finished):
+        lines += ["## Stage breakdown (median ms, % of total)", "",
+                  to_markdown(stage_table(finished), digits=1), ""]
+    if not finished.empty and "rtf" in finished.columns:
+        best = finished.loc[finished["rtf"].idxmin()]
+        lines += ["## Across hardware", "", to_markdown(hardware_table(finished)), "",
+                  f"Best cell: **{best['cell']}** (RTF {best['rtf']:.3f}); median RTF "
+                  f"{finished['rtf'].median():.3f}.", ""]
+    lines += ["## Interpretation", "",
+              "Bands: RTF < 0.5 excellent, 0.5–1 good, 1–2 fair, > 2 poor; pitch RMSE < 5 Hz "
+              "excellent, 5–10 good, 10–20 fair, > 20 poor; GPU memory peak < 4 GB excellent, "
+              "4–6 good, 6–8 fair, > 8 poor (GPU runs only: CPU runs record process RSS); GPU "
+              "utilisation > 70 % good, 50–70 % fair, < 50 % poor (bottleneck elsewhere).", "",
+              to_markdown(interpretation(frame)), ""]
+    failed = frame[frame["status"] != "FINISHED"]
+    if not failed.empty:
+        lines += ["## Failures", ""] + [f"- {r.cell}: {r.error}" for r in failed.itertuples()]
+        lines.append("")
+    if plot_paths:
+        lines += ["## Plots", ""]
+        lines += [f"![{p.stem}]({p.relative_to(base).as_posix()})" for p in plot_paths]
+    return "\n".join(lines) + "\n"
+
+
+def build_report(client: Any, run_or_sweep: str, out_dir: Path) -> Report:
+    """Write ``report.md`` and its plots under ``out_dir``; nothing is logged here."""
+    subject = get_run(client, run_or_sweep)
+    frame = resolve_runs(client, run_or_sweep)
+    if frame.empty:
+        raise AnalysisError(f"sweep {run_or_sweep} has no runs yet")
+    frame = with_hardware(frame).sort_values("start_time").reset_index(drop=True)
+    finished = frame[frame["status"] == "FINISHED"]
+    samples = {row.cell: ms for row, ms in zip(
+        finished.itertuples(), total_ms_samples(client, finished["run_id"]).values(), strict=True)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_paths = plots.sweep_plots(frame, samples, out_dir / "plots")
+    markdown = out_dir / "report.md"
+    markdown.write_text(render(client, subject, frame, plot_paths, out_dir))
+    # The cross-hardware table also as JSON, for dashboards and other tools.
+    tables = [out_dir / "hardware.json"] if not finished.empty and "rtf" in finished else []
+    for path in tables:
+        path.write_text(hardware_table(finished).to_json(orient="records", indent=2) + "\n")
+    return Report(subject.info.run_id, markdown, plot_paths, frame, tables)
+
+
+def report_dir(subject: Any, fallback: Path) -> Path:
+    """Next to the sweep's output (``<sweep dir>/report``) when that directory is here;
+    else ``fallback`` (the sweep dir is recorded relative to where the sweep ran)."""
+    sweep_dir = subject.data.tags.get("avbench.sweep.dir")
+    if sweep_dir and Path(sweep_dir).is_dir():
+        return Path(sweep_dir) / "report"
+    return fallback
