@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +56,41 @@ def resolve_dtype(precision_cfg: Any) -> torch.dtype:
                           f"{sorted(DTYPES)}") from None
 
 
+def triton_available() -> bool:
+    """Whether the triton package is installed (it is not on macOS or Windows)."""
+    return importlib.util.find_spec("triton") is not None
+
+
 def resolve_kernel(kernel_name: str, device: torch.device) -> tuple[str, bool]:
-    """(effective kernel, interpreted). auto = triton on CUDA when available, else torch."""
-    if kernel_name in ("auto", "torch"):
+    """(effective kernel, interpreted) for ``kernel=auto|torch|triton`` on ``device``.
+
+    auto: Triton on CUDA when it is installed, else our torch path (the fast CPU path).
+    triton on the CPU runs the Triton interpreter (slow; for correctness, never for speed).
+    ``triton.jit`` reads ``TRITON_INTERPRET`` when a kernel is decorated, so when it is unset
+    and ``kernels_triton`` has not been imported yet it is set here, in this process; if the
+    kernels were already compiled for a GPU it is too late and this is an error.
+    """
+    if kernel_name == "torch":
         return "torch", False
-    raise ConfigError(f"kernel={kernel_name} is not available in this build; "
-                      "use kernel=torch or kernel=auto")
+    if kernel_name == "auto":
+        use_triton = device.type == "cuda" and triton_available()
+        return ("triton" if use_triton else "torch"), False
+    if kernel_name != "triton":
+        raise ConfigError(f"kernel={kernel_name} is unknown; use kernel=auto, torch or triton")
+    if not triton_available():
+        raise ConfigError("kernel=triton needs the triton package (Linux); use kernel=torch")
+    if device.type == "cuda":
+        return "triton", False
+    if "kernels_triton._common" in sys.modules:
+        if not sys.modules["kernels_triton._common"].INTERPRETED:
+            raise ConfigError("kernel=triton on the CPU needs the Triton interpreter, but the "
+                              "kernels were already imported without it; start the process "
+                              "with TRITON_INTERPRET=1 or use kernel=torch")
+    elif os.environ.get("TRITON_INTERPRET", "0") != "1":
+        log.warning("kernel=triton on the CPU: running the Triton interpreter "
+                    "(TRITON_INTERPRET=1 set for this process); timings are not speed")
+        os.environ["TRITON_INTERPRET"] = "1"
+    return "triton", True
 
 
 def resolve_cache_dir(*candidates: str | None) -> Path:

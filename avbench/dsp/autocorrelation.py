@@ -76,9 +76,34 @@ def frame_autocorrelation_blocks(
         if r + 1 < n_offsets:
             b = per_frame - (r + 1)
             acf += partial[:, b : b + last_start + 1 : stride]
-    for b in range(per_frame - n_offsets + 1):
-        acf += partial[:, b : b + last_start + 1 : stride]
+    full_width = per_frame - n_offsets + 1  # leading blocks that pair with every offset
+    if stride == 1:
+        acf += _window_sum(partial, full_width, n_frames)
+    else:
+        for b in range(full_width):
+            acf += partial[:, b : b + last_start + 1 : stride]
     return acf
+
+
+def _window_sum(rows: Tensor, width: int, count: int) -> Tensor:
+    """``sum(rows[:, b : b + count] for b in range(width))`` in ~log2(width) passes.
+
+    Pairwise doubling (sums of 2, 4, 8 ... consecutive rows) instead of ``width`` passes over
+    the (frames x lags) array; no prefix sums, so no float cancellation.
+    """
+    total = None
+    offset, size, sums = 0, 1, rows
+    while width:
+        if width & 1:
+            part = sums[:, offset : offset + count]
+            total = part.clone() if total is None else total.add_(part)
+            offset += size
+        width >>= 1
+        if width:
+            sums = sums[:, :-size] + sums[:, size:]
+            size *= 2
+    assert total is not None
+    return total
 
 
 def next_fast_len(n: int) -> int:

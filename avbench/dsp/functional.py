@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from avbench.dsp.autocorrelation import frame_autocorrelation_blocks, frame_autocorrelation_fft
+from avbench.dsp.spectral import MelPlan, chunked_log_mel, mel_plan
 
 # The log-mel floor: log(clamp(mel, min=LOG_MEL_FLOOR)).
 LOG_MEL_FLOOR = 1e-10
@@ -163,6 +164,7 @@ def log_mel_spectrogram(
     *,
     window: Tensor | None = None,
     mel_basis: Tensor | None = None,
+    plan: MelPlan | None = None,
 ) -> Tensor:
     """Natural-log mel power spectrogram, ``log(clamp(mel, min=1e-10))``.
 
@@ -174,8 +176,12 @@ def log_mel_spectrogram(
         waveform: ``(..., time)`` samples; float64 stays float64, other dtypes run in float32.
         window: prebuilt ``(n_fft,)`` window (see :func:`hann_window`); built per call if None.
         mel_basis: prebuilt ``(n_freqs, n_mels)`` filterbank (see :func:`mel_filterbank`);
-            built per call if None. Pass both from a module so nothing is rebuilt in a timed
-            region.
+            built per call if None.
+        plan: ``mel_basis`` prepared by :func:`avbench.dsp.spectral.mel_plan` (made per call
+            if None). Pass all three from a module so nothing is rebuilt in a timed region.
+
+    The work runs through :func:`avbench.dsp.spectral.chunked_log_mel`: runs of frames that
+    stay in cache, and a banded mel projection.
 
     Returns:
         ``(..., n_mels, frames)`` log-mel features.
@@ -184,9 +190,19 @@ def log_mel_spectrogram(
         window = hann_window(n_fft, device=waveform.device)
     if mel_basis is None:
         mel_basis = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max).to(waveform.device)
-    power = power_spectrogram(waveform, n_fft, hop_length, window, center)
-    mel = torch.matmul(mel_basis.T.to(power.dtype), power)
-    return torch.log(torch.clamp(mel, min=LOG_MEL_FLOOR))
+    if plan is None:
+        plan = mel_plan(mel_basis.to(waveform.device))
+    batch_shape = waveform.shape[:-1]
+    signal = _as_dsp_dtype(waveform.reshape(-1, waveform.shape[-1]))
+    if center:
+        signal = F.pad(signal, (n_fft // 2, n_fft // 2))
+    if signal.shape[-1] < n_fft:
+        raise ValueError(
+            f"signal of {waveform.shape[-1]} samples is shorter than n_fft={n_fft}; "
+            "use center=True or a longer signal"
+        )
+    log_mel = chunked_log_mel(signal, n_fft, hop_length, window, plan, LOG_MEL_FLOOR)
+    return log_mel.reshape(*batch_shape, *log_mel.shape[-2:])
 
 
 def _parabolic_shift_at(cmndf: Tensor, index: Tensor) -> Tensor:
@@ -233,21 +249,23 @@ def _yin_frames(
     )
     lags = torch.arange(1, max_period + 1, device=signal.device, dtype=acf.dtype)
 
-    # librosa's difference function: d(k) = 2 * (acf(0) - acf(k)) - sum_{m<k} x[m]^2.
-    diff = 2 * (acf[..., :1] - acf[..., 1:]) - head_energy
-    cumulative_mean = torch.cumsum(diff, dim=-1) / lags
+    # librosa's difference function d(k) = 2 * (acf(0) - acf(k)) - sum_{m<k} x[m]^2, halved:
+    # the CMNDF is a ratio of d to its running mean, so the factor cancels (exactly: scaling
+    # by 2 commutes with float rounding). In-place steps: every pass over (frames x lags)
+    # that allocates costs as much as the maths.
+    diff = torch.sub(acf[..., :1], acf[..., 1:]).sub_(head_energy, alpha=0.5)
+    cumulative_mean = torch.cumsum(diff, dim=-1).div_(lags)
     tiny = torch.finfo(acf.dtype).tiny
-    cmndf = diff[..., min_period - 1 :] / (cumulative_mean[..., min_period - 1 :] + tiny)
+    cmndf = diff[..., min_period - 1 :].div_(cumulative_mean[..., min_period - 1 :].add_(tiny))
 
-    is_trough = torch.zeros_like(cmndf, dtype=torch.bool)
-    is_trough[..., 1:-1] = (cmndf[..., 1:-1] < cmndf[..., :-2]) & (
-        cmndf[..., 1:-1] <= cmndf[..., 2:]
-    )
-    is_trough[..., 0] = cmndf[..., 0] < cmndf[..., 1]
-    is_trough[..., -1] = cmndf[..., -1] < cmndf[..., -2]
-    below = is_trough & (cmndf < threshold)
+    # First local minimum (strict on the left, <= on the right, strict at both ends) below
+    # the threshold: start from "below" and clear it where there is no trough.
+    below = cmndf < threshold
+    below[..., 1:-1] &= (cmndf[..., 1:-1] < cmndf[..., :-2]) & (cmndf[..., 1:-1] <= cmndf[..., 2:])
+    below[..., 0] &= cmndf[..., 0] < cmndf[..., 1]
+    below[..., -1] &= cmndf[..., -1] < cmndf[..., -2]
     voiced = below.any(dim=-1)
-    first_below = torch.argmax(below.to(torch.uint8), dim=-1)
+    first_below = torch.argmax(below.view(torch.uint8), dim=-1)
     period_index = torch.where(voiced, first_below, torch.argmin(cmndf, dim=-1))
     period = min_period + period_index + _parabolic_shift_at(cmndf, period_index)
     return sample_rate / period, voiced

@@ -47,7 +47,8 @@ def test_mel_filterbank_matches_librosa(sample_rate, n_fft, n_mels, f_min, f_max
 
 @pytest.mark.parametrize(
     ("n_fft", "hop_length", "n_mels", "center"),
-    [(1024, 256, 80, True), (512, 128, 64, True), (2048, 300, 128, True), (1024, 256, 80, False)],
+    [(1024, 256, 80, True), (512, 128, 64, True), (2048, 300, 128, True), (1024, 256, 80, False),
+     (400, 160, 40, True), (256, 64, 32, True), (1024, 441, 96, False)],
 )
 def test_log_mel_matches_librosa(song, n_fft, hop_length, n_mels, center):
     audio = song.mix[: SR // 2]

@@ -53,8 +53,26 @@ def test_yin_module_returns_f0_and_voicing(audio):
 
 @pytest.mark.parametrize("factory", [LogMel, YinPitch])
 def test_unknown_kernel_is_a_clear_error(factory):
-    with pytest.raises(ValueError, match="kernels_triton"):
+    with pytest.raises(ValueError, match="'torch', 'triton', 'auto'"):
+        factory(SR, kernel="cuda")
+
+
+@pytest.mark.parametrize("factory", [LogMel, YinPitch])
+def test_triton_without_the_package_is_a_clear_error(factory, monkeypatch):
+    import avbench.dsp.modules as modules
+
+    monkeypatch.setattr(modules, "triton_available", lambda: False)
+    with pytest.raises(ValueError, match="needs the triton package"):
         factory(SR, kernel="triton")
+    assert factory(SR, kernel="auto").kernel == "torch"
+
+
+def test_auto_kernel_runs_torch_on_cpu_tensors(audio, monkeypatch):
+    import avbench.dsp.modules as modules
+
+    module = LogMel(SR, n_fft=512, hop_length=160, n_mels=64, kernel="auto")
+    monkeypatch.setattr(modules, "_triton_input", lambda _: pytest.fail("Triton used on CPU"))
+    torch.testing.assert_close(module(audio), LogMel(SR, 512, 160, 64)(audio), rtol=0, atol=0)
 
 
 def test_yin_module_rejects_bad_parameters_at_construction():
