@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 
 from kernels_triton._common import INTERPRETED, KernelInputError, check_input
-from kernels_triton.stft import check_bases, check_stft_sizes, n_frames_of
+from kernels_triton.stft import check_bases, check_stft_sizes, n_frames_of, power_tile
 
 
 def autotune_configs() -> list[triton.Config]:
@@ -84,24 +84,8 @@ def _fused_log_mel_kernel(
     acc = tl.zeros((BLOCK_T, MELS), dtype=tl.float32)
     for f0 in range(0, n_freqs, BLOCK_F):
         f = f0 + tl.arange(0, BLOCK_F)
-        real = tl.zeros((BLOCK_T, BLOCK_F), dtype=tl.float32)
-        imag = tl.zeros((BLOCK_T, BLOCK_F), dtype=tl.float32)
-        for k0 in range(0, n_fft, BLOCK_K):
-            k = k0 + tl.arange(0, BLOCK_K)
-            idx = t[:, None] * hop + k[None, :] - pad
-            frames = tl.load(x_row + idx, other=0.0, mask=(t[:, None] < n_frames)
-                             & (k[None, :] < n_fft) & (idx >= 0) & (idx < n_samples))
-            offsets = k[:, None] * n_freqs + f[None, :]
-            basis_mask = (k[:, None] < n_fft) & (f[None, :] < n_freqs)
-            cos = tl.load(cos_ptr + offsets, mask=basis_mask, other=0.0)
-            sin = tl.load(sin_ptr + offsets, mask=basis_mask, other=0.0)
-            if USE_TF32:
-                real += tl.dot(frames, cos, input_precision="tf32")
-                imag += tl.dot(frames, sin, input_precision="tf32")
-            else:
-                real += tl.dot(frames, cos, input_precision="ieee")
-                imag += tl.dot(frames, sin, input_precision="ieee")
-        power = real * real + imag * imag
+        power = power_tile(x_row, cos_ptr, sin_ptr, t, f, n_samples, n_frames, n_freqs, n_fft,
+                           hop, pad, USE_TF32, BLOCK_T, BLOCK_F, BLOCK_K)
         # fb is (n_freqs, n_mels): this frequency tile's rows, all mels.
         weights = tl.load(fb_ptr + f[:, None] * n_mels + mels[None, :],
                           mask=(f[:, None] < n_freqs) & (mels[None, :] < n_mels), other=0.0)

@@ -29,18 +29,14 @@ def autotune_configs() -> list[triton.Config]:
     ]
 
 
-@triton.autotune(configs=autotune_configs(), key=["n_freqs", "n_fft"])
 @triton.jit
-def _stft_power_kernel(
-    x_ptr, cos_ptr, sin_ptr, out_ptr,
+def power_tile(
+    x_row, cos_ptr, sin_ptr, t, f,
     n_samples, n_frames, n_freqs, n_fft, hop, pad,
     USE_TF32: tl.constexpr,
     BLOCK_T: tl.constexpr, BLOCK_F: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
-    pid_b = tl.program_id(0)
-    t = tl.program_id(1) * BLOCK_T + tl.arange(0, BLOCK_T)
-    f = tl.program_id(2) * BLOCK_F + tl.arange(0, BLOCK_F)
-    x_row = x_ptr + pid_b.to(tl.int64) * n_samples
+    """|X|^2 of frames ``t`` at bins ``f``: the framed signal times the cos/sin bases."""
     real = tl.zeros((BLOCK_T, BLOCK_F), dtype=tl.float32)
     imag = tl.zeros((BLOCK_T, BLOCK_F), dtype=tl.float32)
     for k0 in range(0, n_fft, BLOCK_K):
@@ -59,7 +55,23 @@ def _stft_power_kernel(
         else:
             real += tl.dot(frames, cos, input_precision="ieee")
             imag += tl.dot(frames, sin, input_precision="ieee")
-    power = real * real + imag * imag
+    return real * real + imag * imag
+
+
+@triton.autotune(configs=autotune_configs(), key=["n_freqs", "n_fft"])
+@triton.jit
+def _stft_power_kernel(
+    x_ptr, cos_ptr, sin_ptr, out_ptr,
+    n_samples, n_frames, n_freqs, n_fft, hop, pad,
+    USE_TF32: tl.constexpr,
+    BLOCK_T: tl.constexpr, BLOCK_F: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    pid_b = tl.program_id(0)
+    t = tl.program_id(1) * BLOCK_T + tl.arange(0, BLOCK_T)
+    f = tl.program_id(2) * BLOCK_F + tl.arange(0, BLOCK_F)
+    x_row = x_ptr + pid_b.to(tl.int64) * n_samples
+    power = power_tile(x_row, cos_ptr, sin_ptr, t, f, n_samples, n_frames, n_freqs, n_fft, hop,
+                       pad, USE_TF32, BLOCK_T, BLOCK_F, BLOCK_K)
     out = out_ptr + pid_b.to(tl.int64) * n_freqs * n_frames + f[None, :] * n_frames + t[:, None]
     tl.store(out, power, mask=(t[:, None] < n_frames) & (f[None, :] < n_freqs))
 

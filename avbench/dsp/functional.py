@@ -100,6 +100,19 @@ def hann_window(n_fft: int, device: torch.device | str | None = None) -> Tensor:
     return torch.hann_window(n_fft, periodic=True, dtype=torch.float32, device=device)
 
 
+def _framing_input(waveform: Tensor, n_fft: int, center: bool) -> Tensor:
+    """``(batch, time)`` signal in the DSP dtype, zero-padded by n_fft // 2 when centred."""
+    signal = _as_dsp_dtype(waveform.reshape(-1, waveform.shape[-1]))
+    if center:
+        signal = F.pad(signal, (n_fft // 2, n_fft // 2))
+    if signal.shape[-1] < n_fft:
+        raise ValueError(
+            f"signal of {waveform.shape[-1]} samples is shorter than n_fft={n_fft}; "
+            "use center=True or a longer signal"
+        )
+    return signal
+
+
 def power_spectrogram(
     waveform: Tensor,
     n_fft: int,
@@ -122,14 +135,7 @@ def power_spectrogram(
         centred.
     """
     batch_shape = waveform.shape[:-1]
-    signal = _as_dsp_dtype(waveform.reshape(-1, waveform.shape[-1]))
-    if center:
-        signal = F.pad(signal, (n_fft // 2, n_fft // 2))
-    if signal.shape[-1] < n_fft:
-        raise ValueError(
-            f"signal of {waveform.shape[-1]} samples is shorter than n_fft={n_fft}; "
-            "use center=True or a longer signal"
-        )
+    signal = _framing_input(waveform, n_fft, center)
     spec = torch.stft(
         signal,
         n_fft,
@@ -183,13 +189,6 @@ def log_mel_spectrogram(
     if plan is None:
         plan = mel_plan(mel_basis.to(waveform.device))
     batch_shape = waveform.shape[:-1]
-    signal = _as_dsp_dtype(waveform.reshape(-1, waveform.shape[-1]))
-    if center:
-        signal = F.pad(signal, (n_fft // 2, n_fft // 2))
-    if signal.shape[-1] < n_fft:
-        raise ValueError(
-            f"signal of {waveform.shape[-1]} samples is shorter than n_fft={n_fft}; "
-            "use center=True or a longer signal"
-        )
+    signal = _framing_input(waveform, n_fft, center)
     log_mel = chunked_log_mel(signal, n_fft, hop_length, window, plan, LOG_MEL_FLOOR)
     return log_mel.reshape(*batch_shape, *log_mel.shape[-2:])
