@@ -57,16 +57,41 @@ class PresetConfig:
 
 
 @dataclass
+class ParityThresholds:
+    """Limits of a stage output against the fp32 eager reference (null: not checked)."""
+
+    max_rel_l2: float | None = None  # ||y - ref|| / ||ref||
+    min_cosine: float | None = None  # cosine similarity of y and ref
+    min_snr_db: float | None = None  # audio stages only: 10 log10(||ref||^2 / ||y - ref||^2)
+
+
+@dataclass
 class PrecisionConfig:
     name: str = "fp32"
     dtype: str = "float32"
+    parity: ParityThresholds = field(default_factory=ParityThresholds)
+
+
+@dataclass
+class ParityConfig:
+    enabled: bool = True  # compare runs that are not fp32 eager with the fp32 eager reference
+    enforce: bool = False  # true: a run beyond the precision's thresholds exits non-zero
 
 
 @dataclass
 class BackendConfig:
+    """How neural components run; fields a backend does not use are ignored by it."""
+
     name: str = "pytorch"
     strict: bool = True
     cache_dir: str | None = None
+    parity: ParityConfig = field(default_factory=ParityConfig)
+    compile_mode: str = "default"  # backend=compile: default | reduce-overhead | max-autotune
+    compile_dynamic: bool | None = None  # torch.compile(dynamic=...)
+    opset: int = 17  # ONNX opset of exported graphs
+    providers: list[str] = field(default_factory=lambda: [
+        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    workspace_mb: int = 2048  # backend=tensorrt: builder workspace
 
 
 @dataclass
@@ -95,6 +120,10 @@ class AudioConfig:
     path: str | None = None
     seed: int = 0
     cache_dir: str | None = None
+    # Lengths a TensorRT engine accepts: min, opt = the input's length, max = the larger
+    # of the input's length and profile_max_s (null: the input's length).
+    profile_min_s: float = 1.0
+    profile_max_s: float | None = None
 
 
 @dataclass

@@ -15,7 +15,7 @@ from avbench.journal import RunResult, cpu_gpu_speedups
 console = Console(highlight=False)
 if not console.is_terminal:  # logs and CI: do not squeeze tables (run ids) into 80 columns
     console.width = 160
-PHASES = ("input", "build", "warm-up", "repeats")
+PHASES = ("input", "build", "warm-up", "repeats", "parity")
 
 
 def phase(index: int, name: str, detail: str = "") -> None:
@@ -49,12 +49,15 @@ def print_run_summary(summary: Mapping[str, Any]) -> None:
 
 def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: str | None) -> None:
     table = Table(title=f"sweep · {len(results)} cells · {wall_s:.1f} s", title_justify="left")
-    for column in ("cell", "status", "rtf", "run id", "error"):
+    for column in ("cell", "status", "rtf", "backend", "parity", "run id", "error"):
         table.add_column(column)
     for r in results:
         rtf = f"{r.metrics['rtf']:.3f}" if "rtf" in r.metrics else "-"
         status = "[green]FINISHED[/]" if r.ok else "[red]FAILED[/]"
-        table.add_row(r.name, status, rtf, r.run_id or "-", (r.error or "")[:80])
+        table.add_row(r.name, status, rtf, _backend_text(r.tags),
+                      {"true": "pass", "false": "[red]FAIL[/]"}.get(r.tags.get("parity.pass", ""),
+                                                                   "-"),
+                      r.run_id or "-", (r.error or r.tags.get("backend.fallback_reason", ""))[:80])
     console.print(table)
     for cell, cpu_rtf, gpu_rtf, speedup in cpu_gpu_speedups(results):
         console.print(f"  CPU vs GPU  {cell}: RTF {cpu_rtf:.3f} -> {gpu_rtf:.3f} "
@@ -64,6 +67,13 @@ def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: 
         console.print(f"  parent run {parent_run_id}  (open with: mlflow ui)")
     if failed:
         console.print(f"[red]{failed} of {len(results)} cells failed[/]")
+
+
+def _backend_text(tags: Mapping[str, str]) -> str:
+    """requested -> effective when they differ (a recorded fallback), else the backend."""
+    requested = tags.get("backend.requested", "-")
+    effective = tags.get("backend.effective", requested)
+    return requested if effective == requested else f"{requested} -> {effective}"
 
 
 def print_line(text: str) -> None:

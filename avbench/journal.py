@@ -18,6 +18,7 @@ class RunResult:
     error: str | None = None
     overrides: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # what the run tagged (backend, parity)
 
     @property
     def ok(self) -> bool:

@@ -30,7 +30,8 @@ def test_single_run_logs_everything(mlflow_store: str, asset_cache: Path, tmp_pa
     done = run_cli(*QUICK, f"paths.cache_dir={asset_cache}", f"hydra.run.dir={tmp_path}/run",
                    cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    for phase in ("[1/4] input", "[2/4] build", "[3/4] warm-up", "[4/4] repeats"):
+    for phase in ("[1/5] input", "[2/5] build", "[3/5] warm-up", "[4/5] repeats",
+                  "[5/5] parity  skipped"):
         assert phase in done.stdout
     assert "RTF" in done.stdout and "mlflow ui" in done.stdout
     assert not (tmp_path / "mlflow.db").exists() or Path(mlflow_store[10:]) == tmp_path / "mlflow.db"

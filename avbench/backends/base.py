@@ -1,52 +1,189 @@
-"""Backend interface and the report every run records as tags."""
+"""The backend interface, the report every run records, and ``prepare``.
+
+A backend turns one component (module + example inputs + name) into a
+callable of the same signature: ``Backend.prepare(component) -> Prepared``.
+``prepare(pipeline, ...)`` applies the configured backend to every neural
+component before timing starts. What cannot run is either one clear error
+(``backend.strict=true``) or a recorded fallback to eager PyTorch for that
+component (``strict=false``): never silent.
+"""
 
 from __future__ import annotations
 
-import time
+import importlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from avbench.pipelines.base import Pipeline
+import torch
+
+from avbench.backends.cache import ArtifactCache
+from avbench.backends.export import FrameRange
+from avbench.pipelines.base import Component, Pipeline
 from avbench.runtime import ConfigError
 
-AVAILABLE = ("pytorch",)
+log = logging.getLogger(__name__)
+
+# backend name -> module defining ``BACKEND`` (a Backend subclass); imported lazily.
+AVAILABLE = {
+    "pytorch": "avbench.backends.pytorch",
+    "compile": "avbench.backends.compile",
+    "onnxruntime": "avbench.backends.onnxruntime",
+    "tensorrt": "avbench.backends.tensorrt",
+}
+
+
+class BackendUnavailable(ConfigError):
+    """The requested backend cannot run here (strict mode); the message names the fix."""
+
+
+@dataclass
+class BackendContext:
+    """What every backend needs besides the component."""
+
+    cfg: Any  # the backend config node
+    device: torch.device
+    dtype: torch.dtype
+    cache: ArtifactCache
+    frames: FrameRange  # min / opt / max frame counts of this run's input
+
+
+@dataclass
+class Prepared:
+    """A component's callable and what making it cost."""
+
+    run: Callable[..., torch.Tensor]
+    export_s: float = 0.0
+    build_s: float = 0.0
+    load_s: float = 0.0
+    cache_hit: bool | None = None  # None: nothing cached (eager, compile)
+    providers: tuple[str, ...] = ()
+
+
+class Backend:
+    """Base class: eager PyTorch. Subclasses override ``unavailable_reason`` and ``prepare``."""
+
+    name = "pytorch"
+
+    def __init__(self, ctx: BackendContext) -> None:
+        self.ctx = ctx
+
+    def unavailable_reason(self) -> str | None:
+        """None when this backend can run here; else why not and the fix, in one line."""
+        return None
+
+    def prepare(self, component: Component) -> Prepared:
+        return Prepared(run=component.module)
 
 
 @dataclass
 class BackendReport:
-    """What was asked for, what ran (per component where they differ) and why."""
+    """What was asked for, what ran (per component where they differ), why, and the cost."""
 
     requested: str
     effective: dict[str, str] = field(default_factory=dict)
     fallback_reason: str | None = None
+    export_s: float = 0.0
     build_s: float = 0.0
-    cache_hit: bool | None = None
+    load_s: float = 0.0
+    cache: dict[str, bool] = field(default_factory=dict)  # component -> hit
+    providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def tags(self) -> dict[str, str]:
+    def add(self, component: str, prepared: Prepared, kind: str) -> None:
+        self.effective[component] = kind
+        self.export_s += prepared.export_s
+        self.build_s += prepared.build_s
+        self.load_s += prepared.load_s
+        if prepared.cache_hit is not None:
+            self.cache[component] = prepared.cache_hit
+        if prepared.providers:
+            self.providers[component] = prepared.providers
+
+    def fall_back(self, component: str, reason: str) -> None:
+        self.effective[component] = "pytorch"
+        self.fallback_reason = "; ".join(filter(None, [self.fallback_reason, reason]))
+
+    @property
+    def effective_summary(self) -> str:
         kinds = set(self.effective.values())
         if not kinds:  # a pipeline without neural components runs nothing on the backend
-            effective = "none"
-        elif len(kinds) == 1:
-            effective = kinds.pop()
-        else:
-            effective = ",".join(f"{name}={kind}" for name, kind in self.effective.items())
-        return {
+            return "none"
+        if len(kinds) == 1:
+            return kinds.pop()
+        return ",".join(f"{name}={kind}" for name, kind in self.effective.items())
+
+    @property
+    def cache_status(self) -> str:
+        """hit, miss, partial (some hit) or none (nothing cached)."""
+        if not self.cache:
+            return "none"
+        hits = sum(self.cache.values())
+        return "hit" if hits == len(self.cache) else "miss" if hits == 0 else "partial"
+
+    def tags(self) -> dict[str, str]:
+        tags = {
             "backend.requested": self.requested,
-            "backend.effective": effective,
+            "backend.effective": self.effective_summary,
             "backend.fallback_reason": self.fallback_reason or "",
+            "backend.cache": self.cache_status,
         }
+        providers = sorted({p for names in self.providers.values() for p in names})
+        if providers:
+            tags["backend.providers"] = ",".join(providers)
+        return tags
+
+    def metrics(self) -> dict[str, float]:
+        return {"cold.export_s": self.export_s, "cold.build_s": self.build_s,
+                "cold.load_s": self.load_s}
 
 
-def prepare(pipeline: Pipeline, backend_cfg: Any) -> BackendReport:
+def backend_class(name: str) -> type[Backend]:
+    if name not in AVAILABLE:
+        raise ConfigError(f"backend={name} is not known; choose one of {', '.join(AVAILABLE)}")
+    return importlib.import_module(AVAILABLE[name]).BACKEND
+
+
+def prepare(pipeline: Pipeline, backend_cfg: Any, device: torch.device | None = None,
+            dtype: torch.dtype = torch.float32, cache_dir: str | Path | None = None,
+            frames: FrameRange | None = None) -> BackendReport:
     """Make every neural component of ``pipeline`` run on the configured backend."""
-    if backend_cfg.name not in AVAILABLE:
-        raise ConfigError(f"backend={backend_cfg.name} is not available in this build; "
-                          f"choose one of {', '.join(AVAILABLE)}")
-    start = time.perf_counter()
-    report = BackendReport(requested=backend_cfg.name)
-    for name, component in pipeline.components.items():
-        # Eager PyTorch: the module itself is the callable (already on device, in dtype, eval).
-        component.run = component.module
-        report.effective[name] = "pytorch"
-    report.build_s = time.perf_counter() - start
+    name = backend_cfg.name
+    ctx = BackendContext(cfg=backend_cfg, device=device or pipeline.device, dtype=dtype,
+                         cache=ArtifactCache(cache_dir or Path.home() / ".cache" / "avbench"),
+                         frames=frames or FrameRange(16, 256, 4096))
+    backend = backend_class(name)(ctx)
+    report = BackendReport(requested=name)
+    reason = backend.unavailable_reason() if pipeline.components else None
+    if reason:
+        if backend_cfg.strict:
+            raise BackendUnavailable(f"backend={name} cannot run here: {reason} "
+                                     "(or set backend.strict=false to fall back to pytorch)")
+        log.warning("backend=%s unavailable (%s); every component runs on pytorch", name, reason)
+        report.fallback_reason = reason
+        for component in pipeline.components.values():
+            component.run = component.module
+            report.effective[component.name] = "pytorch"
+        return report
+    for component in pipeline.components.values():
+        try:
+            prepared = backend.prepare(component)
+        except Exception as exc:
+            problem = f"{component.name}: {type(exc).__name__}: {_first_line(exc)}"
+            if backend_cfg.strict:
+                raise BackendUnavailable(
+                    f"backend={name} could not prepare {problem}; use another backend, or "
+                    "backend.strict=false to run that component on pytorch") from exc
+            log.warning("backend=%s failed for %s; it runs on pytorch", name, problem)
+            component.run = component.module
+            report.fall_back(component.name, problem)
+            continue
+        component.run = prepared.run
+        report.add(component.name, prepared, name)
     return report
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else ""

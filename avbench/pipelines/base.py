@@ -29,19 +29,21 @@ TOTAL = "total"
 
 @dataclass
 class Component:
-    """A neural part of a stage: its module and example inputs for export.
+    """A neural part of a stage: its module, example inputs and their names.
 
-    ``run`` is what the stage calls; a backend may replace it with an
-    exported or compiled callable of the same signature.
+    ``example_inputs(frames)`` builds inputs for ``frames`` frames (export,
+    engine profiles, parity). ``run`` is what the stage calls; a backend may
+    replace it with an exported or compiled callable of the same signature.
     """
 
     name: str
     module: nn.Module
     example_inputs: Callable[[int], tuple[torch.Tensor, ...]]
+    input_names: tuple[str, ...] = ()
     run: Callable[..., torch.Tensor] | None = None
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return (self.run or self.module)(*inputs)
+        return (self.module if self.run is None else self.run)(*inputs)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Stage:
     name: str
     fn: Callable[[State], None]
     components: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()  # state keys that are this stage's result (parity compares them)
 
 
 @dataclass
@@ -65,6 +68,8 @@ class Pipeline:
     """Runs its stages in order on one input; subclasses build stages and components."""
 
     name: str = "pipeline"
+    # State keys holding waveforms (the parity gate reports SNR for these).
+    audio_keys: frozenset[str] = frozenset({"output"})
 
     def __init__(self, device: torch.device, sample_rate: int) -> None:
         self.device = device

@@ -33,20 +33,22 @@ from avbench.pipelines.settings import SVCSettings
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = (
-    "separation",
-    "content_encoder",
-    "pitch_encoder",
-    "flow_decoder",
-    "mel_projection",
-    "vocoder",
-)
+# Component -> names of its graph inputs (ONNX / TensorRT tensor names).
+COMPONENTS = {
+    "separation": ("magnitude",),
+    "content_encoder": ("mel",),
+    "pitch_encoder": ("f0_hz",),
+    "flow_decoder": ("hidden", "speaker"),
+    "mel_projection": ("latent",),
+    "vocoder": ("mel",),
+}
 
 
 class SVCPipeline(Pipeline):
     """Converts the singing voice of a song to a target voice and remixes it."""
 
     name = "svc"
+    audio_keys = frozenset({"vocals", "accompaniment", "converted", "output"})
 
     def __init__(
         self,
@@ -84,7 +86,8 @@ class SVCPipeline(Pipeline):
                 f"voice profile embedding has {speaker_embedding.numel()} values, "
                 f"the flow expects preset.svc.speaker_dim={s.speaker_dim}"
             )
-        self.speaker = speaker_embedding.reshape(1, -1, 1).to(self.device, dtype)
+        with torch.inference_mode():  # an inference tensor, like every input built in run()
+            self.speaker = speaker_embedding.reshape(1, -1, 1).to(self.device, dtype).clone()
         self.window = torch.hann_window(s.n_fft, device=self.device)
         self.log_mel = LogMel(sample_rate, n_fft=s.n_fft, hop_length=s.hop_length,
                               n_mels=s.n_mels, kernel=kernel).to(self.device)
@@ -93,16 +96,18 @@ class SVCPipeline(Pipeline):
                               threshold=s.f0_threshold, kernel=kernel).to(self.device)
         self.peak = 10.0 ** (s.peak_dbfs / 20.0)
         self.components = {
-            name: Component(name, module, _example_inputs(name, s, self.device, dtype))
+            name: Component(name, module, _example_inputs(name, s, self.device, dtype),
+                            COMPONENTS[name])
             for name, module in modules.items()
         }
         self.stages = [
-            Stage("separation", self._separation, ("separation",)),
-            Stage("f0_extraction", self._f0_extraction),
+            Stage("separation", self._separation, ("separation",), ("vocals",)),
+            Stage("f0_extraction", self._f0_extraction, (), ("f0_hz",)),
             Stage("conversion", self._conversion,
-                  ("content_encoder", "pitch_encoder", "flow_decoder", "mel_projection")),
-            Stage("vocoder", self._vocoder, ("vocoder",)),
-            Stage("mixing", self._mixing),
+                  ("content_encoder", "pitch_encoder", "flow_decoder", "mel_projection"),
+                  ("converted_mel",)),
+            Stage("vocoder", self._vocoder, ("vocoder",), ("converted",)),
+            Stage("mixing", self._mixing, (), ("output",)),
         ]
 
     def describe(self) -> dict[str, Any]:
@@ -120,7 +125,8 @@ class SVCPipeline(Pipeline):
         s = self.settings
         spec = torch.stft(mix, s.n_fft, s.hop_length, window=self.window, center=True,
                           return_complex=True)
-        mask = self.components["separation"](spec.abs()[None].to(self.dtype))[0].float()
+        magnitude = spec.abs()[None].to(self.dtype).contiguous()  # stft leaves it transposed
+        mask = self.components["separation"](magnitude)[0].float()
         length = mix.shape[-1]
         state["vocals"] = self._istft(spec * mask, length)
         state["accompaniment"] = self._istft(spec * (1.0 - mask), length)

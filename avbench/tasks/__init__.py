@@ -28,9 +28,11 @@ def user_errors() -> tuple[type[Exception], ...]:
     from avbench.audio.synth import VoiceProfileError
     from avbench.models.checkpoint import CheckpointError
     from avbench.runtime import ConfigError
+    from avbench.tasks.parity import ParityError
     from avbench.tracking.mlflow_logger import TrackingError
 
-    return AudioInputError, VoiceProfileError, CheckpointError, ConfigError, TrackingError
+    return (AudioInputError, VoiceProfileError, CheckpointError, ConfigError, TrackingError,
+            ParityError)
 
 
 def task_module(name: str) -> ModuleType:
@@ -70,7 +72,8 @@ def run(cfg: DictConfig) -> RunResult:
     logger = None
     error_detail = None
     try:
-        logger = make_logger(cfg.tracking) if getattr(task, "TRACKED", True) else NullLogger()
+        logger = TagRecorder(make_logger(cfg.tracking) if getattr(task, "TRACKED", True)
+                             else NullLogger(), result.tags)
         env = fingerprint()
         logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]))
         result.run_id = logger.run_id
@@ -91,6 +94,21 @@ def run(cfg: DictConfig) -> RunResult:
     finally:
         _close(logger, result, hydra["log_file"], error_detail)
     return journal.record(result)
+
+
+class TagRecorder:
+    """A run logger that also keeps the tags set on it (for the sweep's end table)."""
+
+    def __init__(self, logger: Any, tags: dict[str, str]) -> None:
+        self._logger = logger
+        self.tags = tags
+
+    def set_tags(self, tags: Any) -> None:
+        self.tags.update({str(k): str(v) for k, v in tags.items()})
+        self._logger.set_tags(tags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
 
 
 def _close(logger: Any, result: RunResult, log_file: Path | None,

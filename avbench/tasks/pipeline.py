@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from avbench import backends, console
 from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate, write_voice_profiles
+from avbench.backends.export import FrameRange
 from avbench.measure import memory
 from avbench.measure.threads import apply_threads
 from avbench.metrics.perf import perf_metrics
@@ -29,6 +30,7 @@ from avbench.runtime import (
     resolve_dtype,
     resolve_kernel,
 )
+from avbench.tasks import parity
 from avbench.tasks.artifacts import write_artifacts
 from avbench.tasks.timing import time_pipeline
 from avbench.tracking import RunLogger
@@ -71,8 +73,10 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
                   f"on {device} ({cfg.backend.name})")
     build_start = time.perf_counter()
     pipe = build_pipeline(cfg, device, dtype, kernel, cache_dir)
-    report = backends.prepare(pipe, cfg.backend)
-    build_s = time.perf_counter() - build_start
+    model_s = time.perf_counter() - build_start
+    report = backends.prepare(pipe, cfg.backend, device, dtype,
+                              resolve_cache_dir(cfg.backend.cache_dir, cfg.paths.cache_dir),
+                              frame_range(cfg, pipe, audio.shape[-1]))
     logger.set_tags(report.tags())
 
     timed = time_pipeline(pipe, audio, cfg.bench)
@@ -84,12 +88,14 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
                else memory.peak_mb(device))
     metrics |= {"memory_peak_mb": peak_mb, "audio_duration_s": duration_s,
                 "device.cuda": float(device.type == "cuda"),
-                "cold.build_s": build_s, "cold.first_call_s": timed.first_call_s,
+                "cold.model_s": model_s, **report.metrics(),
+                "cold.first_call_s": timed.first_call_s,
                 **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
                 **timed.monitor.summary(), **timed.harness}
     logger.set_tags(_flags(cfg, device, metrics))
     if song is not None:
         metrics |= _pitch_accuracy(pipe, output, song)
+    failures = _parity(cfg, pipe, audio, device, kernel, output.state, metrics, logger)
     if hasattr(pipe, "stage_ms"):
         metrics |= {f"calibration.error_pct.{stage}": 100 * (metrics[f"stage_ms.{stage}"] - ms) / ms
                     for stage, ms in pipe.stage_ms.items() if ms > 0}
@@ -101,9 +107,50 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
                        for key, value in _flat(pipe.describe()).items()})
     for path in write_artifacts(cfg, out_dir, device, duration_s, times, metrics, output):
         logger.log_artifact(path)
-    summary = _summary(name, cfg, device, times, metrics, report, logger)
+    summary = _summary(name, cfg, device, times, metrics, report, logger, failures)
     console.print_run_summary(summary)
+    if failures is not None and failures and cfg.backend.parity.enforce:
+        raise parity.ParityError(f"parity beyond precision={cfg.precision.name} thresholds: "
+                                 + "; ".join(failures))
     return metrics
+
+
+def frame_range(cfg: DictConfig, pipe: Pipeline, samples: int) -> FrameRange:
+    """Frame counts an engine must accept: audio.profile_min_s, this input, profile_max_s."""
+    hop = int(getattr(pipe, "hop_length", 256))
+    sample_rate = pipe.sample_rate
+
+    def frames(n_samples: float) -> int:
+        return int(n_samples) // hop + 1
+
+    opt = frames(samples)
+    smallest = min(opt, frames(cfg.audio.profile_min_s * sample_rate))
+    largest = max(opt, frames((cfg.audio.profile_max_s or 0) * sample_rate))
+    return FrameRange(smallest, opt, largest)
+
+
+def _parity(cfg: DictConfig, pipe: Pipeline, audio: torch.Tensor, device: torch.device,
+            kernel: str, state: dict[str, Any], metrics: dict[str, float],
+            logger: RunLogger) -> list[str] | None:
+    """Compare with the fp32 eager reference when this run is not one; None when not checked."""
+    if not parity.needed(cfg, kernel):
+        console.phase(5, "parity", "skipped: this run is the fp32 eager reference"
+                      if cfg.backend.parity.enabled else "off (backend.parity.enabled=false)")
+        return None
+    console.phase(5, "parity", f"stage outputs vs the fp32 eager reference "
+                  f"(thresholds of precision={cfg.precision.name})")
+    cache_dir = resolve_cache_dir(cfg.backend.cache_dir, cfg.paths.cache_dir)
+    reference, hit = parity.reference_outputs(
+        cfg, audio, device, cache_dir,
+        lambda: build_pipeline(cfg, device, torch.float32, "torch", cache_dir))
+    values, failures = parity.check(pipe, state, reference, cfg.precision.parity)
+    metrics |= values
+    logger.set_tags({"parity.pass": str(not failures).lower(),
+                     "parity.reference_cache": "hit" if hit else "miss",
+                     "parity.failures": "; ".join(failures)[:5000]})
+    for failure in failures:
+        log.warning("parity beyond precision=%s thresholds: %s", cfg.precision.name, failure)
+    return failures
 
 
 def _flags(cfg: DictConfig, device: torch.device, metrics: dict[str, float]) -> dict[str, str]:
@@ -177,7 +224,7 @@ def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, ke
 
 def _summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
              metrics: dict[str, float], report: backends.BackendReport,
-             logger: RunLogger) -> dict[str, Any]:
+             logger: RunLogger, failures: list[str] | None) -> dict[str, Any]:
     medians = times.median_ms()
     lines = [
         ("RTF", f"{metrics['rtf']:.3f}  (processing time / audio duration)"),
@@ -192,10 +239,22 @@ def _summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                        if "harness.profiling_overhead_pct" in metrics else "")),
         ("peak memory", f"{metrics['memory_peak_mb']:,.0f} MB "
                         f"({'CUDA max allocated' if device.type == 'cuda' else 'process RSS'})"),
-        ("device", f"{device} · {cfg.precision.name} · backend {report.tags()['backend.effective']}"),
-        ("cold start", f"build {metrics['cold.build_s']:.2f} s, first call "
-                       f"{metrics['cold.first_call_s']:.2f} s"),
+        ("device", f"{device} · {cfg.precision.name}"),
+        ("backend", f"requested {report.requested}, effective {report.effective_summary}"
+                    + (f", providers {report.tags()['backend.providers']}"
+                       if report.providers else "")),
+        ("cold start", f"model {metrics['cold.model_s']:.2f} s, export "
+                       f"{metrics['cold.export_s']:.2f} s, build {metrics['cold.build_s']:.2f} s, "
+                       f"load {metrics['cold.load_s']:.2f} s, first call "
+                       f"{metrics['cold.first_call_s']:.2f} s, cache {report.cache_status}"),
     ]
+    if report.fallback_reason:
+        lines.append(("fallback", report.fallback_reason))
+    if failures is not None:
+        worst = {stage: metrics.get(f"parity.{stage}.rel_l2") for stage in times.stages}
+        lines.append(("parity", ("PASS" if not failures else "FAIL: " + "; ".join(failures))
+                      + "  (rel L2 " + ", ".join(f"{s} {v:.1e}" for s, v in worst.items()
+                                                 if v is not None) + ")"))
     errors = {k.rsplit(".", 1)[1]: v for k, v in metrics.items() if k.startswith("calibration.")}
     if errors:
         lines.append(("known cost", ", ".join(f"{stage} {err:+.2f} %"

@@ -1,0 +1,37 @@
+"""torch.compile: each component compiled with ``backend.compile_mode``.
+
+Compilation happens on the first call, so ``prepare`` makes that call on
+inputs of the run's length: its time is ``cold.build_s``, not steady state.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from avbench.backends.base import Backend, Prepared
+from avbench.pipelines.base import Component
+
+
+class CompileBackend(Backend):
+    name = "compile"
+
+    def unavailable_reason(self) -> str | None:
+        if not hasattr(torch, "compile"):
+            return f"torch {torch.__version__} has no torch.compile; upgrade torch"
+        return None
+
+    def prepare(self, component: Component) -> Prepared:
+        mode = self.ctx.cfg.compile_mode
+        compiled = torch.compile(component.module, mode=None if mode == "default" else mode,
+                                 dynamic=self.ctx.cfg.compile_dynamic, fullgraph=False)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            compiled(*component.example_inputs(self.ctx.frames.opt))
+        if self.ctx.device.type == "cuda":
+            torch.cuda.synchronize(self.ctx.device)
+        return Prepared(run=compiled, build_s=time.perf_counter() - start)
+
+
+BACKEND = CompileBackend

@@ -1,0 +1,152 @@
+"""ONNX Runtime: each component exported once (cached), run by an InferenceSession.
+
+Providers come from ``backend.providers`` in priority order, keeping those
+this onnxruntime build has and the device can use (CPU runs use the CPU
+provider only). The providers each session actually registered are
+recorded. On CUDA, inputs and outputs stay on the GPU through I/O binding
+and ONNX Runtime runs on PyTorch's current stream, so the stage clock's CUDA
+events time it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from avbench.backends.base import Backend, Prepared
+from avbench.backends.export import export_onnx, module_digest
+from avbench.pipelines.base import Component
+
+CPU = "CPUExecutionProvider"
+GPU_FIX = "pip install onnxruntime-gpu (and uninstall onnxruntime)"
+
+
+def ort_version() -> str | None:
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    return str(onnxruntime.__version__)
+
+
+def onnx_entry_fields(component: Component, dtype: torch.dtype, opset: int) -> dict[str, Any]:
+    """What makes an exported graph valid: the weights, the exporter and the precision."""
+    return {"component": component.name, "model_sha256": module_digest(component.module),
+            "dtype": str(dtype), "opset": opset, "torch": torch.__version__,
+            "exporter": "torchscript", "input_names": list(component.input_names)}
+
+
+def export_cached(backend: Backend, component: Component) -> tuple[str, float, bool]:
+    """The cached ONNX graph of ``component``: (path, export seconds, cache hit)."""
+    opset = int(backend.ctx.cfg.opset)
+    entry = backend.ctx.cache.entry("onnx", component.name,
+                                    onnx_entry_fields(component, backend.ctx.dtype, opset),
+                                    "model.onnx")
+    result = entry.get_or_build(lambda path: export_onnx(component, path, opset=opset))
+    return str(result.path), result.build_s, result.hit
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    def unavailable_reason(self) -> str | None:
+        if ort_version() is None:
+            return "the onnxruntime package is not installed: pip install onnxruntime"
+        if self.ctx.device.type == "cpu" and self.ctx.dtype == torch.bfloat16:
+            return ("onnxruntime's CPU provider has no bfloat16 kernels for these models; "
+                    "use precision=fp32 or fp16")
+        if not self.providers():
+            import onnxruntime
+
+            return (f"none of backend.providers={list(self.ctx.cfg.providers)} can run on "
+                    f"{self.ctx.device} with this onnxruntime (it has "
+                    f"{onnxruntime.get_available_providers()}): {GPU_FIX}")
+        return None
+
+    def providers(self) -> list[str]:
+        """Configured providers this build has, in priority order, usable on the device."""
+        import onnxruntime
+
+        available = set(onnxruntime.get_available_providers())
+        wanted = [p for p in self.ctx.cfg.providers if p in available]
+        if self.ctx.device.type == "cpu":
+            return [p for p in wanted if p == CPU]
+        return wanted if any(p != CPU for p in wanted) else []
+
+    def prepare(self, component: Component) -> Prepared:
+        import onnxruntime
+
+        path, export_s, hit = export_cached(self, component)
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # The same thread count as PyTorch (bench.threads), so the backends compare fairly.
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        start = time.perf_counter()
+        session = onnxruntime.InferenceSession(path, options,
+                                               providers=self._provider_options())
+        load_s = time.perf_counter() - start
+        runner = (CpuRunner(session) if self.ctx.device.type == "cpu"
+                  else CudaRunner(session, self.ctx.device))
+        return Prepared(run=runner, export_s=export_s, load_s=load_s, cache_hit=hit,
+                        providers=tuple(session.get_providers()))
+
+    def _provider_options(self) -> list[Any]:
+        if self.ctx.device.type == "cpu":
+            return [CPU]
+        stream = str(torch.cuda.current_stream(self.ctx.device).cuda_stream)
+        index = self.ctx.device.index or 0
+        options: dict[str, dict[str, Any]] = {
+            # Precision is baked into the graph; the EP's engine cache lives in ours.
+            "TensorrtExecutionProvider": {
+                "device_id": index, "user_compute_stream": stream,
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(self.ctx.cache.root / "ort-tensorrt")},
+            "CUDAExecutionProvider": {"device_id": index, "user_compute_stream": stream},
+        }
+        return [(p, options[p]) if p in options else p for p in self.providers()]
+
+
+class CpuRunner:
+    """Feeds torch CPU tensors as numpy views; wraps the output without a copy."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.inputs = [i.name for i in session.get_inputs()]
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        feeds = {name: x.detach().contiguous().numpy()
+                 for name, x in zip(self.inputs, inputs, strict=True)}
+        return torch.from_numpy(self.session.run(None, feeds)[0])
+
+
+class CudaRunner:
+    """Binds CUDA tensors by address; the output stays on the GPU (DLPack)."""
+
+    def __init__(self, session: Any, device: torch.device) -> None:
+        self.session = session
+        self.device = device
+        self.inputs = [i.name for i in session.get_inputs()]
+        self.output = session.get_outputs()[0].name
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        binding = self.session.io_binding()
+        held = [x.detach().contiguous() for x in inputs]  # alive until the run returns
+        for name, x in zip(self.inputs, held, strict=True):
+            binding.bind_input(name, "cuda", self.device.index or 0, _numpy_dtype(x.dtype),
+                               tuple(x.shape), x.data_ptr())
+        binding.bind_output(self.output, "cuda", self.device.index or 0)
+        self.session.run_with_iobinding(binding)
+        return torch.from_dlpack(binding.get_outputs()[0])
+
+
+def _numpy_dtype(dtype: torch.dtype) -> Any:
+    return {torch.float32: np.float32, torch.float16: np.float16,
+            torch.int64: np.int64, torch.int32: np.int32}[dtype]
+
+
+BACKEND = OnnxRuntimeBackend

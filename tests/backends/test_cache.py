@@ -1,0 +1,137 @@
+"""The artifact cache: hit, miss, key change, corrupt entries rebuilt, concurrent builders."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from avbench.backends.cache import MANIFEST, ArtifactCache, file_digest
+from avbench.backends.export import module_digest
+
+FIELDS = {"component": "vocoder", "dtype": "torch.float32", "torch": torch.__version__}
+
+
+def writer(payload: bytes, calls: list[Path]):
+    def build(path: Path) -> None:
+        calls.append(path)
+        path.write_bytes(payload)
+    return build
+
+
+def test_miss_then_hit(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path)
+    calls: list[Path] = []
+    first = cache.entry("onnx", "vocoder", FIELDS, "model.onnx").get_or_build(
+        writer(b"graph", calls))
+    second = cache.entry("onnx", "vocoder", FIELDS, "model.onnx").get_or_build(
+        writer(b"other", calls))
+    assert (first.hit, second.hit) == (False, True) and len(calls) == 1
+    assert first.path == second.path and second.path.read_bytes() == b"graph"
+    manifest = json.loads((first.path.parent / MANIFEST).read_text())
+    assert manifest["sha256"] == file_digest(first.path) and manifest["fields"] == FIELDS
+    # Nothing but the artifact and its manifest is left in the entry (no temporary files).
+    assert sorted(p.name for p in first.path.parent.iterdir()) == [MANIFEST, "model.onnx"]
+
+
+def test_any_key_field_change_is_a_new_entry(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path)
+    base = cache.entry("onnx", "vocoder", FIELDS, "model.onnx")
+    for change in ({"dtype": "torch.float16"}, {"torch": "0.0"}, {"component": "flow"},
+                   {"profile": [[1, 80, 16]]}):
+        other = cache.entry("onnx", "vocoder", FIELDS | change, "model.onnx")
+        assert other.dir != base.dir
+
+
+def test_changing_one_weight_changes_the_model_hash(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv1d(4, 4, 3), nn.BatchNorm1d(4))
+    before = module_digest(module)
+    assert module_digest(module) == before  # stable
+    with torch.no_grad():
+        module[0].weight[0, 0, 0] += 1e-6
+    after = module_digest(module)
+    assert after != before
+    cache = ArtifactCache(tmp_path)
+    assert (cache.entry("onnx", "m", {"model_sha256": before}, "model.onnx").dir
+            != cache.entry("onnx", "m", {"model_sha256": after}, "model.onnx").dir)
+    # Precision is part of the content too.
+    assert module_digest(module.half()) != after
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "manifest", "no_manifest"])
+def test_corrupt_entry_is_rebuilt_never_loaded(tmp_path: Path, damage: str) -> None:
+    cache = ArtifactCache(tmp_path)
+    calls: list[Path] = []
+    entry = cache.entry("engine", "vocoder", FIELDS, "model.engine")
+    path = entry.get_or_build(writer(b"x" * 4096, calls)).path
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "flip":
+        path.write_bytes(b"y" + path.read_bytes()[1:])  # same size, other content
+    elif damage == "manifest":
+        (path.parent / MANIFEST).write_text("{not json")
+    else:
+        (path.parent / MANIFEST).unlink()
+    assert not entry.valid()
+    result = entry.get_or_build(writer(b"x" * 4096, calls))
+    assert not result.hit and result.rebuilt_corrupt and len(calls) == 2
+    assert result.path.read_bytes() == b"x" * 4096 and entry.valid()
+
+
+def test_failed_build_leaves_no_entry(tmp_path: Path) -> None:
+    entry = ArtifactCache(tmp_path).entry("onnx", "vocoder", FIELDS, "model.onnx")
+
+    def fail(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise RuntimeError("export failed")
+
+    with pytest.raises(RuntimeError, match="export failed"):
+        entry.get_or_build(fail)
+    assert not entry.dir.exists()
+    with pytest.raises(RuntimeError, match="no output"):
+        entry.get_or_build(lambda path: None)  # a build that writes nothing is an error
+    assert not entry.dir.exists()
+
+
+def _slow_builder(root: str, marker: str, start: Any, results: Any) -> None:
+    import time
+
+    start.wait(60)  # both processes are up: they race for the same entry from here
+
+    def build(path: Path) -> None:
+        with open(marker, "a") as handle:  # one line per actual build
+            handle.write("built\n")
+        with path.open("wb") as handle:  # written slowly: a reader must never see it half done
+            for _ in range(20):
+                handle.write(b"z" * 1000)
+                handle.flush()
+                time.sleep(0.02)
+
+    result = ArtifactCache(Path(root)).entry("engine", "v", FIELDS, "model.engine").get_or_build(
+        build)
+    results.put(f"{result.hit}:{file_digest(result.path)}")
+
+
+def test_two_concurrent_builders_build_once(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    marker = tmp_path / "builds.txt"
+    start, queue = ctx.Barrier(2), ctx.Queue()
+    workers = [ctx.Process(target=_slow_builder,
+                           args=(str(tmp_path / "cache"), str(marker), start, queue))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = sorted(queue.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    assert marker.read_text() == "built\n"  # one build, the other process waited and hit
+    hits = [r.split(":")[0] for r in results]
+    digests = {r.split(":")[1] for r in results}
+    assert sorted(hits) == ["False", "True"] and len(digests) == 1

@@ -1,0 +1,97 @@
+"""Whole runs on each backend, logged to a real MLflow store: tags, cold start, parity gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from avbench import journal, tasks
+from tests.tasks.test_pipeline_task import compose_run
+
+pytestmark = pytest.mark.slow
+
+
+def tracked_run(tmp_path: Path, asset_cache: Path, store: str, *overrides: str):
+    journal.JOURNAL.clear()
+    result = tasks.run(compose_run(tmp_path, asset_cache, "tracking=mlflow",
+                                   f"tracking.uri={store}", f"backend.cache_dir={tmp_path}/cache",
+                                   *overrides))
+    run = MlflowClient(tracking_uri=store).get_run(result.run_id)
+    journal.JOURNAL.clear()
+    return result, run
+
+
+def test_onnxruntime_run_records_backend_cold_start_and_parity(
+        tmp_path: Path, asset_cache: Path, mlflow_store: str) -> None:
+    result, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=onnxruntime")
+    assert result.ok, result.error
+    tags, metrics = run.data.tags, run.data.metrics
+    assert tags["backend.requested"] == "onnxruntime" == tags["backend.effective"]
+    assert tags["backend.fallback_reason"] == "" and tags["backend.cache"] == "miss"
+    assert tags["backend.providers"] == "CPUExecutionProvider"
+    assert metrics["cold.export_s"] > 0 and metrics["cold.load_s"] > 0
+    assert metrics["cold.first_call_s"] > 0 and metrics["cold.model_s"] > 0
+    # Same precision on another backend: within the fp32 thresholds, at every stage.
+    assert tags["parity.pass"] == "true" and tags["parity.reference_cache"] == "miss"
+    for stage in ("separation", "f0_extraction", "conversion", "vocoder", "mixing"):
+        assert 0 <= metrics[f"parity.{stage}.rel_l2"] < 1e-3
+        assert metrics[f"parity.{stage}.cosine"] > 0.99999
+    for audio_stage in ("separation", "vocoder", "mixing"):
+        assert metrics[f"parity.{audio_stage}.snr_db"] > 60
+    assert "parity.f0_extraction.snr_db" not in metrics  # SNR is for audio only
+
+    again, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=onnxruntime")
+    assert again.ok and run.data.tags["backend.cache"] == "hit"
+    assert run.data.tags["parity.reference_cache"] == "hit"
+    assert run.data.metrics["cold.export_s"] == 0.0
+
+
+def test_parity_beyond_threshold_fails_the_run_when_enforced(
+        tmp_path: Path, asset_cache: Path, mlflow_store: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # ONNX Runtime and PyTorch sum in different orders: a 1e-12 relative limit is exceeded.
+    result, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=onnxruntime",
+                              "precision.parity.max_rel_l2=1e-12",
+                              "backend.parity.enforce=true")
+    assert not result.ok and result.error.startswith("parity beyond precision=fp32 thresholds")
+    assert run.info.status == "FAILED" and run.data.tags["parity.pass"] == "false"
+    assert "rel_l2" in run.data.tags["parity.failures"]
+    assert run.data.metrics["parity.vocoder.rel_l2"] > 1e-12  # logged before the run failed
+    assert capsys.readouterr().err.strip().startswith("avbench: error: parity beyond")
+
+
+def test_parity_beyond_threshold_is_tagged_but_not_fatal_by_default(
+        tmp_path: Path, asset_cache: Path, mlflow_store: str) -> None:
+    result, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=onnxruntime",
+                              "precision.parity.max_rel_l2=1e-12")
+    assert result.ok and run.data.tags["parity.pass"] == "false"
+
+
+def test_fp32_eager_run_is_the_reference_and_is_not_compared(
+        tmp_path: Path, asset_cache: Path, mlflow_store: str) -> None:
+    result, run = tracked_run(tmp_path, asset_cache, mlflow_store, "kernel=torch")
+    assert result.ok
+    assert "parity.pass" not in run.data.tags
+    assert not any(key.startswith("parity.") for key in run.data.metrics)
+    assert run.data.tags["backend.cache"] == "none"
+
+
+def test_tensorrt_here_strict_fails_and_non_strict_falls_back(
+        tmp_path: Path, asset_cache: Path, mlflow_store: str) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: tensorrt's absence cannot be shown here")
+    result, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=tensorrt")
+    assert not result.ok and "needs a CUDA GPU" in result.error
+    assert run.info.status == "FAILED"
+
+    result, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=tensorrt",
+                              "backend.strict=false")
+    assert result.ok, result.error
+    tags = run.data.tags
+    assert tags["backend.requested"] == "tensorrt" and tags["backend.effective"] == "pytorch"
+    assert "CUDA" in tags["backend.fallback_reason"]
+    # What ran is fp32 eager, so the gate compares it with itself: identical outputs.
+    assert tags["parity.pass"] == "true" and run.data.metrics["parity.mixing.rel_l2"] == 0.0
