@@ -89,6 +89,7 @@ class BackendConfig:
     compile_mode: str = "default"  # backend=compile: default | reduce-overhead | max-autotune
     compile_dynamic: bool | None = None  # torch.compile(dynamic=...)
     opset: int = 17  # ONNX opset of exported graphs
+    ort_spinning: bool = False  # ONNX Runtime intra-op workers spin-wait between calls
     providers: list[str] = field(default_factory=lambda: [
         "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
     workspace_mb: int = 2048  # backend=tensorrt: builder workspace
@@ -146,6 +147,7 @@ class BenchConfig:
     max_repeats: int = 100
     max_cv: float = 0.10
     threads: int | None = None
+    retain_freed_memory: bool = True  # glibc: no trimming / mmap of freed blocks (allocator.py)
     monitor_interval_s: float = 0.1
     min_gpu_util_pct: float = 70.0
     overhead_check: bool = False

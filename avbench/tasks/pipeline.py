@@ -18,6 +18,7 @@ from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate, write_voice_profiles
 from avbench.backends.export import FrameRange
 from avbench.measure import memory
+from avbench.measure.allocator import retain_freed_memory
 from avbench.measure.threads import apply_threads
 from avbench.metrics.perf import perf_metrics
 from avbench.metrics.quality import pitch_metrics
@@ -51,7 +52,7 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     dtype = resolve_dtype(cfg.precision)
     kernel, interpreted = resolve_kernel(cfg.kernel.name, device)
     cache_dir = resolve_cache_dir(cfg.paths.cache_dir)
-    logger.set_tags(apply_threads(cfg.bench.threads))
+    logger.set_tags(apply_threads(cfg.bench.threads) | retain_freed_memory(cfg.bench.retain_freed_memory))
     native = device.type != "cpu" or native_cpu_precision(dtype)
     if not native:
         log.warning("precision=%s on this CPU has no native %s instructions: PyTorch uses "
@@ -82,7 +83,7 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     timed = time_pipeline(pipe, audio, cfg.bench)
     times, output = timed.times, timed.output
 
-    metrics = perf_metrics(times, duration_s)
+    metrics = perf_metrics(times, duration_s) | _neural_ms(pipe, times.samples_ms)
     # CUDA: the allocator's peak, reset per stage, maxed over stages; CPU: process peak RSS.
     peak_mb = (max(timed.stage_memory_mb.values()) if device.type == "cuda"
                else memory.peak_mb(device))
@@ -113,6 +114,16 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
         raise parity.ParityError(f"parity beyond precision={cfg.precision.name} thresholds: "
                                  + "; ".join(failures))
     return metrics
+
+
+def _neural_ms(pipe: Pipeline, samples_ms: dict[str, Any]) -> dict[str, float]:
+    """``neural_ms``: median per-repeat time of the stages that hold neural components
+    (what a backend changes; the DSP inside those stages included)."""
+    neural = [stage.name for stage in pipe.stages if stage.components]
+    if not neural:
+        return {}
+    per_repeat = np.sum([np.asarray(samples_ms[name], dtype=float) for name in neural], axis=0)
+    return {"neural_ms": float(np.median(per_repeat))}
 
 
 def frame_range(cfg: DictConfig, pipe: Pipeline, samples: int) -> FrameRange:
@@ -234,6 +245,9 @@ def _summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                    f"{int(metrics['repeats'])} repeats"
                    + ("  [UNSTABLE]" if metrics["rtf_cv"] > cfg.bench.max_cv else "")),
         ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"),
+        *([("neural stages", f"{metrics['neural_ms']:,.1f} ms median per run (stages with "
+                             "neural components: what the backend changes)")]
+          if "neural_ms" in metrics else []),
         ("harness", f"clock {metrics['harness.timer_overhead_pct']:.3f} % of a run"
                     + (f", profiling on vs off {metrics['harness.profiling_overhead_pct']:+.2f} %"
                        if "harness.profiling_overhead_pct" in metrics else "")),

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig
 
 from avbench import console
+from avbench.measure.allocator import minor_faults
 from avbench.measure.clock import stage_clock
 from avbench.measure.monitor import Monitor
 from avbench.measure.timer import TOTAL, RepeatPolicy, StageTimes, repeat
@@ -64,10 +65,13 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig) -> Tim
 
     gpu_index = (device.index or 0) if device.type == "cuda" else None
     monitor = Monitor(bench.monitor_interval_s, gpu_index=gpu_index)
+    faults_before = minor_faults()
     with console.repeat_progress(policy.min_repeats) as advance, monitor:
         times = repeat(run_once, pipe.stage_names, policy, on_repeat=advance)
+    faults = (minor_faults() - faults_before) / max(times.repeats, 1)
     run = TimedRun(times, outputs[0], first_call_s, stage_memory, monitor)
-    run.harness = timer_overhead(device, len(pipe.stages), times)
+    run.harness["harness.minor_faults_per_run"] = faults
+    run.harness |= timer_overhead(device, len(pipe.stages), times)
     if bench.overhead_check:
         run.harness |= overhead_side_by_side(pipe, audio, pairs=min(times.repeats, 5))
     return run
