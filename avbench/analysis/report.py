@@ -19,6 +19,11 @@ CELL_METRICS = {
     "pitch_rmse_hz": "pitch RMSE Hz", "f0_clean.pitch_rmse_hz": "clean-stem RMSE Hz",
     "repeats": "repeats",
 }
+BACKEND_COLUMNS = {
+    "backend_effective": "effective", "neural_ms": "neural ms", "cold.export_s": "export s",
+    "cold.build_s": "build s", "cold.load_s": "load s", "cold.first_call_s": "first call s",
+    "backend_cache": "cache", "parity_pass": "parity", "backend_fallback": "fallback",
+}
 ENVIRONMENT_TAGS = ("hardware.gpu_name", "hardware.cpu_model", "hardware.cpu_cores", "device",
                     "cuda.version", "version.torch", "version.triton", "version.onnxruntime",
                     "version.mlflow", "version.avbench", "git.sha", "git.dirty")
@@ -38,6 +43,12 @@ def cell_table(frame: pd.DataFrame) -> pd.DataFrame:
     table = frame[["cell", "status", *columns]].rename(columns=CELL_METRICS)
     table.insert(2, "run", frame["run_id"].str[:8])
     return table
+
+
+def backend_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """What ran each cell, its cold start, the neural-stage time and the parity verdict."""
+    columns = [c for c in BACKEND_COLUMNS if c in frame.columns]
+    return frame[["cell", *columns]].rename(columns=BACKEND_COLUMNS).fillna("-")
 
 
 def stage_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -100,6 +111,9 @@ def render(client: Any, subject: Any, frame: pd.DataFrame, plot_paths: list[Path
     if not finished.empty and plots.stage_columns(finished):
         lines += ["## Stage breakdown (median ms, % of total)", "",
                   to_markdown(stage_table(finished), digits=1), ""]
+    if not finished.empty and "cold.load_s" in finished.columns:
+        lines += ["## Backends (cold start apart from steady state)", "",
+                  to_markdown(backend_table(finished), digits=2), ""]
     if not finished.empty and "rtf" in finished.columns:
         best = finished.loc[finished["rtf"].idxmin()]
         lines += ["## Across hardware", "", to_markdown(hardware_table(finished)), "",

@@ -28,7 +28,9 @@ CONFIG_GROUPS = ("pipeline", "preset", "precision", "backend", "kernel", "gpu", 
 TAG_COLUMNS = {
     "hardware.key": "hardware_key", "hardware.gpu_name": "gpu_name",
     "hardware.cpu_model": "cpu_model", "device": "device",
-    "backend.effective": "backend_effective", "kernel.effective": "kernel_effective",
+    "backend.requested": "backend_requested", "backend.effective": "backend_effective",
+    "backend.fallback_reason": "backend_fallback", "backend.cache": "backend_cache",
+    "parity.pass": "parity_pass", "kernel.effective": "kernel_effective",
     "git.sha": "git_sha", "error": "error", PARENT_TAG: "sweep_id",
 }
 

@@ -17,8 +17,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_report_of_the_sweep(store, tiny_sweep: TinySweep, tmp_path: Path) -> None:
     built = report.build_report(store, tiny_sweep.sweep_id, tmp_path / "report")
     text = built.markdown.read_text()
-    for heading in ("## Environment", "## Cells", "## Stage breakdown", "## Across hardware",
-                    "## Interpretation", "## Plots"):
+    for heading in ("## Environment", "## Cells", "## Stage breakdown", "## Backends",
+                    "## Across hardware", "## Interpretation", "## Plots"):
         assert heading in text, heading
     assert tiny_sweep.sweep_id in text and "bench.min_repeats=3" in text
     finished = built.frame[built.frame["status"] == "FINISHED"]
@@ -39,6 +39,17 @@ def test_report_of_the_sweep(store, tiny_sweep: TinySweep, tmp_path: Path) -> No
     for plot in built.plots:
         assert plot.read_bytes()[:8] == PNG_MAGIC and plot.stat().st_size > 5000
         assert f"]({plot.relative_to(built.markdown.parent).as_posix()})" in text
+
+
+def test_backend_table_reads_the_recorded_backend(store, tiny_sweep: TinySweep) -> None:
+    frame = runs.load_runs(store, sweep=tiny_sweep.sweep_id, status="FINISHED")
+    table = report.backend_table(frame)
+    # The calibration pipeline has no neural component: nothing ran on a backend.
+    expected = ["none" if p == "calibration" else "pytorch" for p in frame["pipeline"]]
+    assert table["effective"].tolist() == expected and "pytorch" in expected
+    assert table["cache"].tolist() == ["none"] * len(frame)  # eager PyTorch caches nothing
+    assert table["first call s"].tolist() == frame["cold.first_call_s"].tolist()
+    assert (frame["backend_requested"] == "pytorch").all()
 
 
 def test_stage_table_and_memory_bands_only_on_gpus(store, tiny_sweep: TinySweep) -> None:
