@@ -99,6 +99,29 @@ def test_sweep_parent_children_and_a_failing_cell(mlflow_store: str, asset_cache
     assert all(c.data.metrics["rtf"] > 0 for c in finished)
 
 
+@pytest.mark.slow
+def test_backend_sweep_gives_comparable_runs(mlflow_store: str, asset_cache: Path,
+                                             tmp_path: Path) -> None:
+    done = run_cli("-m", *QUICK, "backend=pytorch,onnxruntime,tensorrt", "backend.strict=false",
+                   f"paths.cache_dir={asset_cache}", f"backend.cache_dir={tmp_path}/cache",
+                   f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = done.stdout[done.stdout.index("sweep · 3 cells"):]
+    for header in ("backend", "parity"):
+        assert header in table
+    onnx_row = next(line for line in table.splitlines() if "onnxruntime-1s" in line)
+    assert "pass" in onnx_row
+    children = {r.data.tags["backend.requested"]: r for r in runs_of(mlflow_store)
+                if "mlflow.parentRunId" in r.data.tags}
+    assert set(children) == {"pytorch", "onnxruntime", "tensorrt"}
+    assert children["onnxruntime"].data.tags["backend.effective"] == "onnxruntime"
+    for run in children.values():  # one comparable figure per backend
+        assert run.data.metrics["neural_ms"] > 0 and "cold.load_s" in run.data.metrics
+    trt = children["tensorrt"].data.tags
+    if trt["backend.effective"] == "pytorch":  # no CUDA here: a recorded fallback
+        assert "tensorrt -> pytorch" in table and "CUDA" in trt["backend.fallback_reason"]
+
+
 def _bad_inputs(directory: Path) -> dict[str, tuple[Path, str]]:
     """Each bad-input case: the file given as audio.path and words its message must have."""
     directory.mkdir(parents=True, exist_ok=True)
