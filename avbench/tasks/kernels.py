@@ -3,11 +3,10 @@
 One process, one input, one thread count for everyone (``bench.threads``, applied to torch
 and the BLAS/OpenMP pools): our torch path, our Triton kernels
 (when ``kernel`` resolves to them), torchaudio and librosa. Each gets ``task.warmup`` untimed
-calls and ``task.repeats`` timed ones, taken round-robin across the implementations of a
-family (median and IQR). Speed-ups are ratios of time per second of audio, so
-implementations timed on a clip (pyin, the Triton interpreter) still compare. Interpreted
-Triton timings are recorded as ``triton_interpreted`` and never turned into speed-ups or
-FLOP/s: the interpreter is a correctness tool.
+calls and ``task.repeats`` timed ones (median and IQR). Speed-ups are ratios of time per
+second of audio, so implementations timed on a clip (pyin, the Triton interpreter) still
+compare. Interpreted Triton timings are recorded as ``triton_interpreted`` and never turned
+into speed-ups or FLOP/s: the interpreter is a correctness tool.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from avbench import console
 from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate
 from avbench.dsp import functional as fn
+from avbench.measure.allocator import retain_freed_memory
 from avbench.measure.threads import apply_threads
 from avbench.metrics.quality import pitch_metrics
 from avbench.runtime import (
@@ -66,7 +66,8 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     threads = threads_in_force["threads.torch"]
     logger.set_tags({"device": str(device), "kernel.effective": kernel,
                      "kernel.interpreted": str(interpreted).lower(),
-                     "kernels.triton_dtype": str(triton_dtype).removeprefix("torch.")})
+                     "kernels.triton_dtype": str(triton_dtype).removeprefix("torch."),
+                     **retain_freed_memory(cfg.bench.retain_freed_memory)})
 
     s = Settings(int(cfg.audio.sample_rate), task.n_fft, task.hop_length, task.n_mels,
                  task.frame_length, task.fmin, task.fmax)
@@ -86,7 +87,10 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
             impls = f0_impls(s, vocals, device, triton_for(vocals), pyin_clip)
         else:
             impls = spectral_impls(family, s, mix, device, triton_for(mix))
-        family_rows = _measure_family(impls, task.warmup, task.repeats, song)
+        family_rows = []
+        for impl in impls:
+            console.print_line(f"  {family:<8} {impl.name}")
+            family_rows.append(_measure(impl, task.warmup, task.repeats, s, song))
         _accuracy_reference(family, s, family_rows, impls, mix)
         rows += _relative(family_rows, cfg, device, triton_dtype)
 
@@ -110,31 +114,19 @@ def _load_input(cfg: DictConfig, s: Settings) -> tuple[np.ndarray, np.ndarray, T
     return song.mix, song.vocals, song
 
 
-def _measure_family(impls: list[Impl], warmup: int, repeats: int,
-                    song: TestSong | None) -> list[dict[str, Any]]:
-    """Warm-up each, then timed repeats round-robin: repeat r of every implementation runs
-    before repeat r + 1 of any, so a burst of load on a shared machine hits all alike and the
-    ratios hold. An interpreted kernel runs once, untimed warm-up skipped."""
-    plans = {impl.name: (0, 1) if impl.interpreted else (warmup, repeats) for impl in impls}
-    outputs: dict[str, Any] = {}
-    for impl in impls:
-        console.print_line(f"  {impl.family:<8} {impl.name}")
-        for _ in range(plans[impl.name][0]):
-            outputs[impl.name] = impl.run()
-    samples: dict[str, list[float]] = {impl.name: [] for impl in impls}
-    for index in range(max(count for _, count in plans.values())):
-        for impl in impls:
-            if index < plans[impl.name][1]:
-                start = time.perf_counter_ns()
-                outputs[impl.name] = impl.run()
-                samples[impl.name].append((time.perf_counter_ns() - start) / 1e6)
-    return [_row(impl, samples[impl.name], outputs[impl.name], song) for impl in impls]
-
-
-def _row(impl: Impl, samples_ms: list[float], output: Any,
-         song: TestSong | None) -> dict[str, Any]:
-    """Median, IQR and time per audio second of one implementation, with its accuracy."""
-    repeats = len(samples_ms)
+def _measure(impl: Impl, warmup: int, repeats: int, s: Settings,
+             song: TestSong | None) -> dict[str, Any]:
+    """Warm-up, timed repeats (an interpreted kernel runs once, untimed warm-up skipped)."""
+    if impl.interpreted:
+        warmup, repeats = 0, 1
+    output = None
+    for _ in range(warmup):
+        output = impl.run()
+    samples_ms = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        output = impl.run()
+        samples_ms.append((time.perf_counter_ns() - start) / 1e6)
     q25, median, q75 = np.percentile(samples_ms, [25, 50, 75])
     row = {"family": impl.family, "impl": impl.name, "interpreted": impl.interpreted,
            "note": impl.note, "audio_s": impl.audio_s, "repeats": repeats,
