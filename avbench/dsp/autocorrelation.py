@@ -52,17 +52,18 @@ def frame_autocorrelation_blocks(
     n_blocks = (n_frames - 1) * stride + per_frame
     blocks = frames_source[:, : n_blocks * block].reshape(batch, n_blocks, block)
     spectra = torch.fft.rfft(blocks, n=2 * block)
+    conj = spectra.conj_physical()  # once, not inside every product
 
     # Block pairs (i, i + r) contribute lags r*block - (block-1) .. r*block + (block-1).
     n_offsets = min((max_lag + block - 1) // block + 1, per_frame)
     last_start = (n_frames - 1) * stride
-    acf = frames_source.new_zeros(batch, n_frames, max_lag + 1)
+    acf: Tensor | None = None
     # partial[:, i] = sum over r < q of xcorr(block_i, block_{i+r}) laid out by lag, for the
     # current q. Block b of a frame may only pair with blocks b..per_frame-1 of that frame, so
     # it needs the partial sum with q = min(n_offsets, per_frame - b).
     partial = frames_source.new_zeros(batch, n_blocks, max_lag + 1)
     for r in range(n_offsets):
-        xcorr = torch.fft.irfft(spectra[:, : n_blocks - r].conj() * spectra[:, r:], n=2 * block)
+        xcorr = torch.fft.irfft(conj[:, : n_blocks - r] * spectra[:, r:], n=2 * block)
         rows = partial[:, : n_blocks - r]
         # irfft index m < block holds relative lag m, index 2*block - m holds lag -m.
         if r > 0:
@@ -75,28 +76,32 @@ def frame_autocorrelation_blocks(
             rows[..., lo:hi] += xcorr[..., : hi - lo]
         if r + 1 < n_offsets:
             b = per_frame - (r + 1)
-            acf += partial[:, b : b + last_start + 1 : stride]
+            acf = _accumulate(acf, partial[:, b : b + last_start + 1 : stride])
     full_width = per_frame - n_offsets + 1  # leading blocks that pair with every offset
     if stride == 1:
-        acf += _window_sum(partial, full_width, n_frames)
-    else:
-        for b in range(full_width):
-            acf += partial[:, b : b + last_start + 1 : stride]
+        return _window_sum(partial, full_width, n_frames, acf)
+    for b in range(full_width):
+        acf = _accumulate(acf, partial[:, b : b + last_start + 1 : stride])
+    assert acf is not None
     return acf
 
 
-def _window_sum(rows: Tensor, width: int, count: int) -> Tensor:
-    """``sum(rows[:, b : b + count] for b in range(width))`` in ~log2(width) passes.
+def _accumulate(total: Tensor | None, part: Tensor) -> Tensor:
+    """``total + part`` in place, or a copy of ``part`` to start with (no zero-filled pass)."""
+    return part.clone() if total is None else total.add_(part)
+
+
+def _window_sum(rows: Tensor, width: int, count: int, total: Tensor | None = None) -> Tensor:
+    """``total + sum(rows[:, b : b + count] for b in range(width))`` in ~log2(width) passes.
 
     Pairwise doubling (sums of 2, 4, 8 ... consecutive rows) instead of ``width`` passes over
-    the (frames x lags) array; no prefix sums, so no float cancellation.
+    the (frames x lags) array; no prefix sums, so no float cancellation. Adds into ``total``
+    in place when given.
     """
-    total = None
     offset, size, sums = 0, 1, rows
     while width:
         if width & 1:
-            part = sums[:, offset : offset + count]
-            total = part.clone() if total is None else total.add_(part)
+            total = _accumulate(total, sums[:, offset : offset + count])
             offset += size
         width >>= 1
         if width:

@@ -18,8 +18,9 @@ from avbench.dsp.autocorrelation import frame_autocorrelation_blocks, frame_auto
 # Below this block size the per-block cross-correlations of the fast YIN path get too many
 # (max_lag / block of them) to beat one FFT per frame.
 _MIN_YIN_BLOCK = 32
-# CPU YIN works through frames in runs of about this many (frames x lags) values (~512 KiB).
-_CPU_CHUNK_ELEMENTS = 1 << 17
+# CPU YIN works through frames in runs of about this many (frames x lags) values (~2 MiB,
+# an L2): each run costs ~100 op dispatches, so much smaller runs are dominated by overhead.
+_CPU_CHUNK_ELEMENTS = 1 << 19
 
 
 def _as_dsp_dtype(signal: Tensor) -> Tensor:
@@ -30,36 +31,54 @@ def _as_dsp_dtype(signal: Tensor) -> Tensor:
     return signal if signal.dtype in (torch.float32, torch.float64) else signal.float()
 
 
-def _parabolic_shift_at(cmndf: Tensor, index: Tensor) -> Tensor:
-    """Sub-lag offset of the parabola through ``cmndf`` at ``index`` and its two neighbours.
+def _parabolic_shift(window: Tensor, index: Tensor, last: int) -> Tensor:
+    """Sub-lag offset of the parabola through ``window = cmndf[index - 1 : index + 2]``.
 
-    librosa's rule: 0 at the first/last lag and wherever the optimum would lie more than one
-    lag away. Evaluated only at the chosen lag of each frame, not over the whole CMNDF.
+    librosa's rule: 0 at the first/last lag (``index`` 0 or ``last``; their windows are
+    clamped inside the CMNDF and ignored) and wherever the optimum would lie more than one lag
+    away. Evaluated only at the chosen lag of each frame, not over the whole CMNDF.
     """
-    last = cmndf.shape[-1] - 1
-    left = torch.gather(cmndf, -1, (index - 1).clamp(min=0)[..., None])[..., 0]
-    mid = torch.gather(cmndf, -1, index[..., None])[..., 0]
-    right = torch.gather(cmndf, -1, (index + 1).clamp(max=last)[..., None])[..., 0]
+    left, mid, right = window.unbind(-1)
     curvature = right + left - 2 * mid
     slope = (right - left) / 2
     usable = (slope.abs() < curvature.abs()) & (index > 0) & (index < last)
     return torch.where(usable, -slope / torch.where(usable, curvature, 1.0), 0.0)
 
 
+def _yin_constants(
+    dtype: torch.dtype, device: torch.device, min_period: int, max_period: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-call constants of :func:`_yin_frames`: lags ``min_period..max_period``, the
+    smallest normal float, the trough ramp (``periods .. 1`` times ``max / (2 * periods)``:
+    steps that dwarf any CMNDF value, so subtracting them puts troughs below everything else)
+    and the offsets ``-1, 0, 1`` of the interpolation window.
+    """
+    lags = torch.arange(min_period, max_period + 1, device=device, dtype=dtype)
+    periods = max_period - min_period + 1
+    step = torch.finfo(dtype).max / (2 * periods)
+    ramp = torch.arange(periods, 0, -1, device=device, dtype=dtype) * step
+    tiny = torch.tensor(torch.finfo(dtype).tiny, dtype=dtype, device=device)
+    return lags, tiny, ramp, torch.arange(-1, 2, device=device)
+
+
 def _yin_frames(
     signal: Tensor,
-    sample_rate: int,
     frame_length: int,
     hop_length: int,
     n_frames: int,
     min_period: int,
     max_period: int,
     threshold: float,
-) -> tuple[Tensor, Tensor]:
-    """YIN on the ``n_frames`` frames of an already padded ``(batch, samples)`` signal.
+    constants: tuple[Tensor, Tensor, Tensor, Tensor],
+) -> tuple[Tensor, Tensor, Tensor]:
+    """YIN troughs on the ``n_frames`` frames of an already padded ``(batch, samples)`` signal.
 
-    Returns ``(f0_hz, voiced)``, each ``(batch, n_frames)``.
+    Returns ``(period_index, voiced, window)``: the chosen CMNDF index (lag - min_period),
+    the voicing mask, each ``(batch, n_frames)``, and the CMNDF at ``index - 1 .. index + 1``
+    (clamped inside the CMNDF), ``(batch, n_frames, 3)``, for the parabolic interpolation.
+    ``constants`` are :func:`_yin_constants`.
     """
+    lags, tiny, ramp, offsets = constants
     block = math.gcd(frame_length, hop_length)
     if block >= _MIN_YIN_BLOCK:
         acf = frame_autocorrelation_blocks(
@@ -72,28 +91,33 @@ def _yin_frames(
     head_energy = torch.cumsum(
         signal.square().unfold(-1, max_period, hop_length)[:, :n_frames], dim=-1
     )
-    lags = torch.arange(1, max_period + 1, device=signal.device, dtype=acf.dtype)
 
     # librosa's difference function d(k) = 2 * (acf(0) - acf(k)) - sum_{m<k} x[m]^2, halved:
     # the CMNDF is a ratio of d to its running mean, so the factor cancels (exactly: scaling
     # by 2 commutes with float rounding). In-place steps: every pass over (frames x lags)
     # that allocates costs as much as the maths.
     diff = torch.sub(acf[..., :1], acf[..., 1:]).sub_(head_energy, alpha=0.5)
-    cumulative_mean = torch.cumsum(diff, dim=-1).div_(lags)
-    tiny = torch.finfo(acf.dtype).tiny
-    cmndf = diff[..., min_period - 1 :].div_(cumulative_mean[..., min_period - 1 :].add_(tiny))
+    running = torch.cumsum(diff, dim=-1)[..., min_period - 1 :]
+    mean = torch.addcdiv(tiny, running, lags, out=running)
+    cmndf = diff[..., min_period - 1 :].div_(mean)
 
     # First local minimum (strict on the left, <= on the right, strict at both ends) below
-    # the threshold: start from "below" and clear it where there is no trough.
-    below = cmndf < threshold
-    below[..., 1:-1] &= (cmndf[..., 1:-1] < cmndf[..., :-2]) & (cmndf[..., 1:-1] <= cmndf[..., 2:])
-    below[..., 0] &= cmndf[..., 0] < cmndf[..., 1]
-    below[..., -1] &= cmndf[..., -1] < cmndf[..., -2]
-    voiced = below.any(dim=-1)
-    first_below = torch.argmax(below.view(torch.uint8), dim=-1)
-    period_index = torch.where(voiced, first_below, torch.argmin(cmndf, dim=-1))
-    period = min_period + period_index + _parabolic_shift_at(cmndf, period_index)
-    return sample_rate / period, voiced
+    # the threshold. Float 0/1 masks: comparisons into float run ~4x faster than into bool.
+    # falls[i] = cmndf[i + 1] < cmndf[i] (0 past the end); index i >= 1 is a local minimum
+    # iff falls[i - 1] > falls[i]; index 0 is checked apart.
+    falls = torch.empty_like(cmndf)
+    falls[..., -1] = 0
+    torch.lt(cmndf[..., 1:], cmndf[..., :-1], out=falls[..., :-1])
+    trough = torch.empty_like(cmndf)
+    torch.gt(falls[..., :-1], falls[..., 1:], out=trough[..., 1:])
+    trough[..., 1:] *= torch.lt(cmndf[..., 1:], threshold, out=falls[..., 1:])
+    head = cmndf[..., 0]
+    trough[..., 0] = (head < cmndf[..., 1]) & (head < threshold)
+    # One argmin finds both answers: troughs are pushed below any CMNDF value, the earlier
+    # the lower; other lags keep their value.
+    index = torch.argmin(torch.addcmul(cmndf, trough, ramp, value=-1), dim=-1, keepdim=True)
+    window = torch.gather(cmndf, -1, index.clamp(1, cmndf.shape[-1] - 2) + offsets)
+    return index, torch.gather(trough, -1, index), window
 
 
 def yin(
@@ -151,28 +175,30 @@ def yin(
     signal = _as_dsp_dtype(waveform.reshape(-1, waveform.shape[-1]))
     signal = F.pad(signal, (frame_length // 2, frame_length // 2))
     n_frames = 1 + (signal.shape[-1] - frame_length) // hop_length
-    # On CPU, runs of frames whose (frames x lags) intermediates fit in cache are ~1.7x faster
-    # than one pass over a long signal; a GPU wants everything in one launch.
+    # On CPU, runs of frames whose (frames x lags) intermediates stay near L2 size beat one
+    # pass over a long signal (and much shorter runs); a GPU wants everything in one launch.
     chunk = n_frames
     if signal.device.type == "cpu":
         chunk = max(16, _CPU_CHUNK_ELEMENTS // (signal.shape[0] * (max_period + 1)))
-    f0_parts, voiced_parts = [], []
-    for start in range(0, n_frames, chunk):
-        count = min(chunk, n_frames - start)
-        segment = signal[:, start * hop_length : (start + count - 1) * hop_length + frame_length]
-        f0_part, voiced_part = _yin_frames(
-            segment,
-            sample_rate,
+    constants = _yin_constants(signal.dtype, signal.device, min_period, max_period)
+    parts = [
+        _yin_frames(
+            signal[:, start * hop_length : (start + count - 1) * hop_length + frame_length],
             frame_length,
             hop_length,
             count,
             min_period,
             max_period,
             threshold,
+            constants,
         )
-        f0_parts.append(f0_part)
-        voiced_parts.append(voiced_part)
-    f0_hz = torch.cat(f0_parts, dim=-1).reshape(*batch_shape, n_frames)
+        for start in range(0, n_frames, chunk)
+        for count in [min(chunk, n_frames - start)]
+    ]
+    index, voiced, window = (torch.cat(part, dim=1) for part in zip(*parts, strict=True))
+    index, voiced = index[..., 0], voiced[..., 0] > 0
+    period = min_period + index + _parabolic_shift(window, index, max_period - min_period)
+    f0_hz = (sample_rate / period).reshape(*batch_shape, n_frames)
     if return_voicing:
-        return f0_hz, torch.cat(voiced_parts, dim=-1).reshape(*batch_shape, n_frames)
+        return f0_hz, voiced.reshape(*batch_shape, n_frames)
     return f0_hz

@@ -130,6 +130,7 @@ def _assert_matches_librosa_yin(
     hop_length: int,
     fmin: float,
     fmax: float,
+    threshold: float = 0.1,
 ) -> None:
     ref = librosa.yin(
         audio,
@@ -138,7 +139,7 @@ def _assert_matches_librosa_yin(
         sr=sample_rate,
         frame_length=frame_length,
         hop_length=hop_length,
-        trough_threshold=0.1,
+        trough_threshold=threshold,
     )
     ours, voiced = fn.yin(
         torch.from_numpy(audio),
@@ -147,7 +148,7 @@ def _assert_matches_librosa_yin(
         hop_length,
         fmin,
         fmax,
-        0.1,
+        threshold,
         return_voicing=True,
     )
     assert ours.shape == ref.shape == (1 + len(audio) // hop_length,)
@@ -210,6 +211,17 @@ def test_dtypes(dtype, expected):
     assert f0.dtype == expected
     np.testing.assert_allclose(f0[4:-4].float().numpy(), 300.0, rtol=1e-2)
     assert fn.log_mel_spectrogram(audio, SR).dtype == expected
+
+
+@pytest.mark.parametrize("threshold", [0.01, 0.3, 1.5])
+def test_yin_trough_rule_matches_librosa_at_any_threshold(threshold):
+    """Tones, noise and exact silence in one signal: no trough, troughs only below a high
+    threshold, silent frames whose CMNDF is flat (ties at every lag)."""
+    rng = np.random.default_rng(3)
+    tone = _tone(220.0)[: SR // 2]
+    noise = 0.3 * rng.standard_normal(SR // 2).astype(np.float32)
+    audio = np.concatenate([tone, np.zeros(SR // 4, dtype=np.float32), noise, tone + noise])
+    _assert_matches_librosa_yin(audio, SR, 2048, 256, 65.0, 1000.0, threshold)
 
 
 def test_yin_silence_returns_librosa_value():
