@@ -1,0 +1,68 @@
+"""The end-of-run summary of task=pipeline: stage table, headline figures, backend, parity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from avbench.backends import BackendReport
+from avbench.tracking import RunLogger
+
+
+def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
+                metrics: dict[str, float], report: BackendReport,
+                logger: RunLogger, failures: list[str] | None) -> dict[str, Any]:
+    """The stage table and the headline lines printed at the end of a pipeline run."""
+    medians = times.median_ms()
+    lines = [
+        ("RTF", f"{metrics['rtf']:.3f}  (processing time / audio duration)"),
+        ("ASPS", f"{metrics['asps']:.2f}  audio seconds per second"),
+        ("spread", f"CV {100 * metrics['rtf_cv']:.1f} %, RTF 95% CI "
+                   f"[{metrics['rtf_ci_low']:.3f}, {metrics['rtf_ci_high']:.3f}], "
+                   f"{int(metrics['repeats'])} repeats"
+                   + ("  [UNSTABLE]" if metrics["rtf_cv"] > cfg.bench.max_cv else "")),
+        ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"),
+        *([("neural stages", f"{metrics['neural_ms']:,.1f} ms median per run (stages with "
+                             "neural components: what the backend changes)")]
+          if "neural_ms" in metrics else []),
+        ("harness", f"clock {metrics['harness.timer_overhead_pct']:.3f} % of a run"
+                    + (f", profiling on vs off {metrics['harness.profiling_overhead_pct']:+.2f} %"
+                       if "harness.profiling_overhead_pct" in metrics else "")
+                    + (f", {metrics['harness.minor_faults_per_run']:,.0f} page faults per run"
+                       if "harness.minor_faults_per_run" in metrics else "")),
+        ("peak memory", f"{metrics['memory_peak_mb']:,.0f} MB "
+                        f"({'CUDA max allocated' if device.type == 'cuda' else 'process RSS'})"),
+        ("device", f"{device} · {cfg.precision.name}"),
+        ("backend", f"requested {report.requested}, effective {report.effective_summary}"
+                    + (f", providers {report.tags()['backend.providers']}"
+                       if report.providers else "")),
+        ("cold start", f"model {metrics['cold.model_s']:.2f} s, export "
+                       f"{metrics['cold.export_s']:.2f} s, build {metrics['cold.build_s']:.2f} s, "
+                       f"load {metrics['cold.load_s']:.2f} s, first call "
+                       f"{metrics['cold.first_call_s']:.2f} s, cache {report.cache_status}"),
+    ]
+    if report.fallback_reason:
+        lines.append(("fallback", report.fallback_reason))
+    if failures is not None:
+        worst = {stage: metrics.get(f"parity.{stage}.rel_l2") for stage in times.stages}
+        lines.append(("parity", ("PASS" if not failures else "FAIL: " + "; ".join(failures))
+                      + "  (rel L2 " + ", ".join(f"{s} {v:.1e}" for s, v in worst.items()
+                                                 if v is not None) + ")"))
+    errors = {k.rsplit(".", 1)[1]: v for k, v in metrics.items() if k.startswith("calibration.")}
+    if errors:
+        lines.append(("known cost", ", ".join(f"{stage} {err:+.2f} %"
+                                              for stage, err in errors.items())))
+    if "pitch_rmse_hz" in metrics:
+        lines.append(("pitch (pipeline)", f"RMSE {metrics['pitch_rmse_hz']:.2f} Hz, "
+                                          f"RPA(50c) {metrics['pitch_rpa_50c']:.3f}"))
+    if "f0_clean.pitch_rmse_hz" in metrics:
+        lines.append(("pitch (clean stem)", f"RMSE {metrics['f0_clean.pitch_rmse_hz']:.2f} Hz, "
+                                            f"RPA(50c) {metrics['f0_clean.pitch_rpa_50c']:.3f}"))
+    if logger.run_id:
+        uri = getattr(logger, "uri", None)
+        ui = "mlflow ui" + (f" --backend-store-uri {uri}" if uri else "")
+        lines.append(("mlflow run", f"{logger.run_id}  (open with: {ui})"))
+    return {"run_name": name, "stage_ms": {s: medians[s] for s in times.stages},
+            "stage_pct": times.percentages(), "total_ms": medians["total"], "lines": lines}
