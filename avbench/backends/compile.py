@@ -20,6 +20,8 @@ class CompileBackend(Backend):
     def unavailable_reason(self) -> str | None:
         if not hasattr(torch, "compile"):
             return f"torch {torch.__version__} has no torch.compile; upgrade torch"
+        if self.ctx.device.type == "cpu":
+            return cpp_compiler_problem()
         return None
 
     def prepare(self, component: Component) -> Prepared:
@@ -32,6 +34,18 @@ class CompileBackend(Backend):
         if self.ctx.device.type == "cuda":
             torch.cuda.synchronize(self.ctx.device)
         return Prepared(run=compiled, build_s=time.perf_counter() - start)
+
+
+def cpp_compiler_problem() -> str | None:
+    """Inductor compiles CPU kernels with a C++ compiler: None when it finds one."""
+    from torch._inductor import cpp_builder
+
+    try:
+        cpp_builder.get_cpp_compiler()
+    except Exception as exc:  # Inductor raises InvalidCxxCompiler (its own type) when none
+        return (f"torch.compile on the CPU needs a C++ compiler and Inductor found none "
+                f"({type(exc).__name__}); install g++ (e.g. apt install g++)")
+    return None
 
 
 BACKEND = CompileBackend

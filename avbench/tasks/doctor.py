@@ -109,6 +109,19 @@ def check_onnxruntime() -> Check:
     return Check("onnxruntime", PASS, f"{onnxruntime.__version__}: {', '.join(providers)}")
 
 
+def check_compile() -> Check:
+    """backend=compile on the CPU needs a C++ compiler for Inductor's kernels."""
+    from avbench.backends.compile import cpp_compiler_problem
+
+    problem = cpp_compiler_problem()
+    if problem:
+        return Check("torch.compile (cpu)", WARN, "no C++ compiler for Inductor",
+                     "install g++ (e.g. apt install g++) to use backend=compile on the CPU")
+    from torch._inductor import cpp_builder
+
+    return Check("torch.compile (cpu)", PASS, f"C++ compiler {cpp_builder.get_cpp_compiler()}")
+
+
 def check_tensorrt() -> Check:
     try:
         import tensorrt
@@ -146,7 +159,7 @@ def check_cache(cache_dir: Path) -> Check:
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
     checks: list[Callable[[], Check]] = [
         check_python, check_cuda, lambda: check_gpu_profile(cfg.gpu), check_triton,
-        check_onnxruntime, check_tensorrt, lambda: check_mlflow(cfg.tracking),
+        check_onnxruntime, check_compile, check_tensorrt, lambda: check_mlflow(cfg.tracking),
         lambda: check_cache(resolve_cache_dir(cfg.paths.cache_dir)),
     ]
     results = [check() for check in checks]

@@ -134,6 +134,19 @@ def test_unknown_backend_lists_the_choices(tmp_path: Path) -> None:
         run_prepare(tiny_pipeline(), "openvino", tmp_path)
 
 
+def test_compile_without_a_cpp_compiler_is_refused_with_the_fix(tmp_path: Path) -> None:
+    import torch._inductor.config as inductor
+
+    # Inductor's own config patch: its compiler search looks for a compiler not on this machine.
+    with inductor.patch({"cpp.cxx": ("avbench-no-such-c++",)}):
+        with pytest.raises(BackendUnavailable, match=r"needs a C\+\+ compiler.*install g\+\+"):
+            run_prepare(tiny_pipeline(names=("mel_projection",)), "compile", tmp_path)
+        report = run_prepare(tiny_pipeline(names=("mel_projection",)), "compile", tmp_path,
+                             strict=False)
+    assert report.effective == {"mel_projection": "pytorch"}
+    assert "C++ compiler" in report.fallback_reason
+
+
 @pytest.mark.slow
 def test_compile_runs_before_timing_and_matches_eager(tmp_path: Path) -> None:
     pipe = tiny_pipeline(names=("mel_projection",))

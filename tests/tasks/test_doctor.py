@@ -19,6 +19,12 @@ def test_checks_on_this_machine(mlflow_store: str, tmp_path: Path, asset_cache: 
     assert doctor.check_onnxruntime().status == doctor.PASS
     assert doctor.check_mlflow(cfg.tracking).status == doctor.PASS
     assert doctor.check_cache(asset_cache).status == doctor.PASS
+    assert doctor.check_compile().status == doctor.PASS  # g++ is on this machine
+    import torch._inductor.config as inductor
+
+    with inductor.patch({"cpp.cxx": ("avbench-no-such-c++",)}):
+        missing = doctor.check_compile()
+    assert missing.status == doctor.WARN and "g++" in missing.fix
     if not torch.cuda.is_available():
         assert doctor.check_cuda().status == doctor.WARN
         a100 = compose_run(tmp_path, asset_cache, "gpu=a100").gpu
