@@ -20,7 +20,8 @@ CELL_METRICS = {
     "repeats": "repeats",
 }
 BACKEND_COLUMNS = {
-    "backend_effective": "effective", "neural_ms": "neural ms", "cold.export_s": "export s",
+    "backend_effective": "effective", "neural_ms": "neural ms",
+    "component_ms": "in components ms", "cold.export_s": "export s",
     "cold.build_s": "build s", "cold.load_s": "load s", "cold.first_call_s": "first call s",
     "backend_cache": "cache", "parity_pass": "parity", "backend_fallback": "fallback",
 }

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from avbench.measure.clock import StageClock, stage_clock
+from avbench.measure.component_timer import ComponentTimer
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,13 @@ class Component:
     example_inputs: Callable[[int], tuple[torch.Tensor, ...]]
     input_names: tuple[str, ...] = ()
     run: Callable[..., torch.Tensor] | None = None
+    timer: ComponentTimer | None = None  # set by Pipeline during a timed run
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return (self.module if self.run is None else self.run)(*inputs)
+        fn = self.module if self.run is None else self.run
+        if self.timer is None:
+            return fn(*inputs)
+        return self.timer.call(self.name, fn, *inputs)
 
 
 @dataclass
@@ -62,6 +67,7 @@ class PipelineOutput:
     sample_rate: int
     state: State = field(default_factory=dict)
     stage_memory_mb: dict[str, float] = field(default_factory=dict)
+    component_ms: dict[str, float] = field(default_factory=dict)  # timed runs only
 
 
 class Pipeline:
@@ -77,6 +83,7 @@ class Pipeline:
         self.stages: list[Stage] = []
         self.components: dict[str, Component] = {}
         self._clock: StageClock | None = None
+        self._component_timer = ComponentTimer(device)
 
     @property
     def stage_names(self) -> list[str]:
@@ -103,19 +110,28 @@ class Pipeline:
     def _run_timed(self, state: State, callback: ProfilingCallback) -> PipelineOutput:
         if self._clock is None:
             self._clock = stage_clock(self.device)
-        clock = self._clock
-        clock.start()
-        for stage in self.stages:
-            stage.fn(state)
-            elapsed_ms = clock.mark(stage.name)
-            if elapsed_ms is not None:  # CPU: known now; CUDA: known after the one sync
-                _notify(callback, stage.name, elapsed_ms)
-            clock.restart_stage()
-        for stage_name, elapsed_ms in clock.finish():
+        clock, timer = self._clock, self._component_timer
+        timer.reset()
+        for component in self.components.values():
+            component.timer = timer
+        try:
+            clock.start()
+            for stage in self.stages:
+                stage.fn(state)
+                elapsed_ms = clock.mark(stage.name)
+                if elapsed_ms is not None:  # CPU: known now; CUDA: known after the one sync
+                    _notify(callback, stage.name, elapsed_ms)
+                clock.restart_stage()
+            marks = clock.finish()
+        finally:
+            for component in self.components.values():
+                component.timer = None
+        for stage_name, elapsed_ms in marks:
             if stage_name == TOTAL or self.device.type == "cuda":
                 _notify(callback, stage_name, elapsed_ms)
         output = self.finish(state)
         output.stage_memory_mb = clock.memory_mb()
+        output.component_ms = timer.totals()
         return output
 
     def describe(self) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def _execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str,
     timed = time_pipeline(pipe, audio, cfg.bench)
     times, output = timed.times, timed.output
 
-    metrics = perf_metrics(times, duration_s) | _neural_ms(pipe, times.samples_ms)
+    metrics = (perf_metrics(times, duration_s) | _neural_ms(pipe, times.samples_ms)
+               | _component_metrics(timed.component_ms))
     # CUDA: the allocator's peak, reset per stage, maxed over stages; CPU: process peak RSS.
     peak_mb = (max(timed.stage_memory_mb.values()) if device.type == "cuda"
                else memory.peak_mb(device))
@@ -137,6 +138,17 @@ def _neural_ms(pipe: Pipeline, samples_ms: dict[str, Any]) -> dict[str, float]:
         return {}
     per_repeat = np.sum([np.asarray(samples_ms[name], dtype=float) for name in neural], axis=0)
     return {"neural_ms": float(np.median(per_repeat))}
+
+
+def _component_metrics(component_ms: dict[str, list[float]]) -> dict[str, float]:
+    """``component_ms.<name>`` (median per run) and ``component_ms`` (median of the per-run
+    sum): time inside the neural components only, without the stages' DSP."""
+    if not component_ms:
+        return {}
+    metrics = {f"component_ms.{name}": float(np.median(values))
+               for name, values in component_ms.items()}
+    metrics["component_ms"] = float(np.median(np.sum(list(component_ms.values()), axis=0)))
+    return metrics
 
 
 def frame_range(cfg: DictConfig, pipe: Pipeline, samples: int) -> FrameRange:

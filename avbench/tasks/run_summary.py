@@ -25,7 +25,9 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                    + ("  [UNSTABLE]" if metrics["rtf_cv"] > cfg.bench.max_cv else "")),
         ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"),
         *([("neural stages", f"{metrics['neural_ms']:,.1f} ms median per run (stages with "
-                             "neural components: what the backend changes)")]
+                             "neural components, their DSP included)"
+                             + (f"; inside the components {metrics['component_ms']:,.1f} ms"
+                                if "component_ms" in metrics else ""))]
           if "neural_ms" in metrics else []),
         ("harness", f"clock {metrics['harness.timer_overhead_pct']:.3f} % of a run"
                     + (f", profiling on vs off {metrics['harness.profiling_overhead_pct']:+.2f} %"

@@ -25,6 +25,7 @@ class TimedRun:
     first_call_s: float
     stage_memory_mb: dict[str, float]
     monitor: Monitor
+    component_ms: dict[str, list[float]] = field(default_factory=dict)  # per timed repeat
     harness: dict[str, float] = field(default_factory=dict)
 
 
@@ -56,11 +57,15 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig) -> Tim
     outputs: list[PipelineOutput] = []
     stage_memory: dict[str, float] = {}
 
+    component_ms: dict[str, list[float]] = {}
+
     def run_once(callback: Any) -> None:
         output = pipe.run(audio, profiling_callback=callback)
         if callback is not None:
             for name, mb in output.stage_memory_mb.items():
                 stage_memory[name] = max(stage_memory.get(name, 0.0), mb)
+            for name, ms in output.component_ms.items():
+                component_ms.setdefault(name, []).append(ms)
         outputs[:] = [output]
 
     gpu_index = (device.index or 0) if device.type == "cuda" else None
@@ -69,7 +74,7 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig) -> Tim
     with console.repeat_progress(policy.min_repeats) as advance, monitor:
         times = repeat(run_once, pipe.stage_names, policy, on_repeat=advance)
     faults = (minor_faults() - faults_before) / max(times.repeats, 1)
-    run = TimedRun(times, outputs[0], first_call_s, stage_memory, monitor)
+    run = TimedRun(times, outputs[0], first_call_s, stage_memory, monitor, component_ms)
     run.harness["harness.minor_faults_per_run"] = faults
     run.harness |= timer_overhead(device, len(pipe.stages), times)
     if bench.overhead_check:

@@ -67,3 +67,40 @@ def test_no_callback_reads_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     assert torch.equal(out.audio, torch.full((1,), 4.0))
     SleepyPipeline({"a": 0, "b": 0}).run(torch.ones(1), profiling_callback=lambda *_: None)
     assert len(reads) > 0
+
+
+class Sleep(torch.nn.Module):
+    """A component of known cost."""
+
+    def __init__(self, ms: float) -> None:
+        super().__init__()
+        self.ms = ms
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.ms / 1000)
+        return x + 1
+
+
+def test_component_time_is_reported_for_timed_runs_only() -> None:
+    from avbench.pipelines.base import Component
+
+    pipe = Pipeline(torch.device("cpu"), sample_rate=100)
+    pipe.components = {name: Component(name, Sleep(ms), lambda n: (torch.zeros(n),))
+                       for name, ms in (("fast", 2.0), ("slow", 15.0))}
+
+    def stage(state):
+        time.sleep(0.01)  # the stage's own (non-component) work
+        x = pipe.components["fast"](state["input"])
+        state["output"] = pipe.components["slow"](pipe.components["fast"](x))
+
+    pipe.stages = [Stage("only", stage, ("fast", "slow"))]
+    calls: list[tuple[str, float]] = []
+    out = pipe.run(torch.zeros(3), profiling_callback=lambda s, ms: calls.append((s, ms)))
+    assert torch.equal(out.audio, torch.full((3,), 3.0))
+    stage_ms = dict(calls)["only"]
+    assert set(out.component_ms) == {"fast", "slow"}
+    assert 4.0 <= out.component_ms["fast"] < stage_ms  # two calls of >= 2 ms, summed
+    assert 15.0 <= out.component_ms["slow"] < stage_ms
+    assert out.component_ms["fast"] + out.component_ms["slow"] <= stage_ms - 10.0 + 1.0
+    assert all(c.timer is None for c in pipe.components.values())  # detached after the run
+    assert pipe.run(torch.zeros(3)).component_ms == {}  # no callback: nothing timed

@@ -34,6 +34,9 @@ def test_onnxruntime_run_records_backend_cold_start_and_parity(
     assert tags["backend.providers"] == "CPUExecutionProvider"
     assert metrics["cold.export_s"] > 0 and metrics["cold.load_s"] > 0
     assert metrics["cold.first_call_s"] > 0 and metrics["cold.model_s"] > 0
+    # Time inside the six components: part of the neural stages' time, which adds their DSP.
+    assert 0 < metrics["component_ms"] < metrics["neural_ms"]
+    assert metrics["component_ms.vocoder"] > metrics["component_ms.mel_projection"] > 0
     # Same precision on another backend: within the fp32 thresholds, at every stage.
     assert tags["parity.pass"] == "true" and tags["parity.reference_cache"] == "miss"
     for stage in ("separation", "f0_extraction", "conversion", "vocoder", "mixing"):
