@@ -26,9 +26,10 @@ def test_retaining_freed_memory_removes_repeat_page_faults() -> None:
         from avbench.measure.allocator import minor_faults, retain_freed_memory
         from avbench.models import HiFiGANGenerator, hifigan_config
         tag = retain_freed_memory(sys.argv[1] == "retain")["bench.malloc"]
+        torch.set_num_threads(1)  # one allocating thread: one malloc arena
         torch.manual_seed(0)
         vocoder = HiFiGANGenerator(hifigan_config("v3"), n_mels=8).eval()
-        mel = torch.randn(1, 8, 64)  # a short vocoder call: activations of 0.1-2 MiB
+        mel = torch.randn(1, 8, 256)  # 3 s of audio: activations of 0.5-8 MiB
         with torch.inference_mode():
             vocoder(mel)
             before = minor_faults()
@@ -43,10 +44,10 @@ def test_retaining_freed_memory_removes_repeat_page_faults() -> None:
         tag, faults = out.stdout.split()
         results[mode] = (tag, float(faults))
     assert results["default"][0] == "default" and results["retain"][0] == "retain"
-    # Measured: ~7,000-9,500 pages re-faulted per call by default (glibc unmaps or trims
-    # the freed activations), 1-210 when retained.
+    # Measured per call: 9,600-43,000 page faults by default (glibc unmaps or trims the
+    # freed activations and the next call faults them in again), 25-875 retained.
     assert results["default"][1] > 2000, results
-    assert results["retain"][1] < results["default"][1] / 10, results
+    assert results["retain"][1] < results["default"][1] / 4, results
 
 
 def test_later_disable_in_the_same_process_says_it_is_still_in_force(
