@@ -22,7 +22,7 @@ import torch
 from avbench.backends.cache import ArtifactCache
 from avbench.backends.export import FrameRange
 from avbench.pipelines.base import Component, Pipeline
-from avbench.runtime import ConfigError
+from avbench.runtime import ConfigError, resolve_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def prepare(pipeline: Pipeline, backend_cfg: Any, device: torch.device | None = 
     """Make every neural component of ``pipeline`` run on the configured backend."""
     name = backend_cfg.name
     ctx = BackendContext(cfg=backend_cfg, device=device or pipeline.device, dtype=dtype,
-                         cache=ArtifactCache(cache_dir or Path.home() / ".cache" / "avbench"),
+                         cache=ArtifactCache(resolve_cache_dir(str(cache_dir) if cache_dir else None)),
                          frames=frames or FrameRange(16, 256, 4096))
     backend = backend_class(name)(ctx)
     report = BackendReport(requested=name)

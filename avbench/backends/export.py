@@ -12,13 +12,14 @@ folded before export so the graph holds plain convolutions.
 from __future__ import annotations
 
 import hashlib
-import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from avbench.backends.cache import ArtifactCache
 from avbench.models.weight_norm import remove_weight_norm
 from avbench.pipelines.base import Component
 
@@ -103,7 +104,7 @@ def export_onnx(component: Component, path: str | Path, frames: int = PROBE_FRAM
         torch.onnx.export(
             component.module,
             example,
-            str(path) if isinstance(path, (str, Path)) else path,
+            str(path),
             input_names=list(sig.input_names),
             output_names=[OUTPUT],
             dynamic_axes=sig.dynamic_axes(),
@@ -124,11 +125,19 @@ def module_digest(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def onnx_bytes(component: Component, frames: int = PROBE_FRAMES[1], opset: int = OPSET) -> bytes:
-    """The exported graph in memory (used where no file is wanted)."""
-    buffer = io.BytesIO()
-    export_onnx(component, buffer, frames, opset)  # type: ignore[arg-type]
-    return buffer.getvalue()
+def onnx_fields(component: Component, dtype: torch.dtype, opset: int) -> dict[str, Any]:
+    """What makes an exported graph valid: the weights, the exporter and the precision."""
+    return {"component": component.name, "model_sha256": module_digest(component.module),
+            "dtype": str(dtype), "opset": opset, "torch": torch.__version__,
+            "exporter": "torchscript", "input_names": list(component.input_names)}
+
+
+def cached_onnx(component: Component, cache: ArtifactCache, fields: dict[str, Any],
+                opset: int) -> tuple[str, float, bool]:
+    """The cached graph of ``component`` (exported on a miss): path, export seconds, hit."""
+    entry = cache.entry("onnx", component.name, fields, "model.onnx")
+    result = entry.get_or_build(lambda path: export_onnx(component, path, opset=opset))
+    return str(result.path), result.build_s, result.hit
 
 
 def _changed_axes(a: torch.Size, b: torch.Size) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from avbench.backends.base import Backend, Prepared
-from avbench.backends.export import export_onnx, module_digest
+from avbench.backends.export import cached_onnx, onnx_fields
 from avbench.pipelines.base import Component
 
 CPU = "CPUExecutionProvider"
@@ -30,23 +30,6 @@ def ort_version() -> str | None:
     except ImportError:
         return None
     return str(onnxruntime.__version__)
-
-
-def onnx_entry_fields(component: Component, dtype: torch.dtype, opset: int) -> dict[str, Any]:
-    """What makes an exported graph valid: the weights, the exporter and the precision."""
-    return {"component": component.name, "model_sha256": module_digest(component.module),
-            "dtype": str(dtype), "opset": opset, "torch": torch.__version__,
-            "exporter": "torchscript", "input_names": list(component.input_names)}
-
-
-def export_cached(backend: Backend, component: Component) -> tuple[str, float, bool]:
-    """The cached ONNX graph of ``component``: (path, export seconds, cache hit)."""
-    opset = int(backend.ctx.cfg.opset)
-    entry = backend.ctx.cache.entry("onnx", component.name,
-                                    onnx_entry_fields(component, backend.ctx.dtype, opset),
-                                    "model.onnx")
-    result = entry.get_or_build(lambda path: export_onnx(component, path, opset=opset))
-    return str(result.path), result.build_s, result.hit
 
 
 class OnnxRuntimeBackend(Backend):
@@ -79,7 +62,9 @@ class OnnxRuntimeBackend(Backend):
     def prepare(self, component: Component) -> Prepared:
         import onnxruntime
 
-        path, export_s, hit = export_cached(self, component)
+        opset = int(self.ctx.cfg.opset)
+        path, export_s, hit = cached_onnx(component, self.ctx.cache,
+                                          onnx_fields(component, self.ctx.dtype, opset), opset)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # The same thread count as PyTorch (bench.threads), so the backends compare fairly.

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from avbench.backends.base import Backend, Prepared
-from avbench.backends.export import OUTPUT, Shape, profile_shapes
+from avbench.backends.export import OUTPUT, Shape, cached_onnx, onnx_fields, profile_shapes
 from avbench.pipelines.base import Component
 
 PACKAGE_FIX = "pip install 'avbench[tensorrt]'"
@@ -189,11 +189,11 @@ class TensorRTRunner:
         return output
 
 
-def engine_fields(component: Component, onnx_fields: dict[str, Any], profiles: dict[str, Any],
+def engine_fields(graph_fields: dict[str, Any], profiles: dict[str, Any],
                   device: torch.device, workspace_mb: int) -> dict[str, Any]:
     """What makes a serialized engine valid: its graph, profile, TensorRT and the GPU."""
     major, minor = torch.cuda.get_device_capability(device)
-    return onnx_fields | {"profiles": profiles, "tensorrt": trt_version(),
+    return graph_fields | {"profiles": profiles, "tensorrt": trt_version(),
                           "gpu": torch.cuda.get_device_name(device),
                           "compute_capability": f"{major}.{minor}", "workspace_mb": workspace_mb}
 
@@ -205,14 +205,13 @@ class TensorRTBackend(Backend):
         return unavailable_reason(self.ctx.device)
 
     def prepare(self, component: Component) -> Prepared:
-        from avbench.backends.onnxruntime import export_cached, onnx_entry_fields
-
-        onnx_path, export_s, onnx_hit = export_cached(self, component)
+        opset = int(self.ctx.cfg.opset)
+        graph_fields = onnx_fields(component, self.ctx.dtype, opset)  # hashes the weights once
+        onnx_path, export_s, onnx_hit = cached_onnx(component, self.ctx.cache, graph_fields,
+                                                    opset)
         profiles = profile_shapes(component, self.ctx.frames)
         workspace_mb = int(self.ctx.cfg.workspace_mb)
-        fields = engine_fields(component, onnx_entry_fields(component, self.ctx.dtype,
-                                                            int(self.ctx.cfg.opset)),
-                               profiles, self.ctx.device, workspace_mb)
+        fields = engine_fields(graph_fields, profiles, self.ctx.device, workspace_mb)
         entry = self.ctx.cache.entry("tensorrt", component.name, fields, "model.engine")
         result = entry.get_or_build(lambda path: path.write_bytes(
             build_engine(onnx_path, profiles, workspace_mb)))

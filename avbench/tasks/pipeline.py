@@ -88,8 +88,8 @@ def _execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str,
     build_start = time.perf_counter()
     pipe = build_pipeline(cfg, device, dtype, kernel, cache_dir)
     model_s = time.perf_counter() - build_start
-    report = backends.prepare(pipe, cfg.backend, device, dtype,
-                              resolve_cache_dir(cfg.backend.cache_dir, cfg.paths.cache_dir),
+    backend_cache = resolve_cache_dir(cfg.backend.cache_dir, cfg.paths.cache_dir)
+    report = backends.prepare(pipe, cfg.backend, device, dtype, backend_cache,
                               frame_range(cfg, pipe, audio.shape[-1]))
     logger.set_tags(report.tags())
 
@@ -110,7 +110,8 @@ def _execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str,
     logger.set_tags(_flags(cfg, device, metrics))
     if song is not None:
         metrics |= _pitch_accuracy(pipe, output, song)
-    failures = _parity(cfg, pipe, audio, device, kernel, output.state, metrics, logger)
+    failures = _parity(cfg, pipe, audio, output.state, metrics, logger, device=device,
+                       kernel=kernel, cache_dir=cache_dir, backend_cache=backend_cache)
     if hasattr(pipe, "stage_ms"):
         metrics |= {f"calibration.error_pct.{stage}": 100 * (metrics[f"stage_ms.{stage}"] - ms) / ms
                     for stage, ms in pipe.stage_ms.items() if ms > 0}
@@ -136,8 +137,7 @@ def _neural_ms(pipe: Pipeline, samples_ms: dict[str, Any]) -> dict[str, float]:
     neural = [stage.name for stage in pipe.stages if stage.components]
     if not neural:
         return {}
-    per_repeat = np.sum([np.asarray(samples_ms[name], dtype=float) for name in neural], axis=0)
-    return {"neural_ms": float(np.median(per_repeat))}
+    return {"neural_ms": _median_of_sums([samples_ms[name] for name in neural])}
 
 
 def _component_metrics(component_ms: dict[str, list[float]]) -> dict[str, float]:
@@ -147,8 +147,13 @@ def _component_metrics(component_ms: dict[str, list[float]]) -> dict[str, float]
         return {}
     metrics = {f"component_ms.{name}": float(np.median(values))
                for name, values in component_ms.items()}
-    metrics["component_ms"] = float(np.median(np.sum(list(component_ms.values()), axis=0)))
+    metrics["component_ms"] = _median_of_sums(list(component_ms.values()))
     return metrics
+
+
+def _median_of_sums(series: list[list[float]]) -> float:
+    """Median over repeats of the per-repeat sum of several aligned series."""
+    return float(np.median(np.sum(np.asarray(series, dtype=float), axis=0)))
 
 
 def frame_range(cfg: DictConfig, pipe: Pipeline, samples: int) -> FrameRange:
@@ -165,19 +170,22 @@ def frame_range(cfg: DictConfig, pipe: Pipeline, samples: int) -> FrameRange:
     return FrameRange(smallest, opt, largest)
 
 
-def _parity(cfg: DictConfig, pipe: Pipeline, audio: torch.Tensor, device: torch.device,
-            kernel: str, state: dict[str, Any], metrics: dict[str, float],
-            logger: RunLogger) -> list[str] | None:
-    """Compare with the fp32 eager reference when this run is not one; None when not checked."""
+def _parity(cfg: DictConfig, pipe: Pipeline, audio: torch.Tensor, state: dict[str, Any],
+            metrics: dict[str, float], logger: RunLogger, *, device: torch.device, kernel: str,
+            cache_dir: Path, backend_cache: Path) -> list[str] | None:
+    """Compare with the fp32 eager reference when this run is not one; None when not checked.
+
+    The reference pipeline is built from the run's assets (``cache_dir``); its stage outputs
+    are cached beside the exported graphs and engines (``backend_cache``).
+    """
     if not parity.needed(cfg, kernel):
         console.phase(5, "parity", "skipped: this run is the fp32 eager reference"
                       if cfg.backend.parity.enabled else "off (backend.parity.enabled=false)")
         return None
     console.phase(5, "parity", f"stage outputs vs the fp32 eager reference "
                   f"(thresholds of precision={cfg.precision.name})")
-    cache_dir = resolve_cache_dir(cfg.backend.cache_dir, cfg.paths.cache_dir)
     reference, hit = parity.reference_outputs(
-        cfg, audio, device, cache_dir,
+        cfg, audio, device, backend_cache,
         lambda: build_pipeline(cfg, device, torch.float32, "torch", cache_dir))
     values, failures = parity.check(pipe, state, reference, cfg.precision.parity)
     metrics |= values
