@@ -24,6 +24,9 @@ class TaskConfig:
     # task=compare (avbench.analysis); the run ids are top-level: baseline=, candidate=
     threshold_pct: float = 5.0  # a change smaller than this is never called a regression
     alpha: float = 0.01  # Mann-Whitney U significance level
+    across: list[str] = field(default_factory=list)  # groups that may differ, e.g. [backend]
+    # task=doctor
+    noise_probe_s: float = 4.0  # how long to time fixed work for the machine's noise (0: skip)
     # task=kernels
     families: list[str] = field(default_factory=lambda: ["stft", "log_mel", "f0"])
     n_fft: int = 1024

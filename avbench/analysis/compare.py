@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from avbench.analysis.runs import AnalysisError, group_columns, total_ms_samples
+from avbench.analysis.runs import CONFIG_GROUPS, AnalysisError, group_columns, total_ms_samples
 
 SLOWER, FASTER, UNCHANGED = "slower", "faster", "unchanged"
 
@@ -118,17 +118,29 @@ class CellChange:
         return record | record.pop("change")
 
 
-def match_key(frame: pd.DataFrame) -> list[str]:
-    """Columns a baseline and a candidate must share to be the same cell."""
-    return ["hardware_key", *group_columns(frame)]
+def match_key(baseline: pd.DataFrame, candidate: pd.DataFrame,
+              across: Sequence[str] = ()) -> list[str]:
+    """Columns a baseline and a candidate must share to be the same cell: the hardware key
+    and every config group but those compared ``across`` (e.g. ``["backend"]`` for an A/B
+    of two backends)."""
+    unknown = sorted(set(across) - set(CONFIG_GROUPS))
+    if unknown:
+        raise AnalysisError(f"cannot compare across {', '.join(unknown)}: "
+                            f"valid groups are {', '.join(CONFIG_GROUPS)}")
+    key = ["hardware_key", *group_columns(baseline)]
+    return [c for c in key if c in candidate.columns and c not in across]
 
 
 def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFrame,
-                       threshold_pct: float = 5.0, alpha: float = 0.01) -> list[CellChange]:
-    """Every cell finished in both, matched on hardware key and config, classified on the
-    per-repeat ``total_ms`` samples (runs of one cell on one side are pooled)."""
-    key = [c for c in match_key(baseline) if c in candidate.columns]
+                       threshold_pct: float = 5.0, alpha: float = 0.01,
+                       across: Sequence[str] = ()) -> list[CellChange]:
+    """Every cell finished in both, matched on hardware key and config (but the groups
+    ``across``), classified on the per-repeat ``total_ms`` samples (runs of one cell on one
+    side are pooled)."""
+    key = match_key(baseline, candidate, across)
     baseline, candidate = _finished(baseline, key), _finished(candidate, key)
+    for side, frame in (("baseline", baseline), ("candidate", candidate)):
+        _one_value_per_cell(side, frame, key, across)
     pairs = baseline.groupby(key).groups.items()
     candidate_groups = candidate.groupby(key).groups
     # Cells are labelled by the groups that vary, as in the sweep's own summary.
@@ -157,14 +169,32 @@ def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFr
     return changes
 
 
-def unmatched(baseline: pd.DataFrame, candidate: pd.DataFrame) -> list[str]:
+def unmatched(baseline: pd.DataFrame, candidate: pd.DataFrame,
+              across: Sequence[str] = ()) -> list[str]:
     """Run names of finished baseline cells with no finished candidate cell: a cell that
     failed or was dropped in the candidate is not a speed change, but a gate should say so."""
-    key = [c for c in match_key(baseline) if c in candidate.columns]
+    key = match_key(baseline, candidate, across)
     done = set(_finished(candidate, key)[key].apply(tuple, axis=1))
     finished = _finished(baseline, key)
     missing = ~finished[key].apply(tuple, axis=1).isin(done)
     return finished.loc[missing, "run_name"].tolist()
+
+
+def _one_value_per_cell(side: str, frame: pd.DataFrame, key: list[str],
+                        across: Sequence[str]) -> None:
+    """Runs pooled into one cell must agree on the groups compared across."""
+    for group in (g for g in across if g in frame.columns):
+        values = frame.groupby(key)[group].nunique(dropna=False)
+        if (values > 1).any():
+            found = ", ".join(sorted(frame[group].astype(str).unique()))
+            raise AnalysisError(f"the {side} holds several {group} values per cell ({found}) "
+                                f"while comparing across {group}: pass one {group} per side")
+
+
+def across_values(frame: pd.DataFrame, across: Sequence[str]) -> dict[str, list[str]]:
+    """The values each compared-across group takes among the finished runs of one side."""
+    finished = frame[frame["status"] == "FINISHED"]
+    return {g: sorted(finished[g].astype(str).unique()) for g in across if g in finished}
 
 
 def _finished(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:

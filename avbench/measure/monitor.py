@@ -2,7 +2,9 @@
 
 Started before the timed repeats and stopped after them; ``stop`` joins the
 thread, so nothing is left running. Samples become step metrics and a
-summary (mean GPU utilisation, max temperature, throttled fraction).
+summary (mean GPU utilisation, max temperature, throttled fraction), with
+the share of the machine's CPU time other processes and the hypervisor
+(steal) took meanwhile: the usual causes of a noisy run.
 """
 
 from __future__ import annotations
@@ -72,6 +74,34 @@ class NvmlReader:
             log.debug("nvmlShutdown failed", exc_info=True)
 
 
+@dataclass(frozen=True)
+class CpuShare:
+    """Machine-wide CPU time between two readings: what this process, other processes and
+    the hypervisor (steal) took, as % of all cores' time. Linux reports steal; elsewhere 0."""
+
+    total_s: float
+    other_pct: float
+    steal_pct: float
+
+    @staticmethod
+    def reading(process: psutil.Process) -> tuple[Any, Any]:
+        return psutil.cpu_times(), process.cpu_times()
+
+    @classmethod
+    def between(cls, start: tuple[Any, Any], end: tuple[Any, Any]) -> CpuShare:
+        (machine0, own0), (machine1, own1) = start, end
+        delta = {f: getattr(machine1, f) - getattr(machine0, f) for f in machine0._fields}
+        total = sum(delta.values())
+        if total <= 0:
+            return cls(0.0, 0.0, 0.0)
+        idle = delta["idle"] + delta.get("iowait", 0.0) + delta.get("steal", 0.0)
+        own = (own1.user + own1.system) - (own0.user + own0.system)
+        # The guest fields are already counted in user/nice.
+        busy = total - idle - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
+        return cls(total, max(0.0, 100 * (busy - own) / total),
+                   100 * delta.get("steal", 0.0) / total)
+
+
 class Monitor:
     """Samples every ``interval_s`` on a daemon thread between ``start`` and ``stop``."""
 
@@ -91,6 +121,8 @@ class Monitor:
             raise RuntimeError("monitor already started")
         self._gpu = NvmlReader.open(self.gpu_index) if self.gpu_index is not None else None
         self._process.cpu_percent(None)  # the first reading only sets the baseline
+        self._cpu_start = CpuShare.reading(self._process)
+        self.cpu_share: CpuShare | None = None
         self._start = time.perf_counter()
         self._thread = threading.Thread(target=self._loop, name="avbench-monitor", daemon=True)
         self._thread.start()
@@ -114,6 +146,7 @@ class Monitor:
         self._stop.set()
         self._thread.join()
         self._thread = None
+        self.cpu_share = CpuShare.between(self._cpu_start, CpuShare.reading(self._process))
         if self._gpu is not None:
             self._gpu.close()
         return self.samples
@@ -142,6 +175,9 @@ class Monitor:
         out = {"monitor.samples": float(len(self.samples)),
                "monitor.cpu_pct_mean": float(np.mean(series["monitor.cpu_pct"])),
                "monitor.rss_mb_max": float(np.max(series["monitor.rss_mb"]))}
+        if self.cpu_share is not None:
+            out |= {"monitor.other_cpu_pct": self.cpu_share.other_pct,
+                    "monitor.steal_pct": self.cpu_share.steal_pct}
         if "monitor.gpu_util_pct" in series:
             out |= {
                 "monitor.gpu_util_pct_mean": float(np.mean(series["monitor.gpu_util_pct"])),

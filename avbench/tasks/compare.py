@@ -12,6 +12,7 @@ from rich.table import Table
 from avbench.analysis.compare import (
     SLOWER,
     CellChange,
+    across_values,
     changes_frame,
     detect_regressions,
     unmatched,
@@ -61,16 +62,22 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     client = open_store(resolve_tracking_uri(cfg.tracking.uri))
     baseline = resolve_runs(client, cfg.baseline)
     candidate = resolve_runs(client, cfg.candidate)
-    changes = detect_regressions(client, baseline, candidate,
-                                 threshold_pct=task.threshold_pct, alpha=task.alpha)
+    across = list(task.across)
+    changes = detect_regressions(client, baseline, candidate, threshold_pct=task.threshold_pct,
+                                 alpha=task.alpha, across=across)
     print_changes(changes, task.threshold_pct, task.alpha)
-    missing = unmatched(baseline, candidate)
+    sides = {"baseline": across_values(baseline, across),
+             "candidate": across_values(candidate, across)}
+    for group in across:
+        print_line(f"  across {group}: baseline {', '.join(sides['baseline'].get(group, []))}"
+                   f" -> candidate {', '.join(sides['candidate'].get(group, []))}")
+    missing = unmatched(baseline, candidate, across)
     if missing:
         print_line(f"  [yellow]not compared[/]: {len(missing)} baseline cell(s) have no finished "
                    f"candidate: {', '.join(missing)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"baseline": cfg.baseline, "candidate": cfg.candidate,
-              "threshold_pct": task.threshold_pct, "alpha": task.alpha,
+              "threshold_pct": task.threshold_pct, "alpha": task.alpha, "across": sides,
               "cells": changes_frame(changes).to_dict(orient="records"),
               "not_compared": missing}
     (out_dir / "compare.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -156,12 +156,33 @@ def check_cache(cache_dir: Path) -> Check:
     return Check("cache dir", PASS, f"{cache_dir}: {free_gb:.0f} GB free")
 
 
+def check_timing_noise(bench: Any, seconds: float) -> Check:
+    """How much fixed work varies on this machine, against bench.max_cv."""
+    from avbench.measure.noise import probe_noise
+    from avbench.measure.threads import apply_threads
+
+    threads = apply_threads(bench.threads)["threads.torch"]
+    floor = probe_noise(seconds)
+    detail = (f"fixed work varies: compute {100 * floor.compute_cv:.1f} %, memory "
+              f"{100 * floor.memory_cv:.1f} % at {floor.memory_gb_s:.0f} GB/s (CV of "
+              f"{floor.blocks} blocks each, {threads} thread(s)); other processes took "
+              f"{floor.other_cpu_pct:.1f} %, steal {floor.steal_pct:.1f} % of the CPU")
+    if floor.cv <= bench.max_cv / 2:
+        return Check("timing noise", PASS, detail)
+    return Check("timing noise", WARN, detail,
+                 f"over half of bench.max_cv={bench.max_cv:g}: runs here will often be flagged "
+                 "unstable; stop other work or use a dedicated machine (on a shared host, "
+                 "neighbours take memory bandwidth), and raise bench.min_time_s")
+
+
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
     checks: list[Callable[[], Check]] = [
         check_python, check_cuda, lambda: check_gpu_profile(cfg.gpu), check_triton,
         check_onnxruntime, check_compile, check_tensorrt, lambda: check_mlflow(cfg.tracking),
         lambda: check_cache(resolve_cache_dir(cfg.paths.cache_dir)),
     ]
+    if cfg.task.noise_probe_s > 0:
+        checks.append(lambda: check_timing_noise(cfg.bench, cfg.task.noise_probe_s))
     results = [check() for check in checks]
     table = Table(title="avbench doctor", title_justify="left")
     for column in ("check", "status", "detail", "fix"):

@@ -202,9 +202,13 @@ def _flags(cfg: DictConfig, device: torch.device, metrics: dict[str, float]) -> 
     unstable = metrics["rtf_cv"] > cfg.bench.max_cv
     flags = {"bench.unstable": str(unstable).lower()}
     if unstable:
-        log.warning("RTF varies %.1f%% between repeats (bench.max_cv=%.0f%%): the machine is "
-                    "busy or the run is too short; raise bench.min_time_s", 100 * metrics["rtf_cv"],
-                    100 * cfg.bench.max_cv)
+        load = (f" (meanwhile other processes took {metrics['monitor.other_cpu_pct']:.1f}% and "
+                f"the hypervisor {metrics['monitor.steal_pct']:.1f}% of the CPU)"
+                if "monitor.other_cpu_pct" in metrics else "")
+        log.warning("RTF varies %.1f%% between repeats (bench.max_cv=%.0f%%)%s: the machine is "
+                    "busy or the run is too short; raise bench.min_time_s or check "
+                    "python -m avbench task=doctor (timing noise)", 100 * metrics["rtf_cv"],
+                    100 * cfg.bench.max_cv, load)
     if "monitor.gpu_throttled_fraction" in metrics:
         throttled = metrics["monitor.gpu_throttled_fraction"] > 0
         flags["bench.throttled"] = str(throttled).lower()

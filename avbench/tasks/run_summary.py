@@ -34,6 +34,9 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                        if "harness.profiling_overhead_pct" in metrics else "")
                     + (f", {metrics['harness.minor_faults_per_run']:,.0f} page faults per run"
                        if "harness.minor_faults_per_run" in metrics else "")),
+        *([("machine", f"while timing, other processes took {metrics['monitor.other_cpu_pct']:.1f} "
+                       f"% of the CPU, the hypervisor (steal) {metrics['monitor.steal_pct']:.1f} %")]
+          if "monitor.other_cpu_pct" in metrics else []),
         ("peak memory", f"{metrics['memory_peak_mb']:,.0f} MB "
                         f"({'CUDA max allocated' if device.type == 'cuda' else 'process RSS'})"),
         ("device", f"{device} · {cfg.precision.name}"),

@@ -130,3 +130,22 @@ def test_a_sweep_against_itself_and_unmatched_cells(store, tiny_sweep: TinySweep
     with pytest.raises(runs.AnalysisError, match="no cell of the candidate"):
         compare.detect_regressions(store, sweep, runs.resolve_runs(store,
                                                                    tiny_sweep.baseline_run_id))
+
+
+def test_compare_across_a_group(store, tiny_sweep: TinySweep) -> None:
+    sweep = runs.resolve_runs(store, tiny_sweep.sweep_id)
+    on_cpu = sweep[(sweep["status"] == "FINISHED") & (sweep["gpu"] == "cpu")]
+    fp32, bf16 = (on_cpu[on_cpu["precision"] == p] for p in ("fp32", "bf16"))
+    assert len(fp32) == len(bf16) == 1
+    with pytest.raises(runs.AnalysisError, match="no cell of the candidate"):
+        compare.detect_regressions(store, fp32, bf16)
+    (change,) = compare.detect_regressions(store, fp32, bf16, across=["precision"])
+    samples = runs.total_ms_samples(store, fp32["run_id"])
+    assert change.baseline_ms == pytest.approx(float(np.median(*samples.values())))
+    assert change.candidate_ms != change.baseline_ms
+    assert compare.unmatched(fp32, bf16, ["precision"]) == []
+    assert compare.across_values(bf16, ["precision"]) == {"precision": ["bf16"]}
+    with pytest.raises(runs.AnalysisError, match="several precision values per cell"):
+        compare.detect_regressions(store, fp32, on_cpu, across=["precision"])
+    with pytest.raises(runs.AnalysisError, match="cannot compare across colour"):
+        compare.detect_regressions(store, fp32, bf16, across=["colour"])

@@ -74,3 +74,30 @@ def test_user_errors_are_one_line(tiny_sweep: TinySweep, tmp_path: Path, asset_c
     assert message in result.error
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
     journal.JOURNAL.clear()
+
+
+def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
+    client = MlflowClient(tiny_sweep.uri)
+    children = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        f"tags.`mlflow.parentRunId` = '{tiny_sweep.sweep_id}' and attributes.status = 'FINISHED'")
+    by_precision = {r.data.tags["choice.precision"]: r.info.run_id for r in children
+                    if r.data.tags["choice.gpu"] == "cpu"}
+    journal.JOURNAL.clear()
+    result = tasks.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
+                                   f"baseline={by_precision['fp32']}",
+                                   f"candidate={by_precision['bf16']}",
+                                   "task.across=[precision]"))
+    record = json.loads((tmp_path / "out" / "compare.json").read_text())
+    journal.JOURNAL.clear()
+    assert record["across"] == {"baseline": {"precision": ["fp32"]},
+                                "candidate": {"precision": ["bf16"]}}
+    (cell,) = record["cells"]
+    # bf16 on this CPU may be slower or not; the exit follows the verdict either way.
+    assert result.ok == (cell["verdict"] != "slower"), result.error
+    assert "across precision: baseline fp32 -> candidate bf16" in capsys.readouterr().out

@@ -36,6 +36,15 @@ def test_checks_on_this_machine(mlflow_store: str, tmp_path: Path, asset_cache: 
         assert doctor.check_tensorrt().status == doctor.WARN
 
 
+def test_timing_noise_against_max_cv(tmp_path: Path, asset_cache: Path) -> None:
+    lenient = doctor.check_timing_noise(compose_run(tmp_path, asset_cache, "bench.max_cv=10").bench,
+                                        seconds=1.0)
+    assert lenient.status == doctor.PASS and "fixed work varies" in lenient.detail
+    strict = doctor.check_timing_noise(compose_run(tmp_path, asset_cache, "bench.max_cv=0").bench,
+                                       seconds=1.0)
+    assert strict.status == doctor.WARN and "bench.max_cv=0" in strict.fix
+
+
 def test_unwritable_store_fails(tmp_path: Path, asset_cache: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -49,12 +58,15 @@ def test_doctor_run_passes_or_fails_the_process(tmp_path: Path, asset_cache: Pat
                                                 mlflow_store: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     journal.JOURNAL.clear()
-    ok = tasks.run(compose_run(tmp_path, asset_cache, "task=doctor", "tracking=mlflow"))
+    ok = tasks.run(compose_run(tmp_path, asset_cache, "task=doctor", "tracking=mlflow",
+                               "task.noise_probe_s=1.0"))
     assert ok.ok and ok.metrics["doctor.fail"] == 0 and ok.metrics["doctor.pass"] >= 5
-    assert "avbench doctor" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "avbench doctor" in out and "timing noise" in out
     if torch.cuda.is_available():
         return
-    failed = tasks.run(compose_run(tmp_path, asset_cache, "task=doctor", "gpu=a100"))
+    failed = tasks.run(compose_run(tmp_path, asset_cache, "task=doctor", "gpu=a100",
+                                   "task.noise_probe_s=0"))
     assert not failed.ok and journal.exit_code() == 1
     assert "1 check(s) failed (gpu profile)" in capsys.readouterr().err
     journal.JOURNAL.clear()
