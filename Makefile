@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "avbench needs Python 3.10-3.13 (python3 not found in that range)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@# onnxruntime-openvino (Linux x86-64) and onnxruntime share one module: drop the plain
+	@# build first, so an older venv does not end up with both.
+	$(PY) -c "import platform, sys; sys.exit(not (sys.platform == 'linux' and platform.machine() == 'x86_64'))" \
+		&& $(PY) -m pip uninstall --quiet --yes onnxruntime || true
 	$(PY) -m pip install --progress-bar off -e '.[dev]'
 	@touch $(STAMP)
 

@@ -94,7 +94,8 @@ class BackendConfig:
     opset: int = 17  # ONNX opset of exported graphs
     ort_spinning: bool = False  # ONNX Runtime intra-op workers spin-wait between calls
     providers: list[str] = field(default_factory=lambda: [
-        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+        "TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
+        "CPUExecutionProvider"])
     workspace_mb: int = 2048  # backend=tensorrt: builder workspace
 
 

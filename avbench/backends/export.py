@@ -12,6 +12,7 @@ folded before export so the graph holds plain convolutions.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,9 +126,25 @@ def module_digest(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def code_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of the source of every module class in ``module``: a graph traced from
+    older forward code is stale even when the weights are the same."""
+    digest = hashlib.sha256()
+    for cls in sorted({type(m) for m in module.modules()},
+                      key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+        digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+        try:
+            digest.update(inspect.getsource(cls).encode())
+        except (OSError, TypeError):  # no source (a C extension, an interactive class)
+            digest.update(b"<no source>")
+    return digest.hexdigest()
+
+
 def onnx_fields(component: Component, dtype: torch.dtype, opset: int) -> dict[str, Any]:
-    """What makes an exported graph valid: the weights, the exporter and the precision."""
+    """What makes an exported graph valid: the weights, the code, the exporter and the
+    precision."""
     return {"component": component.name, "model_sha256": module_digest(component.module),
+            "code_sha256": code_digest(component.module),
             "dtype": str(dtype), "opset": opset, "torch": torch.__version__,
             "exporter": "torchscript", "input_names": list(component.input_names)}
 

@@ -86,9 +86,10 @@ class SpectrogramUNet(nn.Module):
         """``(B, n_freq, T)`` magnitude -> ``(B, n_freq, T)`` vocal mask in ``[0, 1]``."""
         n_freq, n_frames = magnitude.shape[-2], magnitude.shape[-1]
         multiple = 2**self.depth
-        # Shape arithmetic (not branches) so the exported graph keeps T dynamic.
-        pad_freq = (multiple - n_freq % multiple) % multiple
-        pad_time = (multiple - n_frames % multiple) % multiple
+        # Shape arithmetic (not branches) so the exported graph keeps T dynamic; round-up
+        # division rather than modulo, which OpenVINO does not take on int64 shapes.
+        pad_freq = (n_freq + multiple - 1) // multiple * multiple - n_freq
+        pad_time = (n_frames + multiple - 1) // multiple * multiple - n_frames
         # log1p compresses the dynamic range without a floor constant that
         # would depend on the input scale.
         x = F.pad(torch.log1p(magnitude).unsqueeze(1), (0, pad_time, 0, pad_freq))

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from avbench.backends.cache import MANIFEST, ArtifactCache, file_digest
-from avbench.backends.export import module_digest
+from avbench.backends.export import code_digest, module_digest
 
 FIELDS = {"component": "vocoder", "dtype": "torch.float32", "torch": torch.__version__}
 
@@ -62,6 +62,24 @@ def test_changing_one_weight_changes_the_model_hash(tmp_path: Path) -> None:
             != cache.entry("onnx", "m", {"model_sha256": after}, "model.onnx").dir)
     # Precision is part of the content too.
     assert module_digest(module.half()) != after
+
+
+class Gain(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * x
+
+
+class OtherGain(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 3 * x
+
+
+def test_the_forward_code_is_part_of_the_key() -> None:
+    """Same weights (none), other forward code: the graph traced from it differs."""
+    one, other = nn.Sequential(nn.Conv1d(4, 4, 3), Gain()), nn.Sequential(nn.Conv1d(4, 4, 3),
+                                                                          OtherGain())
+    assert code_digest(one) == code_digest(nn.Sequential(nn.Conv1d(2, 2, 1), Gain()))
+    assert code_digest(one) != code_digest(other)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "manifest", "no_manifest"])

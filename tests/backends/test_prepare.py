@@ -14,7 +14,8 @@ from torch import nn
 
 from avbench.backends import prepare
 from avbench.backends.base import BackendUnavailable
-from avbench.backends.export import FrameRange
+from avbench.backends.export import FrameRange, export_onnx
+from avbench.backends.onnxruntime import CPU, OPENVINO
 from avbench.config import BackendConfig
 from avbench.pipelines.base import Component, Pipeline
 from tests.backends.components import tiny_pipeline
@@ -32,13 +33,29 @@ def run_prepare(pipe: Pipeline, name: str, cache: Path, dtype=torch.float32, **o
                    FRAMES)
 
 
+def has_openvino() -> bool:
+    import onnxruntime
+
+    return OPENVINO in onnxruntime.get_available_providers()
+
+
+PROVIDERS = [
+    pytest.param([CPU], id="cpu-ep"),
+    pytest.param([OPENVINO, CPU], id="openvino-ep", marks=pytest.mark.skipif(
+        not has_openvino(), reason="this onnxruntime build has no OpenVINO provider "
+                                   "(pip install onnxruntime-openvino)")),
+]
+
+
+@pytest.mark.parametrize("providers", PROVIDERS)
 @pytest.mark.parametrize("dtype,tolerance", [(torch.float32, 1e-4), (torch.float16, 2e-2)])
-def test_onnxruntime_matches_pytorch_for_every_component(tmp_path: Path, dtype, tolerance) -> None:
+def test_onnxruntime_matches_pytorch_for_every_component(tmp_path: Path, dtype, tolerance,
+                                                         providers) -> None:
     pipe = tiny_pipeline(dtype)
-    report = run_prepare(pipe, "onnxruntime", tmp_path, dtype)
+    report = run_prepare(pipe, "onnxruntime", tmp_path, dtype, providers=providers)
     assert report.effective == dict.fromkeys(pipe.components, "onnxruntime")
     assert report.fallback_reason is None and report.cache_status == "miss"
-    assert report.tags()["backend.providers"] == "CPUExecutionProvider"
+    assert report.tags()["backend.providers"] == ",".join(sorted(providers))
     assert report.export_s > 0 and report.load_s > 0
     for component in pipe.components.values():
         for frames in LENGTHS:
@@ -50,6 +67,23 @@ def test_onnxruntime_matches_pytorch_for_every_component(tmp_path: Path, dtype, 
             scale = expected.float().abs().max().clamp_min(1e-6)
             error = ((got.float() - expected.float()).abs().max() / scale).item()
             assert error < tolerance, f"{component.name} at {frames} frames: {error:.2e}"
+
+
+@pytest.mark.skipif(not has_openvino(), reason="this onnxruntime build has no OpenVINO provider")
+def test_openvino_runs_every_node_of_every_component(tmp_path: Path) -> None:
+    """OpenVINO takes whole graphs: with the CPU provider's fallback disabled, every
+    component's session still builds, so no node silently runs elsewhere."""
+    import onnxruntime
+
+    for component in tiny_pipeline().components.values():
+        path = tmp_path / f"{component.name}.onnx"
+        export_onnx(component, path)
+        options = onnxruntime.SessionOptions()
+        options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        session = onnxruntime.InferenceSession(
+            str(path), options,
+            providers=[(OPENVINO, {"device_type": "CPU", "precision": "ACCURACY"})])
+        assert session.get_providers()[0] == OPENVINO, component.name
 
 
 def test_second_prepare_hits_the_cache_and_a_weight_change_misses(tmp_path: Path) -> None:
