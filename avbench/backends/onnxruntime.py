@@ -2,8 +2,8 @@
 
 Providers come from ``backend.providers`` in priority order, keeping those
 this onnxruntime build has and the device can use (CPU runs use OpenVINO's
-CPU plugin where the build has it, then the CPU provider). The providers each session actually registered are
-recorded. On CUDA, inputs and outputs stay on the GPU through I/O binding
+CPU plugin where the build has it, then the CPU provider). The providers
+each session actually registered are recorded. On CUDA, inputs and outputs stay on the GPU through I/O binding
 and ONNX Runtime runs on PyTorch's current stream, so the stage clock's CUDA
 events time it.
 """
