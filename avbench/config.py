@@ -155,6 +155,7 @@ class BenchConfig:
     monitor_interval_s: float = 0.1
     min_gpu_util_pct: float = 70.0
     overhead_check: bool = False
+    eager_side_by_side: int = 0  # pairs interleaved with the fp32 eager reference (0: off)
 
 
 @dataclass

@@ -23,9 +23,9 @@ def phase(index: int, name: str, detail: str = "") -> None:
 
 
 @contextmanager
-def repeat_progress(total: int) -> Iterator[Any]:
+def repeat_progress(total: int, label: str = "repeats") -> Iterator[Any]:
     """A progress bar over timed repeats; yields ``advance(done, total)``."""
-    progress = Progress(TextColumn("      repeats"), BarColumn(), MofNCompleteColumn(),
+    progress = Progress(TextColumn(f"      {label}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=False)
     task = progress.add_task("repeats", total=total)
     with progress:

@@ -31,10 +31,15 @@ class ParityError(RuntimeError):
     """A run beyond its precision's parity thresholds with backend.parity.enforce=true."""
 
 
+def is_reference(cfg: DictConfig, kernel: str) -> bool:
+    """fp32 eager PyTorch with the torch kernels: the run the reference is built as."""
+    return (cfg.backend.name == "pytorch" and cfg.precision.dtype == "float32"
+            and kernel == "torch")
+
+
 def needed(cfg: DictConfig, kernel: str) -> bool:
-    """Every run that is not fp32 eager PyTorch with the torch kernels is checked."""
-    return bool(cfg.backend.parity.enabled) and (
-        cfg.backend.name != "pytorch" or cfg.precision.dtype != "float32" or kernel != "torch")
+    """Every run that is not the reference itself is checked."""
+    return bool(cfg.backend.parity.enabled) and not is_reference(cfg, kernel)
 
 
 def reference_fields(cfg: DictConfig, audio: torch.Tensor, device: torch.device) -> dict[str, Any]:

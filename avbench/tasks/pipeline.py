@@ -35,6 +35,7 @@ from avbench.runtime import (
 from avbench.tasks import parity
 from avbench.tasks.artifacts import write_artifacts
 from avbench.tasks.run_summary import run_summary
+from avbench.tasks.side_by_side import side_by_side
 from avbench.tasks.timing import time_pipeline
 from avbench.tracking import RunLogger
 
@@ -112,6 +113,7 @@ def _execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str,
         metrics |= _pitch_accuracy(pipe, output, song)
     failures = _parity(cfg, pipe, audio, output.state, metrics, logger, device=device,
                        kernel=kernel, cache_dir=cache_dir, backend_cache=backend_cache)
+    metrics |= _vs_eager(cfg, pipe, audio, device=device, kernel=kernel, cache_dir=cache_dir)
     if hasattr(pipe, "stage_ms"):
         metrics |= {f"calibration.error_pct.{stage}": 100 * (metrics[f"stage_ms.{stage}"] - ms) / ms
                     for stage, ms in pipe.stage_ms.items() if ms > 0}
@@ -195,6 +197,21 @@ def _parity(cfg: DictConfig, pipe: Pipeline, audio: torch.Tensor, state: dict[st
     for failure in failures:
         log.warning("parity beyond precision=%s thresholds: %s", cfg.precision.name, failure)
     return failures
+
+
+def _vs_eager(cfg: DictConfig, pipe: Pipeline, audio: torch.Tensor, *, device: torch.device,
+              kernel: str, cache_dir: Path) -> dict[str, float]:
+    """With ``bench.eager_side_by_side=N``: N interleaved pairs of the fp32 eager reference
+    and this run's pipeline, for a speed-up that the machine's slow periods hit alike."""
+    pairs = int(cfg.bench.eager_side_by_side)
+    if pairs <= 0:
+        return {}
+    if parity.is_reference(cfg, kernel):
+        console.print_line("      vs eager  skipped: this run is the fp32 eager reference")
+        return {}
+    console.print_line(f"      vs eager  {pairs} interleaved pair(s) with the fp32 eager reference")
+    return side_by_side(pipe, lambda: build_pipeline(cfg, device, torch.float32, "torch",
+                                                     cache_dir), audio, pairs).metrics()
 
 
 def _flags(cfg: DictConfig, device: torch.device, metrics: dict[str, float]) -> dict[str, str]:

@@ -48,6 +48,8 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                        f"load {metrics['cold.load_s']:.2f} s, first call "
                        f"{metrics['cold.first_call_s']:.2f} s, cache {report.cache_status}"),
     ]
+    if "vs_eager.total_speedup" in metrics:
+        lines.append(("vs fp32 eager", _vs_eager_line(metrics)))
     if report.fallback_reason:
         lines.append(("fallback", report.fallback_reason))
     if failures is not None:
@@ -71,3 +73,13 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
         lines.append(("mlflow run", f"{logger.run_id}  (open with: {ui})"))
     return {"run_name": name, "stage_ms": {s: medians[s] for s in times.stages},
             "stage_pct": times.percentages(), "total_ms": medians["total"], "lines": lines}
+
+
+def _vs_eager_line(metrics: dict[str, float]) -> str:
+    """Speed-ups over the fp32 eager reference from interleaved pairs, with 95% CIs."""
+    parts = [f"{metrics[f'vs_eager.{name}_speedup']:.3f}x {label} "
+             f"[{metrics[f'vs_eager.{name}_ci_low']:.3f}, {metrics[f'vs_eager.{name}_ci_high']:.3f}]"
+             for name, label in (("neural", "over the neural stages"), ("total", "in total"))
+             if f"vs_eager.{name}_speedup" in metrics]
+    return (", ".join(parts) + f" (95% CI; {int(metrics['vs_eager.pairs'])} interleaved pairs, "
+            f"eager {metrics['vs_eager.eager_ms']:,.1f} ms vs {metrics['vs_eager.run_ms']:,.1f} ms)")

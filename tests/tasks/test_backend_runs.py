@@ -52,10 +52,17 @@ def test_onnxruntime_run_records_backend_cold_start_and_parity(
         assert metrics[f"parity.{audio_stage}.snr_db"] > 60
     assert "parity.f0_extraction.snr_db" not in metrics  # SNR is for audio only
 
-    again, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=onnxruntime")
+    again, run = tracked_run(tmp_path, asset_cache, mlflow_store, "backend=onnxruntime",
+                             "bench.eager_side_by_side=3")
     assert again.ok and run.data.tags["backend.cache"] == "hit"
     assert run.data.tags["parity.reference_cache"] == "hit"
     assert run.data.metrics["cold.export_s"] == 0.0
+    # Interleaved with the fp32 eager reference: speed-ups with their intervals.
+    vs_eager = run.data.metrics
+    assert vs_eager["vs_eager.pairs"] == 3 and vs_eager["vs_eager.eager_ms"] > 0
+    for name in ("total", "neural"):
+        assert (0 < vs_eager[f"vs_eager.{name}_ci_low"] <= vs_eager[f"vs_eager.{name}_speedup"]
+                <= vs_eager[f"vs_eager.{name}_ci_high"])
 
 
 def test_parity_beyond_threshold_fails_the_run_when_enforced(

@@ -1,0 +1,68 @@
+"""The run against the eager reference, interleaved: speed-ups of known size."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from avbench.pipelines.calibration import CalibrationPipeline
+from avbench.tasks.side_by_side import side_by_side
+
+
+def calibration(net_ms: float) -> CalibrationPipeline:
+    """A 10 ms DSP stage and a ``net_ms`` stage that counts as neural."""
+    pipe = CalibrationPipeline({"dsp": 10.0, "net": net_ms})
+    pipe.stages = [dataclasses.replace(stage, components=("model",)) if stage.name == "net"
+                   else stage for stage in pipe.stages]
+    return pipe
+
+
+def test_known_speedups_from_interleaved_pairs() -> None:
+    built: list[CalibrationPipeline] = []
+
+    def build_eager() -> CalibrationPipeline:
+        built.append(calibration(40.0))
+        return built[-1]
+
+    result = side_by_side(calibration(20.0), build_eager, torch.zeros(2205), pairs=5)
+    assert len(built) == 1 and result.pairs == 5
+    assert result.neural is not None
+    assert result.neural.ratio == pytest.approx(40 / 20, rel=0.1)  # busy-waits: 40 vs 20 ms
+    assert result.total.ratio == pytest.approx(50 / 30, rel=0.1)
+    assert result.total.ci_low <= result.total.ratio <= result.total.ci_high
+    assert result.eager_ms == pytest.approx(50, rel=0.1)
+    assert result.run_ms == pytest.approx(30, rel=0.1)
+    metrics = result.metrics()
+    assert metrics["vs_eager.neural_speedup"] == result.neural.ratio
+    assert metrics["vs_eager.pairs"] == 5
+
+
+def test_without_neural_stages_only_the_total_is_compared() -> None:
+    result = side_by_side(CalibrationPipeline({"a": 2.0}), lambda: CalibrationPipeline({"a": 2.0}),
+                          torch.zeros(2205), pairs=2)
+    assert result.neural is None and "vs_eager.neural_speedup" not in result.metrics()
+    assert result.total.ratio == pytest.approx(1.0, rel=0.2)
+
+
+def test_needs_two_pairs() -> None:
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        side_by_side(CalibrationPipeline({"a": 1.0}), lambda: CalibrationPipeline({"a": 1.0}),
+                     torch.zeros(10), pairs=1)
+
+
+@pytest.mark.parametrize(("overrides", "kernel", "reference"), [
+    ((), "torch", True),
+    (("backend=onnxruntime",), "torch", False),
+    (("precision=fp16",), "torch", False),
+    ((), "triton", False),
+])
+def test_only_fp32_eager_with_torch_kernels_is_the_reference(tmp_path, asset_cache, overrides,
+                                                              kernel, reference) -> None:
+    from avbench.tasks import parity
+    from tests.tasks.test_pipeline_task import compose_run
+
+    cfg = compose_run(tmp_path, asset_cache, *overrides)
+    assert parity.is_reference(cfg, kernel) is reference
+    assert parity.needed(cfg, kernel) is not reference
