@@ -6,6 +6,7 @@ import contextlib
 import inspect
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,7 @@ def _parity(cfg: DictConfig, pipe: Pipeline, audio: torch.Tensor, state: dict[st
                   f"(thresholds of precision={cfg.precision.name})")
     reference, hit = parity.reference_outputs(
         cfg, audio, device, backend_cache,
-        lambda: build_pipeline(cfg, device, torch.float32, "torch", cache_dir))
+        _reference_builder(cfg, device, cache_dir))
     values, failures = parity.check(pipe, state, reference, cfg.precision.parity)
     metrics |= values
     logger.set_tags({"parity.pass": str(not failures).lower(),
@@ -210,8 +211,14 @@ def _vs_eager(cfg: DictConfig, pipe: Pipeline, audio: torch.Tensor, *, device: t
         console.print_line("      vs eager  skipped: this run is the fp32 eager reference")
         return {}
     console.print_line(f"      vs eager  {pairs} interleaved pair(s) with the fp32 eager reference")
-    return side_by_side(pipe, lambda: build_pipeline(cfg, device, torch.float32, "torch",
-                                                     cache_dir), audio, pairs).metrics()
+    return side_by_side(pipe, _reference_builder(cfg, device, cache_dir), audio, pairs).metrics()
+
+
+def _reference_builder(cfg: DictConfig, device: torch.device,
+                       cache_dir: Path) -> Callable[[], Pipeline]:
+    """Builds the fp32 eager reference (torch kernels) from the run's assets: the pipeline
+    the parity gate and the side-by-side timing compare against."""
+    return lambda: build_pipeline(cfg, device, torch.float32, "torch", cache_dir)
 
 
 def _flags(cfg: DictConfig, device: torch.device, metrics: dict[str, float]) -> dict[str, str]:
