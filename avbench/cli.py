@@ -23,8 +23,10 @@ def _entry(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     from avbench import journal
+    from avbench.measure.openmp import bound_idle_spin
     from avbench.tracking.callbacks import close_interrupted_sweep
 
+    bound_idle_spin()  # before the first `import torch` (in the task), or it is too late
     try:
         _entry()
     finally:

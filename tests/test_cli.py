@@ -56,6 +56,8 @@ def test_single_run_logs_everything(mlflow_store: str, asset_cache: Path, tmp_pa
     assert tags["backend.requested"] == "pytorch" and tags["backend.effective"] == "pytorch"
     assert tags["kernel.effective"] == "torch" and tags["kernel.interpreted"] == "false"
     assert tags["hardware.key"] and tags["version.torch"]
+    # The command line bounded OpenMP's idle spin before torch loaded (avbench.measure.openmp).
+    assert tags["threads.gomp_spincount"] == "10000"
 
     client = MlflowClient(tracking_uri=mlflow_store)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

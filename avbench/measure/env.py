@@ -13,6 +13,8 @@ from typing import Any
 import psutil
 import torch
 
+from avbench.measure.openmp import openmp_environment
+
 PACKAGES = ("torch", "torchaudio", "triton", "onnxruntime", "tensorrt", "mlflow",
             "hydra-core", "numpy", "avbench")
 
@@ -91,6 +93,7 @@ def fingerprint() -> dict[str, Any]:
         "cpu_cores_physical": psutil.cpu_count(logical=False),
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "torch_threads": torch.get_num_threads(),
+        "openmp_env": openmp_environment(),
         "cuda_available": torch.cuda.is_available(),
         "cuda_version": torch.version.cuda,
         "cudnn_version": torch.backends.cudnn.version() if torch.cuda.is_available() else None,

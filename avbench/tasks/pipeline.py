@@ -21,6 +21,7 @@ from avbench.audio.synth import TestSong, load_or_generate, write_voice_profiles
 from avbench.backends.export import FrameRange
 from avbench.measure import memory
 from avbench.measure.allocator import retain_freed_memory
+from avbench.measure.openmp import idle_spin_tags
 from avbench.measure.threads import apply_threads
 from avbench.metrics.perf import perf_metrics
 from avbench.metrics.quality import pitch_metrics
@@ -67,7 +68,8 @@ def _execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str,
     dtype = resolve_dtype(cfg.precision)
     kernel, interpreted = resolve_kernel(cfg.kernel.name, device)
     cache_dir = resolve_cache_dir(cfg.paths.cache_dir)
-    logger.set_tags(apply_threads(cfg.bench.threads) | retain_freed_memory(cfg.bench.retain_freed_memory))
+    logger.set_tags(apply_threads(cfg.bench.threads) | idle_spin_tags()
+                    | retain_freed_memory(cfg.bench.retain_freed_memory))
     native = device.type != "cpu" or native_cpu_precision(dtype)
     if not native:
         log.warning("precision=%s on this CPU has no native %s instructions: PyTorch uses "

@@ -36,6 +36,7 @@ def test_run_without_tracking_writes_artifacts(tmp_path: Path, asset_cache: Path
     env = json.loads((out / "environment.json").read_text())
     for key in ("cpu_model", "hardware_key", "versions", "git", "python"):
         assert env[key]
+    assert set(env["openmp_env"]) >= {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"}
     assert result.metrics["rtf"] > 0
     assert not (tmp_path / "mlflow.db").exists()
 
