@@ -6,7 +6,9 @@ the example inputs and the module's output are built at two frame counts and
 every axis whose size changes is the time axis ("frames" on inputs,
 "length" on the output). Precision is baked into the graph: the module and
 its example inputs are already in the pipeline's dtype. Weight norm is
-folded before export so the graph holds plain convolutions.
+folded before export so the graph holds plain convolutions, and the inference
+rewrites of ``avbench.backends.rewrites`` (transposed convolutions as polyphase
+convolutions) are applied to a copy of the module.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import torch
 
 from avbench.backends.cache import ArtifactCache
+from avbench.backends.rewrites import for_export, rewrites_digest
 from avbench.models.weight_norm import remove_weight_norm
 from avbench.pipelines.base import Component
 
@@ -103,7 +106,7 @@ def export_onnx(component: Component, path: str | Path, frames: int = PROBE_FRAM
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*axis name.*will not be used")
         torch.onnx.export(
-            component.module,
+            for_export(component.module),
             example,
             str(path),
             input_names=list(sig.input_names),
@@ -141,10 +144,10 @@ def code_digest(module: torch.nn.Module) -> str:
 
 
 def onnx_fields(component: Component, dtype: torch.dtype, opset: int) -> dict[str, Any]:
-    """What makes an exported graph valid: the weights, the code, the exporter and the
-    precision."""
+    """What makes an exported graph valid: the weights, the code and its export rewrites,
+    the exporter and the precision."""
     return {"component": component.name, "model_sha256": module_digest(component.module),
-            "code_sha256": code_digest(component.module),
+            "code_sha256": code_digest(component.module), "rewrites_sha256": rewrites_digest(),
             "dtype": str(dtype), "opset": opset, "torch": torch.__version__,
             "exporter": "torchscript", "input_names": list(component.input_names)}
 
