@@ -9,7 +9,8 @@ the result. The graph gets faster, and the pipeline's own module is never touche
   convolutions through a slower path. OpenVINO's CPU plugin uses a GEMM kernel: the
   HiFi-GAN v2 vocoder's four upsampling layers took 32.6 of its 238 ms, for about 1
   GFLOP. Plain convolutions take its brgconv kernels. Measured on the vocoder, fast
-  preset, 10 s, interleaved in one process: 308 -> 268 ms. Every HiFi-GAN config has
+  preset, 10 s, both graphs compiled by OpenVINO and interleaved in one process:
+  308 -> 268 ms. Every HiFi-GAN config has
   upsampling kernels that are a multiple of the stride, so every one is rewritten.
 """
 
