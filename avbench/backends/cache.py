@@ -12,6 +12,12 @@ complete entry or none. A truncated or altered artifact no longer matches
 its manifest: it is reported, deleted and rebuilt, never loaded. A file lock
 per entry makes two processes that build the same entry at once build it
 once: the second waits, then finds the first's entry.
+
+A folder entry (``ArtifactCache.folder``) holds what another library writes
+itself (ONNX Runtime's TensorRT provider writes its engines there): once
+filled it is sealed with a manifest of every file's SHA-256 and size, and a
+folder whose files no longer match, or that was never sealed, is emptied and
+filled again before anything in it is used.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,17 +64,45 @@ class CacheResult:
     rebuilt_corrupt: bool = False
 
 
-class CacheEntry:
+class _Entry:
+    """Key, folder, manifest and lock of one cache entry."""
+
+    def __init__(self, root: Path, kind: str, name: str, fields: Mapping[str, Any]) -> None:
+        self.fields = dict(fields)
+        self.key = key_digest(self.fields)
+        self.dir = Path(root) / kind / f"{name}-{self.key[:16]}"
+        self.manifest = self.dir / MANIFEST
+        self.lock_path = self.dir.parent / f".{self.dir.name}.lock"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _meta(self) -> dict[str, Any]:
+        return {"key": self.key, "fields": self.fields, "created": time.time()}
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Held while the entry is checked and built: one builder at a time, across processes."""
+        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.lock_path))
+        try:
+            lock.acquire(timeout=1.0)
+        except Timeout:
+            log.info("another process is building %s; waiting for it", self.dir.name)
+            lock.acquire(timeout=LOCK_TIMEOUT_S)
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+class CacheEntry(_Entry):
     """One artifact, addressed by kind, a readable name and the key fields."""
 
     def __init__(self, root: Path, kind: str, name: str, fields: Mapping[str, Any],
                  filename: str) -> None:
-        self.fields = dict(fields)
-        self.key = key_digest(self.fields)
-        self.dir = Path(root) / kind / f"{name}-{self.key[:16]}"
+        super().__init__(root, kind, name, fields)
         self.path = self.dir / filename
-        self.manifest = self.dir / MANIFEST
-        self.lock_path = self.dir.parent / f".{self.dir.name}.lock"
 
     def valid(self) -> bool:
         """True when the artifact matches its manifest (hash and size)."""
@@ -78,21 +113,11 @@ class CacheEntry:
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
     def get_or_build(self, build: Callable[[Path], None]) -> CacheResult:
         """The artifact's path, building it with ``build(tmp_path)`` when absent or corrupt."""
         if self.valid():
             return CacheResult(self.path, hit=True, build_s=0.0)
-        self.dir.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_path))
-        try:
-            lock.acquire(timeout=1.0)
-        except Timeout:
-            log.info("another process is building %s; waiting for it", self.dir.name)
-            lock.acquire(timeout=LOCK_TIMEOUT_S)
-        try:
+        with self._locked():
             if self.valid():  # built by another process while we waited
                 return CacheResult(self.path, hit=True, build_s=0.0)
             # Under the lock nobody else is writing here: what exists is left over and bad.
@@ -103,8 +128,6 @@ class CacheEntry:
             self._build(build)
             return CacheResult(self.path, hit=False, build_s=time.perf_counter() - start,
                                rebuilt_corrupt=corrupt)
-        finally:
-            lock.release()
 
     def _build(self, build: Callable[[Path], None]) -> None:
         self.remove()
@@ -116,8 +139,7 @@ class CacheEntry:
             build(tmp)
             if not tmp.exists() or tmp.stat().st_size == 0:
                 raise RuntimeError(f"building {self.path.name} produced no output")
-            meta = {"key": self.key, "sha256": file_digest(tmp), "size": tmp.stat().st_size,
-                    "fields": self.fields, "created": time.time()}
+            meta = self._meta() | {"sha256": file_digest(tmp), "size": tmp.stat().st_size}
             os.replace(tmp, self.path)
             _atomic_write_text(self.manifest, json.dumps(meta, indent=1, sort_keys=True,
                                                          default=str))
@@ -125,6 +147,54 @@ class CacheEntry:
             tmp.unlink(missing_ok=True)
             self.remove()
             raise
+
+
+class FolderEntry(_Entry):
+    """A folder of files another library writes, sealed by a manifest once written."""
+
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Every file under the folder but the manifest: relative path -> SHA-256 and size."""
+        return {str(path.relative_to(self.dir)): {"sha256": file_digest(path),
+                                                  "size": path.stat().st_size}
+                for path in sorted(self.dir.rglob("*"))
+                if path.is_file() and path != self.manifest}
+
+    def valid(self) -> bool:
+        """True when the folder is sealed and every file matches the seal (none added)."""
+        try:
+            meta = json.loads(self.manifest.read_text())
+            return bool(meta["key"] == self.key and meta["files"]
+                        and meta["files"] == self.files())
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    @contextmanager
+    def fill(self) -> Iterator[bool]:
+        """Under the entry's lock, yield whether the folder is sealed and intact.
+
+        True: use what is there. False: the folder is now empty; the body fills it and,
+        when it returns, the folder is sealed (a body that raises, or writes nothing,
+        leaves no folder behind).
+        """
+        with self._locked():
+            if self.valid():
+                yield True
+                return
+            if self.dir.exists():
+                log.warning("cache folder %s is altered or was never sealed; emptying it",
+                            self.dir)
+            self.remove()
+            self.dir.mkdir(parents=True)
+            try:
+                yield False
+                files = self.files()
+                if not files:
+                    raise RuntimeError(f"nothing was written to {self.dir}")
+                _atomic_write_text(self.manifest, json.dumps(
+                    self._meta() | {"files": files}, indent=1, sort_keys=True, default=str))
+            except BaseException:
+                self.remove()
+                raise
 
 
 class ArtifactCache:
@@ -136,6 +206,9 @@ class ArtifactCache:
     def entry(self, kind: str, name: str, fields: Mapping[str, Any],
               filename: str) -> CacheEntry:
         return CacheEntry(self.root, kind, name, fields, filename)
+
+    def folder(self, kind: str, name: str, fields: Mapping[str, Any]) -> FolderEntry:
+        return FolderEntry(self.root, kind, name, fields)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -10,17 +10,20 @@ events time it.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from avbench.backends.base import Backend, Prepared
-from avbench.backends.export import cached_onnx, onnx_fields
+from avbench.backends.export import Shape, cached_onnx, onnx_fields, profile_shapes
 from avbench.pipelines.base import Component
 
 CPU = "CPUExecutionProvider"
+TENSORRT = "TensorrtExecutionProvider"
 OPENVINO = "OpenVINOExecutionProvider"  # runs on the CPU (device_type CPU)
 ON_CPU = (OPENVINO, CPU)
 GPU_FIX = "pip install onnxruntime-gpu (and uninstall onnxruntime and onnxruntime-openvino)"
@@ -69,8 +72,28 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime
 
         opset = int(self.ctx.cfg.opset)
-        path, export_s, hit = cached_onnx(component, self.ctx.cache,
-                                          onnx_fields(component, self.ctx.dtype, opset), opset)
+        fields = onnx_fields(component, self.ctx.dtype, opset)
+        path, export_s, hit = cached_onnx(component, self.ctx.cache, fields, opset)
+        # The TensorRT provider writes its own engines: into a folder of our cache that is
+        # sealed once they are built, and emptied (so rebuilt) when they no longer match.
+        engines = (self.ctx.cache.folder("ort-tensorrt", component.name,
+                                         self._engine_fields(component, fields))
+                   if TENSORRT in self.providers() else None)
+        with engines.fill() if engines else contextlib.nullcontext(True) as engines_hit:
+            start = time.perf_counter()
+            session = onnxruntime.InferenceSession(
+                path, self._session_options(), providers=self._provider_options(
+                    component, engines.dir if engines else None))
+            load_s = time.perf_counter() - start
+            runner = (CpuRunner(session) if self.ctx.device.type == "cpu"
+                      else BoundRunner(session, self.ctx.device))
+            build_s = 0.0 if engines_hit else self._build_engines(runner, component)
+        return Prepared(run=runner, export_s=export_s, build_s=build_s, load_s=load_s,
+                        cache_hit=hit and engines_hit, providers=tuple(session.get_providers()))
+
+    def _session_options(self) -> Any:
+        import onnxruntime
+
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # The same thread count as PyTorch (bench.threads), so the backends compare fairly.
@@ -81,16 +104,24 @@ class OnnxRuntimeBackend(Backend):
         # torch ops need those cores, so spinning workers slow both down (measured: +2x).
         options.add_session_config_entry("session.intra_op.allow_spinning",
                                          "1" if self.ctx.cfg.ort_spinning else "0")
-        start = time.perf_counter()
-        session = onnxruntime.InferenceSession(path, options,
-                                               providers=self._provider_options())
-        load_s = time.perf_counter() - start
-        runner = (CpuRunner(session) if self.ctx.device.type == "cpu"
-                  else BoundRunner(session, self.ctx.device))
-        return Prepared(run=runner, export_s=export_s, load_s=load_s, cache_hit=hit,
-                        providers=tuple(session.get_providers()))
+        return options
 
-    def _provider_options(self) -> list[Any]:
+    def _engine_fields(self, component: Component, graph_fields: dict[str, Any]) -> dict[str, Any]:
+        from avbench.backends.tensorrt import engine_fields
+
+        return engine_fields(graph_fields, profile_shapes(component, self.ctx.frames),
+                             self.ctx.device, workspace_mb=0) | {"onnxruntime": ort_version()}
+
+    def _build_engines(self, runner: Any, component: Component) -> float:
+        """One call at the profile's opt length, so the TensorRT provider has built (and
+        written) every engine before its folder is sealed; returns the seconds it took."""
+        start = time.perf_counter()
+        with torch.inference_mode():
+            runner(*component.example_inputs(self.ctx.frames.opt))
+        torch.cuda.synchronize(self.ctx.device)
+        return time.perf_counter() - start
+
+    def _provider_options(self, component: Component, engine_dir: Path | None) -> list[Any]:
         # OpenVINO: the CPU plugin on the run's threads, in the graph's own precision,
         # compiled for the concrete input shape at the first call (measured: faster than its
         # dynamic-shape kernels; a run has one input length, so cold.first_call_s pays once).
@@ -98,17 +129,28 @@ class OnnxRuntimeBackend(Backend):
                     "precision": "ACCURACY", "disable_dynamic_shapes": "True"}
         if self.ctx.device.type == "cpu":
             return [(p, openvino) if p == OPENVINO else p for p in self.providers()]
-        stream = str(torch.cuda.current_stream(self.ctx.device).cuda_stream)
         index = self.ctx.device.index or 0
-        options: dict[str, dict[str, Any]] = {
-            # Precision is baked into the graph; the EP's engine cache lives in ours.
-            "TensorrtExecutionProvider": {
-                "device_id": index, "user_compute_stream": stream,
-                "trt_engine_cache_enable": True,
-                "trt_engine_cache_path": str(self.ctx.cache.root / "ort-tensorrt")},
-            "CUDAExecutionProvider": {"device_id": index, "user_compute_stream": stream},
-        }
+        stream = {"device_id": index, "has_user_compute_stream": "1",
+                  "user_compute_stream": str(torch.cuda.current_stream(self.ctx.device).cuda_stream)}
+        options: dict[str, dict[str, Any]] = {"CUDAExecutionProvider": stream}
+        if engine_dir is not None:
+            # Precision is baked into the graph; the profile is the native backend's.
+            options[TENSORRT] = stream | tensorrt_ep_profile(
+                profile_shapes(component, self.ctx.frames)) | {
+                "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(engine_dir)}
         return [(p, options[p]) if p in options else p for p in self.providers()]
+
+
+def tensorrt_ep_profile(profiles: dict[str, tuple[Shape, Shape, Shape]]) -> dict[str, str]:
+    """The TensorRT provider's explicit optimisation profile for the dynamic inputs, in its
+    ``name:AxBxC,name2:...`` form (``trt_profile_{min,opt,max}_shapes``)."""
+    dynamic = {name: shapes for name, shapes in profiles.items() if len(set(shapes)) > 1}
+    if not dynamic:
+        return {}
+    return {f"trt_profile_{which}_shapes": ",".join(
+                f"{name}:{'x'.join(str(dim) for dim in shapes[index])}"
+                for name, shapes in dynamic.items())
+            for index, which in enumerate(("min", "opt", "max"))}
 
 
 class CpuRunner:

@@ -153,3 +153,94 @@ def test_two_concurrent_builders_build_once(tmp_path: Path) -> None:
     hits = [r.split(":")[0] for r in results]
     digests = {r.split(":")[1] for r in results}
     assert sorted(hits) == ["False", "True"] and len(digests) == 1
+
+
+def fill_with(folder, payloads: dict[str, bytes], calls: list[str]) -> bool:
+    with folder.fill() as hit:
+        if not hit:
+            calls.append("filled")
+            for name, data in payloads.items():
+                (folder.dir / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder.dir / name).write_bytes(data)
+    return hit
+
+
+ENGINES = {"a.engine": b"e" * 2048, "a.profile": b"p" * 64, "sub/b.engine": b"f" * 512}
+
+
+def test_folder_is_filled_once_then_sealed(tmp_path: Path) -> None:
+    folder = ArtifactCache(tmp_path).folder("ort-tensorrt", "vocoder", FIELDS)
+    calls: list[str] = []
+    assert fill_with(folder, ENGINES, calls) is False
+    assert fill_with(folder, {"other": b"x"}, calls) is True and calls == ["filled"]
+    manifest = json.loads(folder.manifest.read_text())
+    assert manifest["files"]["sub/b.engine"] == {"sha256": file_digest(folder.dir / "sub/b.engine"),
+                                                 "size": 512}
+    assert sorted(manifest["files"]) == sorted(ENGINES) and manifest["fields"] == FIELDS
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "added", "removed", "no_manifest"])
+def test_altered_folder_is_emptied_and_filled_again(tmp_path: Path, damage: str) -> None:
+    folder = ArtifactCache(tmp_path).folder("ort-tensorrt", "vocoder", FIELDS)
+    calls: list[str] = []
+    fill_with(folder, ENGINES, calls)
+    engine = folder.dir / "a.engine"
+    if damage == "truncate":
+        engine.write_bytes(engine.read_bytes()[:10])
+    elif damage == "flip":
+        engine.write_bytes(b"E" + engine.read_bytes()[1:])
+    elif damage == "added":  # e.g. an engine the library rebuilt for another shape
+        (folder.dir / "stray.engine").write_bytes(b"s")
+    elif damage == "removed":
+        engine.unlink()
+    else:  # a fill that died before it was sealed
+        folder.manifest.unlink()
+    assert not folder.valid()
+    assert fill_with(folder, ENGINES, calls) is False and calls == ["filled", "filled"]
+    assert folder.valid() and not (folder.dir / "stray.engine").exists()
+    assert engine.read_bytes() == ENGINES["a.engine"]
+
+
+def test_failed_or_empty_fill_leaves_no_folder(tmp_path: Path) -> None:
+    folder = ArtifactCache(tmp_path).folder("ort-tensorrt", "vocoder", FIELDS)
+    with pytest.raises(RuntimeError, match="engine build failed"), folder.fill():
+        (folder.dir / "half.engine").write_bytes(b"h")
+        raise RuntimeError("engine build failed")
+    assert not folder.dir.exists()
+    with pytest.raises(RuntimeError, match="nothing was written"), folder.fill():
+        pass
+    assert not folder.dir.exists()
+
+
+def _slow_filler(root: str, marker: str, start: Any, results: Any) -> None:
+    import time
+
+    start.wait(60)
+    folder = ArtifactCache(Path(root)).folder("ort-tensorrt", "v", FIELDS)
+    with folder.fill() as hit:
+        if not hit:
+            with open(marker, "a") as handle:
+                handle.write("filled\n")
+            for index in range(5):  # slowly, file by file, as a library would
+                (folder.dir / f"{index}.engine").write_bytes(b"z" * 1000)
+                time.sleep(0.05)
+        results.put(f"{hit}:{sorted(folder.files())}")
+
+
+def test_two_concurrent_fillers_fill_once(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    marker = tmp_path / "fills.txt"
+    start, queue = ctx.Barrier(2), ctx.Queue()
+    workers = [ctx.Process(target=_slow_filler,
+                           args=(str(tmp_path / "cache"), str(marker), start, queue))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = sorted(queue.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    assert marker.read_text() == "filled\n"
+    hits = [r.split(":", 1)[0] for r in results]
+    seen = {r.split(":", 1)[1] for r in results}
+    assert hits == ["False", "True"] and len(seen) == 1  # the waiter saw all five files

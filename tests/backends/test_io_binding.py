@@ -60,3 +60,43 @@ def test_bfloat16_input_is_a_clear_type_error(tmp_path: Path) -> None:
     runner = BoundRunner(session(path), torch.device("cpu"))
     with pytest.raises(TypeError, match="no torch.bfloat16 input type"):
         runner(*(x.bfloat16() for x in component.example_inputs(16)))
+
+
+# --- On a GPU with onnxruntime-gpu ----------------------------------------------------------
+
+def _gpu_providers() -> list[str]:
+    return [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+            if p in onnxruntime.get_available_providers()]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or not _gpu_providers(),
+                    reason="needs a CUDA GPU and onnxruntime-gpu")
+def test_cuda_sessions_keep_outputs_on_the_gpu_and_seal_tensorrt_engines(tmp_path: Path) -> None:
+    from avbench.backends import prepare
+    from avbench.backends.export import FrameRange
+    from avbench.pipelines.base import Pipeline
+    from tests.backends.test_prepare import backend_cfg
+
+    device = torch.device("cuda")
+    frames = FrameRange(8, 24, 64)
+
+    def run() -> tuple:
+        pipe = Pipeline(device, 22050)
+        pipe.components = svc_components(device, torch.float32, names=("flow_decoder",))
+        report = prepare(pipe, backend_cfg("onnxruntime", providers=_gpu_providers()), device,
+                         torch.float32, tmp_path, frames)
+        return pipe.components["flow_decoder"], report
+
+    component, first = run()
+    inputs = component.example_inputs(40)
+    with torch.inference_mode():
+        expected = component.module(*inputs)
+    got = component(*inputs)
+    assert got.device.type == "cuda" and got.shape == expected.shape
+    assert (got - expected).abs().max() <= 1e-3 * expected.abs().max().clamp_min(1e-6)
+    _, second = run()
+    assert (first.cache_status, second.cache_status) == ("miss", "hit")
+    if "TensorrtExecutionProvider" in _gpu_providers():
+        folders = list((tmp_path / "ort-tensorrt").iterdir())
+        assert any((f / "manifest.json").exists() for f in folders if f.is_dir())

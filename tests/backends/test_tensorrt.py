@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from avbench.backends.export import FrameRange, export_onnx, profile_shapes
+from avbench.backends.onnxruntime import tensorrt_ep_profile
 from avbench.backends.tensorrt import (
     PACKAGE_FIX,
     BackendBuildError,
@@ -101,6 +102,22 @@ def test_profiles_match_the_graph_tensorrt_would_parse(exported, name: str) -> N
                     graph_input.name, axis)
     assert [o.name for o in graph.graph.output] == ["output"]
     assert any(d.dim_param for d in _dims(graph.graph.output[0])), "output has no dynamic axis"
+
+
+def test_tensorrt_ep_profile_names_every_dynamic_input_and_no_static_one(exported) -> None:
+    """ONNX Runtime's TensorRT provider gets the native backend's profile, as strings."""
+    _, profiles = exported("flow_decoder", torch.float32)
+    options = tensorrt_ep_profile(profiles)
+    assert sorted(options) == ["trt_profile_max_shapes", "trt_profile_min_shapes",
+                               "trt_profile_opt_shapes"]
+    dynamic = [name for name, shapes in profiles.items() if len(set(shapes)) > 1]
+    assert dynamic and "speaker" not in dynamic
+    for index, which in enumerate(("min", "opt", "max")):
+        parsed = dict(item.split(":") for item in options[f"trt_profile_{which}_shapes"].split(","))
+        assert list(parsed) == dynamic
+        for name in dynamic:
+            assert tuple(int(d) for d in parsed[name].split("x")) == profiles[name][index]
+    assert tensorrt_ep_profile({"speaker": profiles["speaker"]}) == {}
 
 
 def test_static_speaker_input_stays_static(exported) -> None:
