@@ -136,11 +136,13 @@ def _slow_builder(root: str, marker: str, start: Any, results: Any) -> None:
     results.put(f"{result.hit}:{file_digest(result.path)}")
 
 
-def test_two_concurrent_builders_build_once(tmp_path: Path) -> None:
+def race(target: Any, tmp_path: Path) -> tuple[str, list[tuple[str, str]]]:
+    """Run ``target(cache_root, marker, barrier, queue)`` in two spawned processes that
+    start together; return the marker file's text and each process's ``hit:what`` result."""
     ctx = multiprocessing.get_context("spawn")
     marker = tmp_path / "builds.txt"
     start, queue = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_slow_builder,
+    workers = [ctx.Process(target=target,
                            args=(str(tmp_path / "cache"), str(marker), start, queue))
                for _ in range(2)]
     for worker in workers:
@@ -149,9 +151,14 @@ def test_two_concurrent_builders_build_once(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(30)
         assert worker.exitcode == 0
-    assert marker.read_text() == "built\n"  # one build, the other process waited and hit
-    hits = [r.split(":")[0] for r in results]
-    digests = {r.split(":")[1] for r in results}
+    return marker.read_text(), [tuple(r.split(":", 1)) for r in results]
+
+
+def test_two_concurrent_builders_build_once(tmp_path: Path) -> None:
+    marker, results = race(_slow_builder, tmp_path)
+    assert marker == "built\n"  # one build, the other process waited and hit
+    hits = [hit for hit, _ in results]
+    digests = {digest for _, digest in results}
     assert sorted(hits) == ["False", "True"] and len(digests) == 1
 
 
@@ -228,19 +235,8 @@ def _slow_filler(root: str, marker: str, start: Any, results: Any) -> None:
 
 
 def test_two_concurrent_fillers_fill_once(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    marker = tmp_path / "fills.txt"
-    start, queue = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_slow_filler,
-                           args=(str(tmp_path / "cache"), str(marker), start, queue))
-               for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    results = sorted(queue.get(timeout=120) for _ in workers)
-    for worker in workers:
-        worker.join(30)
-        assert worker.exitcode == 0
-    assert marker.read_text() == "filled\n"
-    hits = [r.split(":", 1)[0] for r in results]
-    seen = {r.split(":", 1)[1] for r in results}
+    marker, results = race(_slow_filler, tmp_path)
+    assert marker == "filled\n"
+    hits = [hit for hit, _ in results]
+    seen = {files for _, files in results}
     assert hits == ["False", "True"] and len(seen) == 1  # the waiter saw all five files
