@@ -173,8 +173,8 @@ class FolderEntry(_Entry):
         """Under the entry's lock, yield whether the folder is sealed and intact.
 
         True: use what is there. False: the folder is now empty; the body fills it and,
-        when it returns, the folder is sealed (a body that raises, or writes nothing,
-        leaves no folder behind).
+        when it returns, the folder is sealed. A body that raises, or writes nothing,
+        leaves no folder behind (the next fill starts empty again).
         """
         with self._locked():
             if self.valid():
@@ -187,14 +187,16 @@ class FolderEntry(_Entry):
             self.dir.mkdir(parents=True)
             try:
                 yield False
-                files = self.files()
-                if not files:
-                    raise RuntimeError(f"nothing was written to {self.dir}")
-                _atomic_write_text(self.manifest, json.dumps(
-                    self._meta() | {"files": files}, indent=1, sort_keys=True, default=str))
             except BaseException:
                 self.remove()
                 raise
+            files = self.files()
+            if not files:  # e.g. the library took no part of the graph: nothing to keep
+                log.info("nothing was written to %s; nothing is cached", self.dir)
+                self.remove()
+                return
+            _atomic_write_text(self.manifest, json.dumps(
+                self._meta() | {"files": files}, indent=1, sort_keys=True, default=str))
 
 
 class ArtifactCache:

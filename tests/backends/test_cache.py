@@ -214,9 +214,11 @@ def test_failed_or_empty_fill_leaves_no_folder(tmp_path: Path) -> None:
         (folder.dir / "half.engine").write_bytes(b"h")
         raise RuntimeError("engine build failed")
     assert not folder.dir.exists()
-    with pytest.raises(RuntimeError, match="nothing was written"), folder.fill():
-        pass
+    with folder.fill() as hit:  # the library wrote nothing: no error, nothing cached
+        assert hit is False and folder.dir.is_dir()
     assert not folder.dir.exists()
+    calls: list[str] = []
+    assert fill_with(folder, ENGINES, calls) is False and calls == ["filled"]
 
 
 def _slow_filler(root: str, marker: str, start: Any, results: Any) -> None:
