@@ -76,14 +76,16 @@ class OnnxRuntimeBackend(Backend):
         path, export_s, hit = cached_onnx(component, self.ctx.cache, fields, opset)
         # The TensorRT provider writes its own engines: into a folder of our cache that is
         # sealed once they are built, and emptied (so rebuilt) when they no longer match.
+        profiles = (profile_shapes(component, self.ctx.frames)
+                    if TENSORRT in self.providers() else None)
         engines = (self.ctx.cache.folder("ort-tensorrt", component.name,
-                                         self._engine_fields(component, fields))
-                   if TENSORRT in self.providers() else None)
+                                         self._engine_fields(fields, profiles))
+                   if profiles else None)
         with engines.fill() if engines else contextlib.nullcontext(True) as engines_hit:
             start = time.perf_counter()
             session = onnxruntime.InferenceSession(
                 path, self._session_options(), providers=self._provider_options(
-                    component, engines.dir if engines else None))
+                    profiles, engines.dir if engines else None))
             load_s = time.perf_counter() - start
             runner = (CpuRunner(session) if self.ctx.device.type == "cpu"
                       else BoundRunner(session, self.ctx.device))
@@ -106,11 +108,12 @@ class OnnxRuntimeBackend(Backend):
                                          "1" if self.ctx.cfg.ort_spinning else "0")
         return options
 
-    def _engine_fields(self, component: Component, graph_fields: dict[str, Any]) -> dict[str, Any]:
+    def _engine_fields(self, graph_fields: dict[str, Any],
+                       profiles: dict[str, tuple[Shape, Shape, Shape]]) -> dict[str, Any]:
         from avbench.backends.tensorrt import engine_fields
 
-        return engine_fields(graph_fields, profile_shapes(component, self.ctx.frames),
-                             self.ctx.device, workspace_mb=0) | {"onnxruntime": ort_version()}
+        return engine_fields(graph_fields, profiles, self.ctx.device,
+                             workspace_mb=0) | {"onnxruntime": ort_version()}
 
     def _build_engines(self, runner: Any, component: Component) -> float:
         """One call at the profile's opt length, so the TensorRT provider has built (and
@@ -121,7 +124,8 @@ class OnnxRuntimeBackend(Backend):
         torch.cuda.synchronize(self.ctx.device)
         return time.perf_counter() - start
 
-    def _provider_options(self, component: Component, engine_dir: Path | None) -> list[Any]:
+    def _provider_options(self, profiles: dict[str, tuple[Shape, Shape, Shape]] | None,
+                          engine_dir: Path | None) -> list[Any]:
         # OpenVINO: the CPU plugin on the run's threads, in the graph's own precision,
         # compiled for the concrete input shape at the first call (measured: faster than its
         # dynamic-shape kernels; a run has one input length, so cold.first_call_s pays once).
@@ -133,10 +137,9 @@ class OnnxRuntimeBackend(Backend):
         stream = {"device_id": index, "has_user_compute_stream": "1",
                   "user_compute_stream": str(torch.cuda.current_stream(self.ctx.device).cuda_stream)}
         options: dict[str, dict[str, Any]] = {"CUDAExecutionProvider": stream}
-        if engine_dir is not None:
+        if profiles and engine_dir is not None:
             # Precision is baked into the graph; the profile is the native backend's.
-            options[TENSORRT] = stream | tensorrt_ep_profile(
-                profile_shapes(component, self.ctx.frames)) | {
+            options[TENSORRT] = stream | tensorrt_ep_profile(profiles) | {
                 "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(engine_dir)}
         return [(p, options[p]) if p in options else p for p in self.providers()]
 
