@@ -1,0 +1,1 @@
+"""Evaluators: one figure family each, computed after timing (see avbench.phases.evaluate)."""

@@ -1,0 +1,49 @@
+"""The parity gate as an evaluator: stage outputs against the fp32 eager reference."""
+
+from __future__ import annotations
+
+import logging
+
+from avbench import console
+from avbench.phases.build import reference_builder
+from avbench.phases.context import RunContext
+from avbench.phases.input import RunInput
+from avbench.phases.measure import Measurement
+from avbench.pipelines.base import Pipeline
+from avbench.tasks import parity
+
+log = logging.getLogger(__name__)
+
+
+class Parity:
+    """``parity.<stage>.*`` metrics and the ``parity.*`` tags; ``ctx.parity_failures`` stays
+    None when the run was not checked (it is the reference, or parity is off), else it holds
+    the violations, one line per stage."""
+
+    name = "parity"
+    depends_on = ()
+
+    def applies(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput,
+                measured: Measurement) -> bool:
+        return measured.output is not None
+
+    def evaluate(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput,
+                 measured: Measurement) -> dict[str, float]:
+        cfg = ctx.cfg
+        if not parity.needed(cfg, ctx.kernel):
+            console.phase(5, "parity", "skipped: this run is the fp32 eager reference"
+                          if cfg.backend.parity.enabled else "off (backend.parity.enabled=false)")
+            return {}
+        console.phase(5, "parity", f"stage outputs vs the fp32 eager reference "
+                      f"(thresholds of precision={cfg.precision.name})")
+        reference, hit = parity.reference_outputs(cfg, run_input.audio, ctx.device,
+                                                  ctx.backend_cache, reference_builder(ctx))
+        values, failures = parity.check(pipe, measured.output.state, reference,
+                                        cfg.precision.parity)
+        ctx.set_tags({"parity.pass": str(not failures).lower(),
+                      "parity.reference_cache": "hit" if hit else "miss",
+                      "parity.failures": "; ".join(failures)[:5000]})
+        for failure in failures:
+            log.warning("parity beyond precision=%s thresholds: %s", cfg.precision.name, failure)
+        ctx.parity_failures = failures
+        return values

@@ -1,0 +1,49 @@
+"""Phase 2, build: instantiate ``cfg.pipeline`` with the runtime values its constructor takes."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from avbench import console
+from avbench.audio.synth import write_voice_profiles
+from avbench.phases.context import RunContext
+from avbench.pipelines.base import Pipeline
+
+
+def build(ctx: RunContext) -> Pipeline:
+    """The run's pipeline; its construction time is ``cold.model_s``."""
+    cfg = ctx.cfg
+    console.phase(2, "build", f"{cfg.pipeline.name} {cfg.preset.name} {cfg.precision.name} "
+                  f"on {ctx.device} ({cfg.backend.name})")
+    start = time.perf_counter()
+    pipe = build_pipeline(cfg, ctx.device, ctx.dtype, ctx.kernel, ctx.cache_dir)
+    ctx.metrics["cold.model_s"] = time.perf_counter() - start
+    return pipe
+
+
+def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, kernel: str,
+                   cache_dir: Path) -> Pipeline:
+    """Instantiate ``cfg.pipeline`` with the runtime values its constructor takes."""
+    target = get_class(cfg.pipeline._target_)
+    accepted = inspect.signature(target).parameters
+    runtime: dict[str, Any] = {"device": device, "dtype": dtype, "kernel": kernel}
+    if "voice_profile" in accepted and not cfg.pipeline.voice_profile:
+        runtime["voice_profile"] = str(write_voice_profiles(cache_dir / "profiles")[1])
+    known = {k: v for k, v in OmegaConf.to_container(cfg.pipeline, resolve=True).items()
+             if k == "_target_" or k in accepted}
+    return instantiate(known, _convert_="all",
+                       **{k: v for k, v in runtime.items() if k in accepted})
+
+
+def reference_builder(ctx: RunContext) -> Callable[[], Pipeline]:
+    """Builds the fp32 eager reference (torch kernels) from the run's assets: the pipeline
+    the parity gate and the side-by-side timing compare against."""
+    return lambda: build_pipeline(ctx.cfg, ctx.device, torch.float32, "torch", ctx.cache_dir)

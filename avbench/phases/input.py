@@ -1,0 +1,44 @@
+"""Phase 1, input: the waveform to run and what it is judged against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from avbench import console
+from avbench.audio.io import load_audio
+from avbench.audio.synth import TestSong, load_or_generate
+from avbench.phases.context import RunContext
+from avbench.runtime import resolve_cache_dir
+
+
+@dataclass
+class RunInput:
+    """The input on the run's device, its length, and the synthetic song it came from
+    (stems and F0 labels), if any."""
+
+    audio: torch.Tensor
+    duration_s: float
+    song: TestSong | None = None
+
+
+def load_input(ctx: RunContext) -> RunInput:
+    cfg = ctx.cfg
+    console.phase(1, "input", cfg.audio.path or f"synthetic song, {cfg.audio.duration_s:g} s")
+    sample_rate = int(cfg.pipeline.sample_rate)
+    audio_np, song = _waveform(ctx, sample_rate)
+    return RunInput(torch.from_numpy(audio_np).to(ctx.device),
+                    audio_np.shape[-1] / sample_rate, song)
+
+
+def _waveform(ctx: RunContext, sample_rate: int) -> tuple[np.ndarray, TestSong | None]:
+    """The input waveform and, for a synthetic song, the song with its F0 labels."""
+    cfg = ctx.cfg
+    if cfg.audio.path:
+        return load_audio(cfg.audio.path, sample_rate), None
+    song = load_or_generate(resolve_cache_dir(cfg.audio.cache_dir, str(ctx.cache_dir / "songs")),
+                            cfg.audio.duration_s, sample_rate, seed=cfg.audio.seed,
+                            hop_length=cfg.preset.svc.hop_length)
+    return song.mix, song

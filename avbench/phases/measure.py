@@ -1,0 +1,105 @@
+"""Phase 4, measure: a scenario drives the prepared pipeline and returns its measurements.
+
+A scenario is a small object with one job, ``run(ctx, pipe, run_input) -> Measurement``.
+``offline`` (the default) is one call of the pipeline timed over warm-up and adaptive
+repeats; load shapes (LoadGen, closed-loop concurrency, streaming) are further scenarios.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from avbench.measure import memory
+from avbench.measure.timer import StageTimes
+from avbench.metrics.perf import perf_metrics
+from avbench.phases.context import RunContext
+from avbench.phases.input import RunInput
+from avbench.pipelines.base import Pipeline, PipelineOutput
+from avbench.tasks.timing import time_pipeline
+
+
+@dataclass
+class Measurement:
+    """What a scenario measured: figures, per-repeat series, the last output to evaluate."""
+
+    metrics: dict[str, float]
+    output: PipelineOutput | None = None
+    times: StageTimes | None = None
+    series: dict[str, list[float]] = field(default_factory=dict)
+
+
+class Scenario(Protocol):
+    name: str
+
+    def run(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement: ...
+
+
+class OfflineRepeats:
+    """One input, the whole pipeline: a cold call, warm-up, adaptive timed repeats."""
+
+    name = "offline"
+
+    def run(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement:
+        timed = time_pipeline(pipe, run_input.audio, ctx.cfg.bench)
+        times = timed.times
+        metrics = (perf_metrics(times, run_input.duration_s)
+                   | neural_ms(pipe, times.samples_ms) | component_metrics(timed.component_ms))
+        # CUDA: the allocator's peak, reset per stage, maxed over stages; CPU: process peak RSS.
+        peak_mb = (max(timed.stage_memory_mb.values()) if ctx.device.type == "cuda"
+                   else memory.peak_mb(ctx.device))
+        metrics |= {"memory_peak_mb": peak_mb, "audio_duration_s": run_input.duration_s,
+                    "device.cuda": float(ctx.device.type == "cuda"),
+                    "cold.first_call_s": timed.first_call_s,
+                    **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
+                    **timed.monitor.summary(), **timed.harness}
+        series = {"repeat.total_ms": times.samples_ms["total"], **timed.monitor.series()}
+        return Measurement(metrics, timed.output, times, series)
+
+
+def scenario_for(ctx: RunContext) -> Scenario:
+    """The run's scenario (``offline`` until a ``scenario`` group chooses another)."""
+    return OfflineRepeats()
+
+
+def measure(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement:
+    measured = scenario_for(ctx).run(ctx, pipe, run_input)
+    ctx.metrics |= measured.metrics
+    return measured
+
+
+def neural_ms(pipe: Pipeline, samples_ms: dict[str, Any]) -> dict[str, float]:
+    """``neural_ms``: median per-repeat time of the stages that hold neural components
+    (what a backend changes; the DSP inside those stages included)."""
+    neural = [stage.name for stage in pipe.stages if stage.components]
+    if not neural:
+        return {}
+    return {"neural_ms": median_of_sums([samples_ms[name] for name in neural])}
+
+
+def component_metrics(component_ms: dict[str, list[float]]) -> dict[str, float]:
+    """``component_ms.<name>`` (median per run) and ``component_ms`` (median of the per-run
+    sum): time inside the neural components only, without the stages' DSP."""
+    if not component_ms:
+        return {}
+    metrics = {f"component_ms.{name}": float(np.median(values))
+               for name, values in component_ms.items()}
+    metrics["component_ms"] = median_of_sums(list(component_ms.values()))
+    return metrics
+
+
+def median_of_sums(series: list[list[float]]) -> float:
+    """Median over repeats of the per-repeat sum of several aligned series."""
+    return float(np.median(np.sum(np.asarray(series, dtype=float), axis=0)))
+
+
+def work_stream(device: torch.device) -> Any:
+    """On CUDA everything (export, engines, timing, parity) runs on one non-default stream:
+    TensorRT adds a synchronisation per call on the legacy default stream, and ONNX Runtime
+    and TensorRT are bound to the stream that is current when they are prepared."""
+    return (torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda"
+            else contextlib.nullcontext())

@@ -1,0 +1,76 @@
+"""Phase 6, record: trust flags, metrics, series, params, artifacts and the console summary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from avbench import console
+from avbench.backends import BackendReport
+from avbench.phases.context import RunContext
+from avbench.phases.input import RunInput
+from avbench.phases.measure import Measurement
+from avbench.pipelines.base import Pipeline
+from avbench.tasks import parity
+from avbench.tasks.artifacts import write_artifacts
+from avbench.tasks.run_summary import run_summary
+
+log = logging.getLogger(__name__)
+
+
+def trust_flags(ctx: RunContext) -> None:
+    """Tags that say whether the numbers can be trusted, with a warning for each problem."""
+    cfg, metrics = ctx.cfg, ctx.metrics
+    unstable = metrics["rtf_cv"] > cfg.bench.max_cv
+    flags = {"bench.unstable": str(unstable).lower()}
+    if unstable:
+        load = (f" (meanwhile other processes took {metrics['monitor.other_cpu_pct']:.1f}% and "
+                f"the hypervisor {metrics['monitor.steal_pct']:.1f}% of the CPU)"
+                if "monitor.other_cpu_pct" in metrics else "")
+        log.warning("RTF varies %.1f%% between repeats (bench.max_cv=%.0f%%)%s: the machine is "
+                    "busy or the run is too short; raise bench.min_time_s or check "
+                    "python -m avbench task=doctor (timing noise)", 100 * metrics["rtf_cv"],
+                    100 * cfg.bench.max_cv, load)
+    if "monitor.gpu_throttled_fraction" in metrics:
+        throttled = metrics["monitor.gpu_throttled_fraction"] > 0
+        flags["bench.throttled"] = str(throttled).lower()
+        if throttled:
+            log.warning("the GPU throttled its clocks during %.0f%% of samples",
+                        100 * metrics["monitor.gpu_throttled_fraction"])
+    if ctx.device.type == "cuda" and "monitor.gpu_util_pct_mean" in metrics:
+        starved = metrics["monitor.gpu_util_pct_mean"] < cfg.bench.min_gpu_util_pct
+        flags["bench.gpu_bottleneck_elsewhere"] = str(starved).lower()
+        if starved:
+            log.warning("mean GPU utilisation %.0f%% < %.0f%%: the GPU waits on something else",
+                        metrics["monitor.gpu_util_pct_mean"], cfg.bench.min_gpu_util_pct)
+    ctx.set_tags(flags)
+
+
+def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measurement,
+           report: BackendReport) -> dict[str, float]:
+    """Log everything the run measured, print its summary, enforce the parity gate."""
+    logger, metrics = ctx.logger, ctx.metrics
+    logger.log_metrics(metrics)
+    for series_name, values in measured.series.items():
+        logger.log_series(series_name, values)
+    logger.log_params({f"model.{key}": value for key, value in _flat(pipe.describe()).items()})
+    for path in write_artifacts(ctx.cfg, ctx.out_dir, ctx.device, run_input.duration_s,
+                                measured.times, metrics, measured.output):
+        logger.log_artifact(path)
+    failures = ctx.parity_failures
+    console.print_run_summary(run_summary(ctx.name, ctx.cfg, ctx.device, measured.times,
+                                          metrics, report, logger, failures))
+    if failures and ctx.cfg.backend.parity.enforce:
+        raise parity.ParityError(f"parity beyond precision={ctx.cfg.precision.name} thresholds: "
+                                 + "; ".join(failures))
+    return metrics
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
