@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -12,7 +13,16 @@ from avbench.config import register_configs
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def config_path() -> str:
+    """The Hydra config tree: conf/ of a source checkout (clone or editable install), else
+    the copy installed with the wheel as the package avbench.conf."""
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").is_file() and (repo / "conf" / "config.yaml").is_file():
+        return str(repo / "conf")
+    return "pkg://avbench.conf"
+
+
+@hydra.main(version_base="1.3", config_path=config_path(), config_name="config")
 def _entry(cfg: DictConfig) -> float | None:
     from avbench import tasks
 

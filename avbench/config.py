@@ -1,6 +1,6 @@
 """Dataclass schemas for the Hydra config tree, registered in the ConfigStore.
 
-The YAML files under ``avbench/conf`` hold the values; these schemas hold the
+The YAML files under ``conf/`` hold the values; these schemas hold the
 types. ``conf/config.yaml`` starts its defaults list with ``avbench_schema``,
 so every group option is merged onto a typed, struct-mode node: a wrong type
 or an unknown key fails at compose time with Hydra's own message.

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from avbench.config import register_configs
 from avbench.runtime import ConfigError, resolve_device, resolve_dtype
 
-CONF = Path(__file__).resolve().parents[1] / "avbench" / "conf"
+CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ["task", "pipeline", "preset", "precision", "backend", "kernel", "gpu", "audio",
           "tracking", "bench", "debug", "experiment"]
 
