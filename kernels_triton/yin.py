@@ -22,6 +22,9 @@ from kernels_triton._common import INTERPRETED, KernelInputError, check_input
 
 # All lags of a frame live in one program; beyond this the register tile gets too large.
 MAX_LAGS = 4096
+# CUDA's grid limit on axis 0 (axes 1 and 2 stop at 65,535, which ~12.7 min of 22.05 kHz
+# audio at hop 256 would pass in frames: so both launches put every program on axis 0).
+MAX_GRID_X = 2**31 - 1
 
 
 def autotune_configs() -> list[triton.Config]:
@@ -39,9 +42,10 @@ def _yin_cmndf_kernel(
     n_samples, n_frames, frame_length, hop, pad, min_period, max_period, n_cand,
     BLOCK_L: tl.constexpr, BLOCK_U: tl.constexpr,
 ):
-    pid_b = tl.program_id(0)
-    frame = tl.program_id(1)
-    x_row = x_ptr + pid_b.to(tl.int64) * n_samples
+    row_id = tl.program_id(0).to(tl.int64)  # one program per (signal, frame): see yin_grid
+    pid_b = row_id // n_frames
+    frame = row_id % n_frames
+    x_row = x_ptr + pid_b * n_samples
     start = frame * hop - pad  # first sample of the frame in the unpadded signal
     lags = tl.arange(0, BLOCK_L)
     lag_ok = lags <= max_period
@@ -68,7 +72,7 @@ def _yin_cmndf_kernel(
     diff = tl.where((lags >= 1) & lag_ok, 2.0 * (acf0 - acf) - head_excl, 0.0)
     cumulative_mean = tl.cumsum(diff, axis=0) / tl.maximum(lags, 1).to(tl.float32)
     cmndf = diff / (cumulative_mean + 1.1754943508222875e-38)
-    out = out_ptr + (pid_b.to(tl.int64) * n_frames + frame) * n_cand + (lags - min_period)
+    out = out_ptr + row_id * n_cand + (lags - min_period)
     tl.store(out, cmndf, mask=(lags >= min_period) & lag_ok)
 
 
@@ -120,6 +124,16 @@ def yin_periods(sample_rate: int, frame_length: int, fmin: float, fmax: float) -
     return min_period, max_period
 
 
+def yin_grid(batch: int, n_frames: int) -> tuple[int]:
+    """The launch grid of both YIN kernels: one program per (signal, frame), all on axis 0."""
+    programs = batch * n_frames
+    if programs > MAX_GRID_X:
+        raise KernelInputError(f"yin: {batch} signal(s) x {n_frames} frames exceed CUDA's "
+                               f"{MAX_GRID_X} programs per launch; split the audio or raise "
+                               "hop_length")
+    return (programs,)
+
+
 def yin(waveform: torch.Tensor, sample_rate: int, frame_length: int = 2048,
         hop_length: int = 256, fmin: float = 65.0, fmax: float = 1000.0,
         threshold: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,13 +158,14 @@ def yin(waveform: torch.Tensor, sample_rate: int, frame_length: int = 2048,
     n_cand = max_period - min_period + 1
     device = waveform.device
     cmndf = torch.empty(batch, n_frames, n_cand, dtype=torch.float32, device=device)
-    _yin_cmndf_kernel[(batch, n_frames)](
+    grid = yin_grid(batch, n_frames)
+    _yin_cmndf_kernel[grid](
         signal, cmndf, n_samples, n_frames, frame_length, hop_length, pad,
         min_period, max_period, n_cand, BLOCK_L=triton.next_power_of_2(max_period + 1),
     )
     f0_hz = torch.empty(batch, n_frames, dtype=torch.float32, device=device)
     voiced = torch.empty(batch, n_frames, dtype=torch.int8, device=device)
-    _yin_pick_kernel[(batch * n_frames,)](
+    _yin_pick_kernel[grid](
         cmndf, f0_hz, voiced, n_cand, min_period, float(sample_rate), float(threshold),
         BLOCK_C=triton.next_power_of_2(n_cand),
     )

@@ -7,7 +7,7 @@ import torch
 
 from avbench.dsp import functional as fn
 from kernels_triton import KernelInputError
-from kernels_triton.yin import MAX_LAGS, yin
+from kernels_triton.yin import MAX_GRID_X, MAX_LAGS, yin, yin_grid
 
 SR = 8000
 
@@ -67,3 +67,29 @@ def test_yin_rejects_too_many_lags_and_bad_tensors(device):
         yin(torch.zeros(600, 2, device=device).T, SR, 256)
     with pytest.raises(KernelInputError, match="time > 0"):
         yin(torch.zeros(2, 0, device=device), SR, 256)
+
+
+CUDA_MAX_GRID_YZ = 65_535  # CUDA's limit on grid axes 1 and 2 (axis 0: 2**31 - 1)
+
+
+def test_yin_grid_keeps_long_audio_on_axis_0():
+    # 13 min at 22.05 kHz, hop 256: more frames than CUDA allows on grid axis 1.
+    samples = 13 * 60 * 22050
+    n_frames = 1 + samples // 256
+    assert n_frames > CUDA_MAX_GRID_YZ
+    for batch in (1, 2):
+        grid = yin_grid(batch, n_frames)
+        assert grid == (batch * n_frames,)  # one axis: nothing on the capped axes
+    assert yin_grid(1, MAX_GRID_X) == (MAX_GRID_X,)
+    with pytest.raises(KernelInputError, match="exceed CUDA"):
+        yin_grid(2, MAX_GRID_X // 2 + 1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the grid limit is CUDA's: needs a GPU")
+def test_yin_runs_past_the_axis_1_limit_on_cuda():
+    samples = 256 * (CUDA_MAX_GRID_YZ + 100)
+    x = torch.sin(torch.arange(samples, device="cuda") * (2 * torch.pi * 220.0 / SR))
+    f0, voiced = yin(x, SR, 256, 256, 60.0, 1000.0)
+    assert f0.shape == (1 + samples // 256,)
+    torch.testing.assert_close(f0[voiced].median(), torch.tensor(220.0, device="cuda"),
+                               rtol=1e-2, atol=0)
