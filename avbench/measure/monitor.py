@@ -20,9 +20,46 @@ import psutil
 
 log = logging.getLogger(__name__)
 
-# Clock-event reasons that mean the GPU slowed itself down (not idle or app clocks).
+# Clock-event reasons that mean the GPU slowed itself down (not idle or app clocks), as
+# nvidia-ml-py names them after ``nvmlClocksEventReason`` (``nvmlClocksThrottleReason`` before
+# NVML 12, kept there as deprecated aliases).
 THROTTLE_REASONS = ("SwPowerCap", "HwSlowdown", "SwThermalSlowdown", "HwThermalSlowdown",
                     "HwPowerBrakeSlowdown")
+EVENT_PREFIXES = ("nvmlClocksEventReason", "nvmlClocksThrottleReason")
+
+
+class NvmlConstantMissing(RuntimeError):
+    """This nvidia-ml-py lacks a constant or call the sampler needs."""
+
+
+def throttle_mask(nvml: Any) -> int:
+    """The bit mask of :data:`THROTTLE_REASONS`; a reason this NVML binding does not name
+    raises (a silent 0 would read as "never throttled")."""
+    mask = 0
+    for reason in THROTTLE_REASONS:
+        bit = next((getattr(nvml, prefix + reason) for prefix in EVENT_PREFIXES
+                    if hasattr(nvml, prefix + reason)), None)
+        if bit is None:
+            raise NvmlConstantMissing(f"nvidia-ml-py has no nvmlClocksEventReason{reason}; "
+                                      "pip install -U nvidia-ml-py")
+        mask |= bit
+    return mask
+
+
+def _call(nvml: Any, *names: str) -> Any:
+    """The first of ``names`` the binding has (current name first, deprecated after)."""
+    for name in names:
+        if hasattr(nvml, name):
+            return getattr(nvml, name)
+    raise NvmlConstantMissing(f"nvidia-ml-py has none of {names}; pip install -U nvidia-ml-py")
+
+
+def cuda_uuid(index: int) -> str:
+    """NVML's UUID string of torch's CUDA device ``index``. Indices follow
+    ``CUDA_VISIBLE_DEVICES`` (and CUDA's device order); NVML's own indices do not."""
+    import torch
+
+    return f"GPU-{torch.cuda.get_device_properties(index).uuid}"
 
 
 @dataclass
@@ -39,30 +76,43 @@ class NvmlReader:
     def __init__(self, nvml: Any, handle: Any) -> None:
         self.nvml = nvml
         self.handle = handle
-        self.throttle_mask = 0
-        for reason in THROTTLE_REASONS:
-            self.throttle_mask |= getattr(nvml, f"nvmlClocksThrottleReason{reason}", 0)
+        self.throttle_mask = throttle_mask(nvml)
+        self._reasons = _call(nvml, "nvmlDeviceGetCurrentClocksEventReasons",
+                              "nvmlDeviceGetCurrentClocksThrottleReasons")
+        self._temperature = _call(nvml, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature")
 
     @classmethod
     def open(cls, index: int) -> NvmlReader | None:
+        """The reader of torch's CUDA device ``index`` (found by UUID), or None."""
+        return cls.try_open(index)[0]
+
+    @classmethod
+    def try_open(cls, index: int) -> tuple[NvmlReader | None, str]:
+        """``(reader, "")``, or ``(None, why not)``: no library, driver or device, or a
+        binding that lacks what the reader needs."""
         try:
             import pynvml
 
+            uuid = cuda_uuid(index)
             pynvml.nvmlInit()
-            return cls(pynvml, pynvml.nvmlDeviceGetHandleByIndex(index))
         except Exception as error:  # no library, no driver or no device: CPU-only telemetry
             log.debug("NVML unavailable: %s", error)
-            return None
+            return None, f"{type(error).__name__}: {error}"
+        try:
+            return cls(pynvml, pynvml.nvmlDeviceGetHandleByUUID(uuid)), ""
+        except Exception as error:
+            log.warning("NVML cannot read %s (cuda:%d): %s; no GPU telemetry", uuid, index, error)
+            pynvml.nvmlShutdown()
+            return None, f"{uuid}: {type(error).__name__}: {error}"
 
     def read(self) -> dict[str, float]:
         nvml, handle = self.nvml, self.handle
-        reasons = nvml.nvmlDeviceGetCurrentClocksThrottleReasons(handle)
+        reasons = self._reasons(handle)
         return {
             "gpu_util_pct": float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu),
             "gpu_mem_used_mb": nvml.nvmlDeviceGetMemoryInfo(handle).used / 2**20,
             "gpu_sm_clock_mhz": float(nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM)),
-            "gpu_temp_c": float(nvml.nvmlDeviceGetTemperature(handle,
-                                                              nvml.NVML_TEMPERATURE_GPU)),
+            "gpu_temp_c": float(self._temperature(handle, nvml.NVML_TEMPERATURE_GPU)),
             "gpu_power_w": nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
             "gpu_throttled": float(bool(reasons & self.throttle_mask)),
         }
@@ -105,21 +155,29 @@ class CpuShare:
 class Monitor:
     """Samples every ``interval_s`` on a daemon thread between ``start`` and ``stop``."""
 
-    def __init__(self, interval_s: float = 0.1, gpu_index: int | None = None) -> None:
+    def __init__(self, interval_s: float = 0.1, gpu_index: int | None = None,
+                 gpu_reader: Any = None) -> None:
+        """``gpu_index``: torch's CUDA index to read through NVML; ``gpu_reader``: an
+        already open reader (anything with ``read()`` and ``close()``) instead."""
         if interval_s <= 0:
             raise ValueError(f"bench.monitor_interval_s must be positive, got {interval_s}")
         self.interval_s = interval_s
         self.gpu_index = gpu_index
         self.samples: list[Sample] = []
+        self.errors: list[str] = []  # one line per failed reading; the sampler goes on
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._process = psutil.Process()
-        self._gpu: NvmlReader | None = None
+        self._gpu = gpu_reader
+        self.gpu_read = False
+        self.gpu_unavailable = ""  # why NVML could not be read, when it was asked for
 
     def start(self) -> Monitor:
         if self._thread is not None:
             raise RuntimeError("monitor already started")
-        self._gpu = NvmlReader.open(self.gpu_index) if self.gpu_index is not None else None
+        if self._gpu is None and self.gpu_index is not None:
+            self._gpu, self.gpu_unavailable = NvmlReader.try_open(self.gpu_index)
+        self.gpu_read = self._gpu is not None
         self._process.cpu_percent(None)  # the first reading only sets the baseline
         self._cpu_start = CpuShare.reading(self._process)
         self.cpu_share: CpuShare | None = None
@@ -130,15 +188,25 @@ class Monitor:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.samples.append(self._sample())
+            try:
+                sample = Sample(t_s=time.perf_counter() - self._start,
+                                cpu_pct=self._process.cpu_percent(None),
+                                rss_mb=self._process.memory_info().rss / 2**20)
+            except Exception as error:  # psutil: the thread must outlive any one reading
+                self._record_error("cpu", error)
+                continue
+            if self._gpu is not None:
+                try:
+                    sample.gpu = self._gpu.read()
+                except Exception as error:  # e.g. NVMLError: this sample has no GPU figures
+                    self._record_error("gpu", error)
+            self.samples.append(sample)
 
-    def _sample(self) -> Sample:
-        sample = Sample(t_s=time.perf_counter() - self._start,
-                        cpu_pct=self._process.cpu_percent(None),
-                        rss_mb=self._process.memory_info().rss / 2**20)
-        if self._gpu is not None:
-            sample.gpu = self._gpu.read()
-        return sample
+    def _record_error(self, what: str, error: Exception) -> None:
+        if not self.errors:
+            log.warning("telemetry: a %s reading failed (%s: %s); sampling goes on and the "
+                        "failures are recorded", what, type(error).__name__, error)
+        self.errors.append(f"{what}: {type(error).__name__}: {error}")
 
     def stop(self) -> list[Sample]:
         if self._thread is None:
@@ -163,9 +231,20 @@ class Monitor:
             "monitor.cpu_pct": [s.cpu_pct for s in self.samples],
             "monitor.rss_mb": [s.rss_mb for s in self.samples],
         }
-        for key in self.samples[0].gpu if self.samples else ():
-            out[f"monitor.{key}"] = [s.gpu[key] for s in self.samples]
+        gpu_samples = [s.gpu for s in self.samples if s.gpu]  # failed readings have none
+        for key in gpu_samples[0] if gpu_samples else ():
+            out[f"monitor.{key}"] = [gpu[key] for gpu in gpu_samples]
         return out
+
+    def tags(self) -> dict[str, str]:
+        """Whether the GPU was read, and the first failed reading with the count (if any)."""
+        tags = {}
+        if self.gpu_index is not None or self.gpu_read:
+            tags["monitor.gpu"] = ("nvml" if self.gpu_read
+                                   else f"unavailable ({self.gpu_unavailable})")
+        if self.errors:
+            tags["monitor.error"] = f"{len(self.errors)} failed reading(s); first: {self.errors[0]}"
+        return tags
 
     def summary(self) -> dict[str, float]:
         """Means and maxima of the samples (empty when nothing was sampled)."""

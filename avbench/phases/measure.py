@@ -58,6 +58,7 @@ class OfflineRepeats:
                     **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
                     **timed.monitor.summary(), **timed.harness}
         series = {"repeat.total_ms": times.samples_ms["total"], **timed.monitor.series()}
+        ctx.set_tags(timed.monitor.tags())
         return Measurement(metrics, timed.output, times, series)
 
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 
 import pytest
 import torch
 
-from avbench.measure.monitor import Monitor, NvmlReader
+from avbench.measure.monitor import (
+    THROTTLE_REASONS,
+    Monitor,
+    NvmlConstantMissing,
+    NvmlReader,
+    _call,
+    cuda_uuid,
+    throttle_mask,
+)
 from avbench.measure.threads import apply_threads
 from avbench.measure.timer import RepeatPolicy, repeat
 from avbench.pipelines.calibration import CalibrationPipeline
@@ -71,3 +80,82 @@ def test_known_cost_stages_are_measured_close_to_truth() -> None:
         assert min(samples) >= ms
         assert min(samples) == pytest.approx(ms, rel=0.03)
     assert min(times.samples_ms["total"]) == pytest.approx(35.0, rel=0.03)
+
+
+def test_throttle_reasons_resolve_to_nvml_clock_event_constants() -> None:
+    import pynvml
+
+    mask = throttle_mask(pynvml)
+    expected = 0
+    for reason in THROTTLE_REASONS:
+        expected |= getattr(pynvml, f"nvmlClocksEventReason{reason}")  # the current names
+    assert mask == expected != 0
+    assert not mask & pynvml.nvmlClocksEventReasonGpuIdle  # idle is not throttling
+
+
+def test_a_missing_throttle_constant_is_an_error_not_never_throttled() -> None:
+    import pynvml
+
+    partial = types.SimpleNamespace(**{f"nvmlClocksThrottleReason{r}": 1 << i
+                                       for i, r in enumerate(THROTTLE_REASONS[:-1])})
+    with pytest.raises(NvmlConstantMissing, match=THROTTLE_REASONS[-1]):
+        throttle_mask(partial)
+    # The reader calls the current NVML entry points where the binding has them.
+    assert _call(pynvml, "nvmlDeviceGetCurrentClocksEventReasons",
+                 "nvmlDeviceGetCurrentClocksThrottleReasons") \
+        is pynvml.nvmlDeviceGetCurrentClocksEventReasons
+    assert _call(pynvml, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature") \
+        is pynvml.nvmlDeviceGetTemperatureV
+    assert callable(pynvml.nvmlDeviceGetHandleByUUID)
+
+
+class FlakyReader:
+    """A GPU reader whose every second reading raises NVML's own error."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.closed = False
+
+    def read(self) -> dict[str, float]:
+        import pynvml
+
+        self.calls += 1
+        if self.calls % 2 == 0:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+        return {"gpu_util_pct": 50.0, "gpu_mem_used_mb": 1.0, "gpu_sm_clock_mhz": 1.0,
+                "gpu_temp_c": 40.0, "gpu_power_w": 1.0, "gpu_throttled": 0.0}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_sampler_survives_a_failing_gpu_reading_and_records_it() -> None:
+    reader = FlakyReader()
+    with Monitor(interval_s=0.005, gpu_reader=reader) as monitor:
+        deadline = time.perf_counter() + 5.0
+        while reader.calls < 6 and time.perf_counter() < deadline:
+            time.sleep(0.005)
+        assert avbench_threads(), "the sampler thread died on the first failed reading"
+    assert reader.calls >= 6 and reader.closed
+    assert len(monitor.errors) == reader.calls // 2
+    assert "GPU is lost" in monitor.errors[0]
+    tags = monitor.tags()
+    assert tags["monitor.gpu"] == "nvml"
+    assert tags["monitor.error"].startswith(f"{len(monitor.errors)} failed reading(s)")
+    good = len(monitor.samples) - len(monitor.errors)
+    assert len(monitor.series()["monitor.gpu_util_pct"]) == good > 0
+    assert monitor.summary()["monitor.gpu_util_pct_mean"] == 50.0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="NVML needs an NVIDIA GPU")
+def test_nvml_reader_opens_torch_device_by_uuid() -> None:
+    import pynvml
+
+    reader = NvmlReader.open(0)
+    assert reader is not None
+    try:
+        assert pynvml.nvmlDeviceGetUUID(reader.handle) == cuda_uuid(0)
+        reading = reader.read()
+        assert reading["gpu_mem_used_mb"] > 0 and reading["gpu_temp_c"] > 0
+    finally:
+        reader.close()
