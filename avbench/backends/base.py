@@ -60,6 +60,7 @@ class Prepared:
     load_s: float = 0.0
     cache_hit: bool | None = None  # None: nothing cached (eager, compile)
     providers: tuple[str, ...] = ()
+    tf32: bool | None = None  # whether float32 math may use TF32 (None: the backend's default)
 
 
 class Backend:
@@ -90,6 +91,7 @@ class BackendReport:
     load_s: float = 0.0
     cache: dict[str, bool] = field(default_factory=dict)  # component -> hit
     providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    tf32: dict[str, bool] = field(default_factory=dict)  # component -> TF32 allowed
 
     def add(self, component: str, prepared: Prepared, kind: str) -> None:
         self.effective[component] = kind
@@ -100,6 +102,8 @@ class BackendReport:
             self.cache[component] = prepared.cache_hit
         if prepared.providers:
             self.providers[component] = prepared.providers
+        if prepared.tf32 is not None:
+            self.tf32[component] = prepared.tf32
 
     def fall_back(self, component: str, reason: str) -> None:
         self.effective[component] = "pytorch"
@@ -132,6 +136,10 @@ class BackendReport:
         providers = sorted({p for names in self.providers.values() for p in names})
         if providers:
             tags["backend.providers"] = ",".join(providers)
+        if self.tf32:
+            states = {"on" if on else "off" for on in self.tf32.values()}
+            tags["backend.tf32"] = (states.pop() if len(states) == 1 else ",".join(
+                f"{name}={'on' if on else 'off'}" for name, on in self.tf32.items()))
         return tags
 
     def metrics(self) -> dict[str, float]:

@@ -16,8 +16,11 @@ once: the second waits, then finds the first's entry.
 A folder entry (``ArtifactCache.folder``) holds what another library writes
 itself (ONNX Runtime's TensorRT provider writes its engines there): once
 filled it is sealed with a manifest of every file's SHA-256 and size, and a
-folder whose files no longer match, or that was never sealed, is emptied and
-filled again before anything in it is used.
+folder whose sealed files no longer match, or that was never sealed, is emptied
+and filled again before anything in it is used. An ``additive`` folder may gain
+files after it was sealed (the TensorRT provider adds an engine for a shape it
+had not built): they are sealed in at its next use, and only a sealed file that
+changed or went missing empties it.
 """
 
 from __future__ import annotations
@@ -152,6 +155,11 @@ class CacheEntry(_Entry):
 class FolderEntry(_Entry):
     """A folder of files another library writes, sealed by a manifest once written."""
 
+    def __init__(self, root: Path, kind: str, name: str, fields: Mapping[str, Any],
+                 additive: bool = False) -> None:
+        super().__init__(root, kind, name, fields)
+        self.additive = additive
+
     def files(self) -> dict[str, dict[str, Any]]:
         """Every file under the folder but the manifest: relative path -> SHA-256 and size."""
         return {str(path.relative_to(self.dir)): {"sha256": file_digest(path),
@@ -160,13 +168,20 @@ class FolderEntry(_Entry):
                 if path.is_file() and path != self.manifest}
 
     def valid(self) -> bool:
-        """True when the folder is sealed and every file matches the seal (none added)."""
+        """True when the folder is sealed and every sealed file matches the seal; files
+        added since count against it unless the folder is ``additive``."""
         try:
             meta = json.loads(self.manifest.read_text())
-            return bool(meta["key"] == self.key and meta["files"]
-                        and meta["files"] == self.files())
+            sealed, files = meta["files"], self.files()
+            if self.additive:
+                files = {path: files.get(path) for path in sealed}
+            return bool(meta["key"] == self.key and sealed and sealed == files)
         except (OSError, ValueError, KeyError, TypeError):
             return False
+
+    def _seal(self, files: dict[str, dict[str, Any]]) -> None:
+        _atomic_write_text(self.manifest, json.dumps(
+            self._meta() | {"files": files}, indent=1, sort_keys=True, default=str))
 
     @contextmanager
     def fill(self) -> Iterator[bool]:
@@ -178,6 +193,10 @@ class FolderEntry(_Entry):
         """
         with self._locked():
             if self.valid():
+                files = self.files()
+                if self.additive and json.loads(self.manifest.read_text())["files"] != files:
+                    log.info("sealing the files added to %s since its last use", self.dir)
+                    self._seal(files)
                 yield True
                 return
             if self.dir.exists():
@@ -195,8 +214,7 @@ class FolderEntry(_Entry):
                 log.info("nothing was written to %s; nothing is cached", self.dir)
                 self.remove()
                 return
-            _atomic_write_text(self.manifest, json.dumps(
-                self._meta() | {"files": files}, indent=1, sort_keys=True, default=str))
+            self._seal(files)
 
 
 class ArtifactCache:
@@ -209,8 +227,9 @@ class ArtifactCache:
               filename: str) -> CacheEntry:
         return CacheEntry(self.root, kind, name, fields, filename)
 
-    def folder(self, kind: str, name: str, fields: Mapping[str, Any]) -> FolderEntry:
-        return FolderEntry(self.root, kind, name, fields)
+    def folder(self, kind: str, name: str, fields: Mapping[str, Any],
+               additive: bool = False) -> FolderEntry:
+        return FolderEntry(self.root, kind, name, fields, additive)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -3,9 +3,10 @@
 Providers come from ``backend.providers`` in priority order, keeping those
 this onnxruntime build has and the device can use (CPU runs use OpenVINO's
 CPU plugin where the build has it, then the CPU provider). The providers
-each session actually registered are recorded. On CUDA, inputs and outputs stay on the GPU through I/O binding
-and ONNX Runtime runs on PyTorch's current stream, so the stage clock's CUDA
-events time it.
+each session actually registered are recorded. On CUDA, inputs and outputs stay on
+the GPU through I/O binding, ONNX Runtime runs on PyTorch's current stream (never the
+default one) without synchronising after each call, so the stage clock's CUDA events
+time it; see ``ort_gpu`` for those options.
 """
 
 from __future__ import annotations
@@ -20,13 +21,23 @@ import torch
 
 from avbench.backends.base import Backend, Prepared
 from avbench.backends.export import Shape, cached_onnx, onnx_fields, profile_shapes
+from avbench.backends.ort_gpu import (
+    check_compute_stream,
+    compute_stream,
+    cuda_ep_precision,
+    ort_tensorrt_version,
+    run_options,
+    tensorrt_ep_profile,
+)
+from avbench.backends.tensorrt import BackendBuildError
 from avbench.pipelines.base import Component
 
 CPU = "CPUExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
 OPENVINO = "OpenVINOExecutionProvider"  # runs on the CPU (device_type CPU)
 ON_CPU = (OPENVINO, CPU)
-GPU_FIX = "pip install onnxruntime-gpu (and uninstall onnxruntime and onnxruntime-openvino)"
+GPU_FIX = ("pip uninstall -y onnxruntime-openvino onnxruntime && pip install -e '.[gpu]' "
+           "(see docs/gpu.md)")
 
 
 def ort_version() -> str | None:
@@ -69,29 +80,51 @@ class OnnxRuntimeBackend(Backend):
         return wanted if any(p not in ON_CPU for p in wanted) else []
 
     def prepare(self, component: Component) -> Prepared:
-        import onnxruntime
-
         opset = int(self.ctx.cfg.opset)
         fields = onnx_fields(component, self.ctx.dtype, opset)
         path, export_s, hit = cached_onnx(component, self.ctx.cache, fields, opset)
         # The TensorRT provider writes its own engines: into a folder of our cache that is
-        # sealed once they are built, and emptied (so rebuilt) when they no longer match.
+        # sealed once they are built, and emptied (so rebuilt) when a sealed file changed.
         profiles = (profile_shapes(component, self.ctx.frames)
                     if TENSORRT in self.providers() else None)
         engines = (self.ctx.cache.folder("ort-tensorrt", component.name,
-                                         self._engine_fields(fields, profiles))
+                                         self._engine_fields(fields, profiles), additive=True)
                    if profiles else None)
         with engines.fill() if engines else contextlib.nullcontext(True) as engines_hit:
             start = time.perf_counter()
-            session = onnxruntime.InferenceSession(
-                path, self._session_options(), providers=self._provider_options(
-                    profiles, engines.dir if engines else None))
-            load_s = time.perf_counter() - start
+            session = self._session(path, component, profiles, engines.dir if engines else None)
+            session_s = time.perf_counter() - start
             runner = (CpuRunner(session) if self.ctx.device.type == "cpu"
                       else BoundRunner(session, self.ctx.device))
-            build_s = 0.0 if engines_hit else self._build_engines(runner, component)
-        return Prepared(run=runner, export_s=export_s, build_s=build_s, load_s=load_s,
-                        cache_hit=hit and engines_hit, providers=tuple(session.get_providers()))
+            # With explicit profiles the provider builds its engines inside InferenceSession:
+            # on a miss that time is the build, on a hit it is the load.
+            build_s = 0.0 if engines_hit else session_s + self._build_late(
+                runner, component, engines.dir)
+        providers = tuple(session.get_providers())
+        # fp32 on CUDA: the CUDA provider runs without TF32; the TensorRT provider cannot.
+        tf32 = (TENSORRT in providers if self.ctx.device.type == "cuda"
+                and self.ctx.dtype == torch.float32 else None)
+        return Prepared(run=runner, export_s=export_s, build_s=build_s,
+                        load_s=session_s if engines_hit else 0.0,
+                        cache_hit=hit and engines_hit, providers=providers, tf32=tf32)
+
+    def _session(self, path: Path, component: Component, profiles: Any,
+                 engine_dir: Path | None) -> Any:
+        import onnxruntime
+
+        try:
+            return onnxruntime.InferenceSession(
+                path, self._session_options(),
+                providers=self._provider_options(profiles, engine_dir))
+        except Exception as error:
+            if engine_dir is None:
+                raise
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            raise BackendBuildError(
+                f"ONNX Runtime's TensorRT provider could not build {component.name} ({first}); "
+                "when it takes only part of a graph, the inner subgraphs' dynamic inputs have "
+                "no shape profile: use backend.providers=[CUDAExecutionProvider] or "
+                "backend=tensorrt") from error
 
     def _session_options(self) -> Any:
         import onnxruntime
@@ -112,17 +145,20 @@ class OnnxRuntimeBackend(Backend):
                        profiles: dict[str, tuple[Shape, Shape, Shape]]) -> dict[str, Any]:
         from avbench.backends.tensorrt import engine_fields
 
-        return engine_fields(graph_fields, profiles, self.ctx.device,
-                             workspace_mb=0) | {"onnxruntime": ort_version()}
+        # Keyed on the TensorRT ONNX Runtime loads, not the Python package's.
+        return engine_fields(graph_fields, profiles, self.ctx.device, workspace_mb=0,
+                             tensorrt=ort_tensorrt_version()) | {"onnxruntime": ort_version()}
 
-    def _build_engines(self, runner: Any, component: Component) -> float:
-        """One call at the profile's opt length, so the TensorRT provider has built (and
-        written) every engine before its folder is sealed; returns the seconds it took."""
+    def _build_late(self, runner: Any, component: Component, engine_dir: Path) -> float:
+        """One call at the profile's opt length before the folder is sealed; its seconds
+        count as build time only when the provider wrote engines during it."""
+        before = {p for p in engine_dir.rglob("*") if p.is_file()}
         start = time.perf_counter()
         with torch.inference_mode():
             runner(*component.example_inputs(self.ctx.frames.opt))
         torch.cuda.synchronize(self.ctx.device)
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        return elapsed if {p for p in engine_dir.rglob("*") if p.is_file()} - before else 0.0
 
     def _provider_options(self, profiles: dict[str, tuple[Shape, Shape, Shape]] | None,
                           engine_dir: Path | None) -> list[Any]:
@@ -133,27 +169,25 @@ class OnnxRuntimeBackend(Backend):
                     "precision": "ACCURACY", "disable_dynamic_shapes": "True"}
         if self.ctx.device.type == "cpu":
             return [(p, openvino) if p == OPENVINO else p for p in self.providers()]
-        index = self.ctx.device.index or 0
-        stream = {"device_id": index, "has_user_compute_stream": "1",
-                  "user_compute_stream": str(torch.cuda.current_stream(self.ctx.device).cuda_stream)}
-        options: dict[str, dict[str, Any]] = {"CUDAExecutionProvider": stream}
-        if profiles and engine_dir is not None:
-            # Precision is baked into the graph; the profile is the native backend's.
-            options[TENSORRT] = stream | tensorrt_ep_profile(profiles) | {
-                "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(engine_dir)}
+        options = gpu_provider_options(self.ctx.device.index or 0,
+                                       compute_stream(self.ctx.device), self.ctx.dtype,
+                                       profiles, engine_dir)
         return [(p, options[p]) if p in options else p for p in self.providers()]
 
 
-def tensorrt_ep_profile(profiles: dict[str, tuple[Shape, Shape, Shape]]) -> dict[str, str]:
-    """The TensorRT provider's explicit optimisation profile for the dynamic inputs, in its
-    ``name:AxBxC,name2:...`` form (``trt_profile_{min,opt,max}_shapes``)."""
-    dynamic = {name: shapes for name, shapes in profiles.items() if len(set(shapes)) > 1}
-    if not dynamic:
-        return {}
-    return {f"trt_profile_{which}_shapes": ",".join(
-                f"{name}:{'x'.join(str(dim) for dim in shapes[index])}"
-                for name, shapes in dynamic.items())
-            for index, which in enumerate(("min", "opt", "max"))}
+def gpu_provider_options(device_index: int, stream: int, dtype: torch.dtype,
+                         profiles: dict[str, tuple[Shape, Shape, Shape]] | None,
+                         engine_dir: Path | None) -> dict[str, dict[str, str]]:
+    """Options of the CUDA and TensorRT providers: torch's stream ``stream`` (checked),
+    the precision options, and for TensorRT the explicit profile and the engine folder."""
+    common = {"device_id": str(device_index), "has_user_compute_stream": "1",
+              "user_compute_stream": str(check_compute_stream(stream))}
+    options = {"CUDAExecutionProvider": common | cuda_ep_precision(dtype)}
+    if profiles and engine_dir is not None:
+        # Precision is baked into the graph; the profile is the native backend's.
+        options[TENSORRT] = common | tensorrt_ep_profile(profiles) | {
+            "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(engine_dir)}
+    return options
 
 
 class CpuRunner:
@@ -182,6 +216,7 @@ class BoundRunner:
         self.device_id = device.index or 0
         self.inputs = [i.name for i in session.get_inputs()]
         self.output = session.get_outputs()[0].name
+        self.run_options = run_options()
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         binding = self.session.io_binding()
@@ -190,7 +225,7 @@ class BoundRunner:
             binding.bind_input(name, self.device_type, self.device_id, _numpy_dtype(x.dtype),
                                tuple(x.shape), x.data_ptr())
         binding.bind_output(self.output, self.device_type, self.device_id)
-        self.session.run_with_iobinding(binding)
+        self.session.run_with_iobinding(binding, self.run_options)
         # The C-level OrtValue speaks DLPack (the Python wrapper that get_outputs() returns
         # does not, up to onnxruntime 1.24 at least); the tensor keeps ORT's buffer alive.
         return torch.from_dlpack(binding.get_outputs_as_ortvaluevector()[0])

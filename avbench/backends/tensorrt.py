@@ -22,6 +22,7 @@ from avbench.pipelines.base import Component
 
 PACKAGE_FIX = "pip install 'avbench[tensorrt]'"
 MIN_MAJOR = 10
+ALIGNMENT = 256  # bytes: what TensorRT requires of every tensor address it is given
 
 # TensorRT DataType member -> torch dtype; members a release lacks are skipped.
 _DTYPES = {
@@ -94,13 +95,23 @@ def _network_flags(trt: Any) -> int:
     return 0
 
 
+def builder_flags(dtype: torch.dtype) -> dict[str, bool]:
+    """``BuilderFlag`` name -> set (True) or cleared (False), for a graph of ``dtype``.
+
+    TensorRT enables TF32 by default: float32 matmuls and convolutions then round their
+    inputs to 10-bit mantissas, beyond the summation-order differences the fp32 parity
+    thresholds allow. An fp32 graph is built without it.
+    """
+    return {"TF32": False} if dtype == torch.float32 else {}
+
+
 def build_engine(onnx_path: str | Path, profiles: dict[str, tuple[Shape, Shape, Shape]],
-                 workspace_mb: int = 1024) -> bytes:
+                 workspace_mb: int = 1024, flags: dict[str, bool] | None = None) -> bytes:
     """Parse ``onnx_path`` into a strongly typed network and build the serialized engine.
 
     ``profiles`` maps input names to (min, opt, max) shapes; one optimisation profile
     is made from the inputs with a dynamic dimension (shapes of static inputs are
-    accepted and not needed).
+    accepted and not needed). ``flags`` (see :func:`builder_flags`) are set or cleared.
     """
     trt = _tensorrt()
     path = Path(onnx_path)
@@ -113,6 +124,11 @@ def build_engine(onnx_path: str | Path, profiles: dict[str, tuple[Shape, Shape, 
 
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    for name, enabled in (flags or {}).items():
+        if enabled:
+            config.set_flag(getattr(trt.BuilderFlag, name))
+        else:
+            config.clear_flag(getattr(trt.BuilderFlag, name))
     profile = builder.create_optimization_profile()
     for index in range(network.num_inputs):
         tensor = network.get_input(index)
@@ -136,11 +152,25 @@ def build_engine(onnx_path: str | Path, profiles: dict[str, tuple[Shape, Shape, 
     return bytes(serialized)
 
 
+def tensorrt_aligned(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` if its address is 256-byte aligned (TensorRT's requirement), else a copy
+    that is (the CUDA caching allocator aligns every block to 512 bytes)."""
+    if tensor.data_ptr() % ALIGNMENT == 0:
+        return tensor
+    copy = tensor.clone(memory_format=torch.contiguous_format)
+    if copy.data_ptr() % ALIGNMENT:
+        raise ValueError(f"no {ALIGNMENT}-byte aligned copy of a {tuple(tensor.shape)} "
+                         f"{tensor.dtype} tensor on {tensor.device}")
+    return copy
+
+
 class TensorRTRunner:
     """Executes a deserialized engine on the current torch CUDA stream.
 
     Called like the module it replaces: positional inputs in the graph's input
     order, one output tensor. Nothing synchronises; the caller's CUDA events time it.
+    The context's activation memory is a torch buffer (``USER_MANAGED``), sized for the
+    current input shapes, so torch's allocator statistics (``memory_peak_mb``) count it.
     """
 
     def __init__(self, engine_bytes: bytes, device: torch.device) -> None:
@@ -153,7 +183,10 @@ class TensorRTRunner:
                 raise BackendBuildError(
                     "TensorRT could not load the engine (built by another TensorRT version "
                     "or for another GPU?); delete the cached engine to rebuild it")
-            self._context = self._engine.create_execution_context()
+            self._context = self._engine.create_execution_context(
+                trt.ExecutionContextAllocationStrategy.USER_MANAGED)
+        self._activations = torch.empty(0, dtype=torch.uint8, device=self.device)
+        self._shapes: tuple[tuple[int, ...], ...] = ()
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         modes = {name: self._engine.get_tensor_mode(name) for name in names}
         self.input_names = tuple(n for n in names if modes[n] == trt.TensorIOMode.INPUT)
@@ -161,6 +194,28 @@ class TensorRTRunner:
         if OUTPUT not in self.output_names:
             raise BackendBuildError(f"engine has no output named {OUTPUT!r}: {self.output_names}")
         self.dtypes = {name: torch_dtype(self._engine.get_tensor_dtype(name)) for name in names}
+
+    def _bind(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensorrt_aligned(tensor)
+        if not self._context.set_tensor_address(name, tensor.data_ptr()):
+            raise RuntimeError(f"TensorRT refused the address of tensor {name!r} "
+                               "(see its log above)")
+        return tensor
+
+    def _size_activations(self, shapes: tuple[tuple[int, ...], ...]) -> None:
+        """Give the context device memory for these input shapes (after they are set)."""
+        if shapes == self._shapes:
+            return
+        size = int(self._context.update_device_memory_size_for_shapes())
+        if size > self._activations.numel():
+            # Freed memory returns to torch's cache for later work on this same stream.
+            self._activations = torch.empty(size, dtype=torch.uint8, device=self.device)
+            address = tensorrt_aligned(self._activations).data_ptr()
+            if hasattr(self._context, "set_device_memory"):  # 10.1+: with its size
+                self._context.set_device_memory(address, size)
+            else:
+                self._context.device_memory = address
+        self._shapes = shapes
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         if len(inputs) != len(self.input_names):
@@ -171,16 +226,16 @@ class TensorRTRunner:
         with torch.cuda.device(self.device):
             for name, tensor in zip(self.input_names, inputs, strict=True):
                 tensor = tensor.to(self.device, self.dtypes[name]).contiguous()
-                kept.append(tensor)
                 if not context.set_input_shape(name, tuple(tensor.shape)):
                     raise ValueError(f"input {name!r} shape {tuple(tensor.shape)} is outside "
                                      "the engine's optimisation profile")
-                context.set_tensor_address(name, tensor.data_ptr())
+                kept.append(self._bind(name, tensor))
+            self._size_activations(tuple(tuple(t.shape) for t in kept))
             shape = tuple(context.get_tensor_shape(OUTPUT))
             if any(dim < 0 for dim in shape):
                 raise RuntimeError(f"TensorRT could not infer the output shape ({shape})")
-            output = torch.empty(shape, dtype=self.dtypes[OUTPUT], device=self.device)
-            context.set_tensor_address(OUTPUT, output.data_ptr())
+            output = self._bind(OUTPUT, torch.empty(shape, dtype=self.dtypes[OUTPUT],
+                                                   device=self.device))
             # Enqueued on torch's stream: the caching allocator reuses the inputs'
             # memory only for work ordered after this on the same stream.
             stream = torch.cuda.current_stream(self.device).cuda_stream
@@ -190,10 +245,12 @@ class TensorRTRunner:
 
 
 def engine_fields(graph_fields: dict[str, Any], profiles: dict[str, Any],
-                  device: torch.device, workspace_mb: int) -> dict[str, Any]:
-    """What makes a serialized engine valid: its graph, profile, TensorRT and the GPU."""
+                  device: torch.device, workspace_mb: int,
+                  tensorrt: str | None = None) -> dict[str, Any]:
+    """What makes a serialized engine valid: its graph, profile, TensorRT and the GPU.
+    ``tensorrt``: the version of the library that builds it (default: the Python package)."""
     major, minor = torch.cuda.get_device_capability(device)
-    return graph_fields | {"profiles": profiles, "tensorrt": trt_version(),
+    return graph_fields | {"profiles": profiles, "tensorrt": tensorrt or trt_version(),
                           "gpu": torch.cuda.get_device_name(device),
                           "compute_capability": f"{major}.{minor}", "workspace_mb": workspace_mb}
 
@@ -211,14 +268,17 @@ class TensorRTBackend(Backend):
                                                     opset)
         profiles = profile_shapes(component, self.ctx.frames)
         workspace_mb = int(self.ctx.cfg.workspace_mb)
-        fields = engine_fields(graph_fields, profiles, self.ctx.device, workspace_mb)
+        flags = builder_flags(self.ctx.dtype)
+        fields = engine_fields(graph_fields, profiles, self.ctx.device, workspace_mb) | {
+            "builder_flags": flags}
         entry = self.ctx.cache.entry("tensorrt", component.name, fields, "model.engine")
         result = entry.get_or_build(lambda path: path.write_bytes(
-            build_engine(onnx_path, profiles, workspace_mb)))
+            build_engine(onnx_path, profiles, workspace_mb, flags)))
         start = time.perf_counter()
         runner = TensorRTRunner(result.path.read_bytes(), self.ctx.device)
         return Prepared(run=runner, export_s=export_s, build_s=result.build_s,
-                        load_s=time.perf_counter() - start, cache_hit=result.hit and onnx_hit)
+                        load_s=time.perf_counter() - start, cache_hit=result.hit and onnx_hit,
+                        tf32=flags.get("TF32", True))
 
 
 BACKEND = TensorRTBackend

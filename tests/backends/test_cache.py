@@ -242,3 +242,37 @@ def test_two_concurrent_fillers_fill_once(tmp_path: Path) -> None:
     hits = [hit for hit, _ in results]
     seen = {files for _, files in results}
     assert hits == ["False", "True"] and len(seen) == 1  # the waiter saw all five files
+
+
+def test_additive_folder_keeps_and_seals_engines_added_later(tmp_path: Path) -> None:
+    folder = ArtifactCache(tmp_path).folder("ort-tensorrt", "vocoder", FIELDS, additive=True)
+    calls: list[str] = []
+    fill_with(folder, ENGINES, calls)
+    # The provider adds an engine for a new shape after the folder was sealed.
+    (folder.dir / "new-shape.engine").write_bytes(b"n" * 100)
+    assert folder.valid()
+    assert fill_with(folder, ENGINES, calls) is True and calls == ["filled"]
+    sealed = json.loads(folder.manifest.read_text())["files"]
+    assert sealed["new-shape.engine"] == {"sha256": file_digest(folder.dir / "new-shape.engine"),
+                                          "size": 100}
+    # Once sealed in, the added engine is checked like the others.
+    (folder.dir / "new-shape.engine").write_bytes(b"n" * 10)
+    assert not folder.valid()
+    assert fill_with(folder, ENGINES, calls) is False and calls == ["filled", "filled"]
+    assert not (folder.dir / "new-shape.engine").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "removed"])
+def test_additive_folder_with_a_changed_sealed_file_is_emptied(tmp_path: Path,
+                                                               damage: str) -> None:
+    folder = ArtifactCache(tmp_path).folder("ort-tensorrt", "vocoder", FIELDS, additive=True)
+    calls: list[str] = []
+    fill_with(folder, ENGINES, calls)
+    engine = folder.dir / "sub/b.engine"
+    if damage == "truncate":
+        engine.write_bytes(b"f")
+    else:
+        engine.unlink()
+    assert not folder.valid()
+    assert fill_with(folder, ENGINES, calls) is False and calls == ["filled", "filled"]
+    assert engine.read_bytes() == ENGINES["sub/b.engine"]

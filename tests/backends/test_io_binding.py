@@ -81,22 +81,29 @@ def test_cuda_sessions_keep_outputs_on_the_gpu_and_seal_tensorrt_engines(tmp_pat
     device = torch.device("cuda")
     frames = FrameRange(8, 24, 64)
 
+    stream = torch.cuda.Stream(device)  # ONNX Runtime refuses the default stream
+
     def run() -> tuple:
         pipe = Pipeline(device, 22050)
         pipe.components = svc_components(device, torch.float32, names=("flow_decoder",))
-        report = prepare(pipe, backend_cfg("onnxruntime", providers=_gpu_providers()), device,
-                         torch.float32, tmp_path, frames)
+        with torch.cuda.stream(stream):
+            report = prepare(pipe, backend_cfg("onnxruntime", providers=_gpu_providers()),
+                             device, torch.float32, tmp_path, frames)
         return pipe.components["flow_decoder"], report
 
     component, first = run()
     inputs = component.example_inputs(40)
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.cuda.stream(stream):
         expected = component.module(*inputs)
-    got = component(*inputs)
+        got = component(*inputs)
+    stream.synchronize()
     assert got.device.type == "cuda" and got.shape == expected.shape
     assert (got - expected).abs().max() <= 1e-3 * expected.abs().max().clamp_min(1e-6)
     _, second = run()
     assert (first.cache_status, second.cache_status) == ("miss", "hit")
+    uses_trt = "TensorrtExecutionProvider" in first.tags()["backend.providers"]
+    assert first.tags()["backend.tf32"] == ("on" if uses_trt else "off")
+    assert first.build_s > 0 if uses_trt else first.build_s == 0  # engines built in-session
     if "TensorrtExecutionProvider" in _gpu_providers():
         folders = list((tmp_path / "ort-tensorrt").iterdir())
         assert any((f / "manifest.json").exists() for f in folders if f.is_dir())
