@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,22 @@ def test_bad_input_is_one_line_and_a_failed_run(bad_input_runs: dict, case: str)
     (run,) = runs_of(uri)
     assert run.info.status == "FAILED"
     assert words in run.data.tags["error"]
+
+
+@pytest.mark.slow
+def test_each_sweep_cell_has_its_own_memory_peak(mlflow_store: str, asset_cache: Path,
+                                                  tmp_path: Path) -> None:
+    """The bigger cell first: the smaller one after it must not inherit its peak."""
+    done = run_cli("-m", "preset=quality,fast", *QUICK[1:], f"paths.cache_dir={asset_cache}",
+                   f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cells = {r.data.params["choice.preset"]: r for r in runs_of(mlflow_store)
+             if "mlflow.parentRunId" in r.data.tags}
+    quality, fast = cells["quality"].data, cells["fast"].data
+    assert cells["quality"].info.start_time < cells["fast"].info.start_time
+    if sys.platform.startswith("linux"):
+        assert quality.tags["memory.method"] == fast.tags["memory.method"] == "rss_hwm_per_run"
+        assert fast.metrics["memory_peak_mb"] < quality.metrics["memory_peak_mb"]
+    for cell in (quality, fast):
+        stages = {k: v for k, v in cell.metrics.items() if k.startswith("memory_peak_mb.")}
+        assert len(stages) == 5 and max(stages.values()) <= cell.metrics["memory_peak_mb"]

@@ -5,9 +5,9 @@ CPU each mark reads the time at once. On CUDA a mark only records an event
 on the stream, and ``finish`` synchronises once per run and reads every
 interval, so the GPU is never stalled between stages.
 
-Each mark also reads the stage's peak memory: on CUDA the allocator's peak
-since the stage started (reset at stage start), on the CPU the process RSS
-at the stage's end (the sampler in ``monitor`` sees what happens in between).
+Each mark also reads the stage's peak memory, one window of ``memory.tracker``
+per stage: on CUDA torch's allocator peak, on the CPU (Linux) the resident
+high-water mark, each reset when the stage starts (see ``memory``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-import psutil
 import torch
+
+from avbench.measure.memory import PeakWindows, tracker
 
 
 class StageClock(Protocol):
@@ -30,8 +31,8 @@ class StageClock(Protocol):
 class CpuClock:
     """Wall-clock stage times; ``mark`` returns the stage's milliseconds immediately."""
 
-    def __init__(self) -> None:
-        self._process = psutil.Process()
+    def __init__(self, peaks: PeakWindows | None = None) -> None:
+        self._peaks = peaks or tracker(torch.device("cpu"))
         self._marks: list[tuple[str, float]] = []
         self._memory: dict[str, float] = {}
         self._start_ns = self._stage_start_ns = 0
@@ -39,6 +40,7 @@ class CpuClock:
     def start(self) -> None:
         self._marks.clear()
         self._memory.clear()
+        self._peaks.window()  # the first stage's memory window starts here
         self._start_ns = self._stage_start_ns = time.perf_counter_ns()
 
     def mark(self, stage_name: str) -> float:
@@ -46,7 +48,7 @@ class CpuClock:
         elapsed_ms = (now_ns - self._stage_start_ns) / 1e6
         self._marks.append((stage_name, elapsed_ms))
         self._end_ns = now_ns
-        self._memory[stage_name] = self._process.memory_info().rss / 2**20
+        self._memory[stage_name] = self._peaks.window()
         # Bookkeeping above (and the caller's callback) stays out of the next stage.
         return elapsed_ms
 
@@ -65,6 +67,7 @@ class CudaEventClock:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+        self._peaks = tracker(device)
         self._names: list[str] = []
         self._events: list[torch.cuda.Event] = []
         self._memory: dict[str, float] = {}
@@ -77,17 +80,17 @@ class CudaEventClock:
     def start(self) -> None:
         self._names.clear()
         self._memory.clear()
-        torch.cuda.reset_peak_memory_stats(self.device)
+        self._peaks.window()
         self._events = [self._event()]
 
     def mark(self, stage_name: str) -> None:
         self._events.append(self._event())
         self._names.append(stage_name)
-        self._memory[stage_name] = torch.cuda.max_memory_allocated(self.device) / 2**20
+        self._memory[stage_name] = self._peaks.window()
         return None
 
     def restart_stage(self) -> None:
-        torch.cuda.reset_peak_memory_stats(self.device)
+        """Nothing to do: the mark started the next stage's memory window."""
 
     def finish(self) -> list[tuple[str, float]]:
         self._events[-1].synchronize()

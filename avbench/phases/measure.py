@@ -14,7 +14,6 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from avbench.measure import memory
 from avbench.measure.timer import StageTimes
 from avbench.metrics.perf import perf_metrics
 from avbench.phases.context import RunContext
@@ -49,10 +48,11 @@ class OfflineRepeats:
         times = timed.times
         metrics = (perf_metrics(times, run_input.duration_s)
                    | neural_ms(pipe, times.samples_ms) | component_metrics(timed.component_ms))
-        # CUDA: the allocator's peak, reset per stage, maxed over stages; CPU: process peak RSS.
-        peak_mb = (max(timed.stage_memory_mb.values()) if ctx.device.type == "cuda"
-                   else memory.peak_mb(ctx.device))
-        metrics |= {"memory_peak_mb": peak_mb, "audio_duration_s": run_input.duration_s,
+        # This run's own peak (measure.memory); on CUDA plus what lives outside torch.
+        peak_mb = timed.memory_peak_mb + timed.device_memory.get("memory_outside_torch_mb", 0.0)
+        ctx.set_tags({"memory.method": timed.memory_method})
+        metrics |= {"memory_peak_mb": peak_mb, **timed.device_memory,
+                    "audio_duration_s": run_input.duration_s,
                     "device.cuda": float(ctx.device.type == "cuda"),
                     "cold.first_call_s": timed.first_call_s,
                     **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},

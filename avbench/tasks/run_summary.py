@@ -38,7 +38,8 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                        f"% of the CPU, the hypervisor (steal) {metrics['monitor.steal_pct']:.1f} %")]
           if "monitor.other_cpu_pct" in metrics else []),
         ("peak memory", f"{metrics['memory_peak_mb']:,.0f} MB "
-                        f"({'CUDA max allocated' if device.type == 'cuda' else 'process RSS'})"),
+                        + ("(this run: torch's peak + memory outside torch)" if device.type == "cuda"
+                           else "(this run's peak process RSS)")),
         ("device", f"{device} · {cfg.precision.name}"),
         ("backend", f"requested {report.requested}, effective {report.effective_summary}"
                     + (f", providers {report.tags()['backend.providers']}"

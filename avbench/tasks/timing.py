@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig
 
 from avbench import console
+from avbench.measure import memory
 from avbench.measure.allocator import minor_faults
 from avbench.measure.clock import stage_clock
 from avbench.measure.monitor import Monitor
@@ -27,6 +28,9 @@ class TimedRun:
     monitor: Monitor
     component_ms: dict[str, list[float]] = field(default_factory=dict)  # per timed repeat
     harness: dict[str, float] = field(default_factory=dict)
+    memory_peak_mb: float = 0.0  # this run's own (see measure.memory), all its calls
+    memory_method: str = ""
+    device_memory: dict[str, float] = field(default_factory=dict)  # CUDA: see memory
 
 
 def policy_from(bench: DictConfig) -> RepeatPolicy:
@@ -45,6 +49,8 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig) -> Tim
     """Cold call, then warm-up and adaptive timed repeats with the sampler running."""
     policy = policy_from(bench)
     device = pipe.device
+    peaks = memory.tracker(device)
+    peaks.start_run()  # what earlier runs of this process held is not this run's peak
     console.phase(3, "warm-up", f"cold call + {policy.warmup} run(s)"
                   + (f", at least {policy.warmup_s:g} s" if policy.warmup_s else ""))
     first_start = time.perf_counter()
@@ -79,6 +85,9 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig) -> Tim
     run.harness |= timer_overhead(device, len(pipe.stages), times)
     if bench.overhead_check:
         run.harness |= overhead_side_by_side(pipe, audio, pairs=min(times.repeats, 5))
+    _sync(device)
+    run.memory_peak_mb, run.memory_method = peaks.run_peak(), peaks.method
+    run.device_memory = memory.device_memory(device)
     return run
 
 

@@ -1,0 +1,73 @@
+"""This run's own peak memory: windows reset on Linux, real allocations, no inheritance."""
+
+from __future__ import annotations
+
+import mmap
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from avbench.measure import memory
+from avbench.measure.clock import CpuClock
+
+MB = 2**20
+needs_linux_reset = pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and memory.can_reset_rss_peak()),
+    reason="resetting the peak RSS needs Linux's /proc/self/clear_refs")
+
+
+def touched(mb: int) -> mmap.mmap:
+    """``mb`` MiB of anonymous memory, every page written (resident until closed)."""
+    block = mmap.mmap(-1, mb * MB)
+    view = np.frombuffer(block, dtype=np.uint8)
+    view[:] = 1
+    del view  # the mapping can be closed only once nothing views it
+    return block
+
+
+@needs_linux_reset
+def test_each_window_has_its_own_peak_and_the_run_keeps_the_largest() -> None:
+    peaks = memory.tracker(torch.device("cpu"))
+    assert peaks.method == memory.TAG_HWM
+    peaks.start_run()
+    before = peaks.window()
+    block = touched(200)
+    block.close()  # gone again before the window is read: only the high-water mark saw it
+    during = peaks.window()
+    after = peaks.window()
+    assert during >= before + 190
+    assert after <= during - 150  # the next window does not inherit the earlier peak
+    assert peaks.run_peak() >= during
+    peaks.start_run()  # a new run forgets the old one's peak
+    assert peaks.run_peak() <= during - 150
+
+
+@needs_linux_reset
+def test_stage_peaks_of_the_cpu_clock_are_per_stage() -> None:
+    clock = CpuClock()
+    clock.start()
+    touched(150).close()
+    clock.mark("big")
+    clock.restart_stage()
+    clock.mark("small")
+    stages = clock.memory_mb()
+    assert stages["big"] >= stages["small"] + 120
+
+
+def test_cpu_has_no_device_memory_figures() -> None:
+    assert memory.device_memory(torch.device("cpu")) == {}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_windows_and_memory_outside_torch() -> None:
+    device = torch.device("cuda")
+    peaks = memory.tracker(device)
+    peaks.start_run()
+    block = torch.empty(256 * MB, dtype=torch.uint8, device=device)
+    del block
+    during = peaks.window()
+    assert during >= 256 and peaks.window() < during - 200
+    figures = memory.device_memory(device)
+    assert figures["memory_device_used_mb"] >= figures["memory_outside_torch_mb"] > 0
