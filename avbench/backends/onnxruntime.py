@@ -25,6 +25,8 @@ from avbench.backends.ort_gpu import (
     check_compute_stream,
     compute_stream,
     cuda_ep_precision,
+    ort_conflict,
+    ort_distributions,
     ort_tensorrt_version,
     run_options,
     tensorrt_ep_profile,
@@ -53,7 +55,10 @@ class OnnxRuntimeBackend(Backend):
 
     def unavailable_reason(self) -> str | None:
         if ort_version() is None:
-            return "the onnxruntime package is not installed: pip install onnxruntime"
+            return ("ONNX Runtime is not installed: pip install -e '.[cpu]' (or '.[gpu]' on "
+                    "a CUDA machine, docs/gpu.md)")
+        if conflict := ort_conflict(ort_distributions()):
+            return conflict
         if self.ctx.dtype == torch.bfloat16:
             # No bfloat16 kernels for these models on the CPU provider, and no bfloat16
             # element type in the Python I/O binding that keeps CUDA tensors on the GPU.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib.metadata
 import logging
 import re
 import sys
@@ -26,6 +27,33 @@ from avbench.backends.tensorrt import BackendBuildError
 SPECIAL_STREAMS = (0, 1, 2)
 
 log = logging.getLogger(__name__)
+
+# Distributions that each install the `onnxruntime` module: at most one may be present.
+ORT_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-openvino", "onnxruntime-gpu")
+
+
+def ort_distributions() -> list[str]:
+    """The installed distributions among :data:`ORT_DISTRIBUTIONS`."""
+    found = []
+    for name in ORT_DISTRIBUTIONS:
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found.append(name)
+    return found
+
+
+def ort_conflict(found: list[str]) -> str | None:
+    """Why ``found`` cannot work together (they overwrite one module), with the fix."""
+    if len(found) < 2:
+        return None
+    keep = "onnxruntime-gpu" if "onnxruntime-gpu" in found else found[-1]
+    drop = " ".join(name for name in found if name != keep)
+    extra = "gpu" if keep == "onnxruntime-gpu" else "cpu"
+    return (f"{' and '.join(found)} are installed and overwrite one onnxruntime module: "
+            f"pip uninstall -y {' '.join(found)} && pip install -e '.[{extra}]' "
+            f"(keeps {keep}, drops {drop}; docs/gpu.md)")
 
 
 def nvinfer_soname(provider_library: Path) -> str | None:

@@ -104,7 +104,12 @@ def check_onnxruntime() -> Check:
     try:
         import onnxruntime
     except ImportError as error:
-        return Check("onnxruntime", WARN, str(error), "pip install onnxruntime(-gpu)")
+        return Check("onnxruntime", WARN, str(error),
+                     "pip install -e '.[cpu]', or '.[gpu]' on a CUDA machine (docs/gpu.md)")
+    from avbench.backends.ort_gpu import ort_conflict, ort_distributions
+
+    if conflict := ort_conflict(ort_distributions()):
+        return Check("onnxruntime", FAIL, "several ONNX Runtime builds installed", conflict)
     providers = onnxruntime.get_available_providers()
     return Check("onnxruntime", PASS, f"{onnxruntime.__version__}: {', '.join(providers)}")
 

@@ -4,6 +4,8 @@ alignment, and the TF32 tag. What only a GPU can show is in the tests marked for
 
 from __future__ import annotations
 
+import platform
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,8 @@ from avbench.backends.ort_gpu import (
     check_compute_stream,
     cuda_ep_precision,
     nvinfer_soname,
+    ort_conflict,
+    ort_distributions,
     ort_tensorrt_version,
     run_options,
     trt_version_string,
@@ -139,3 +143,14 @@ def test_misaligned_cuda_views_are_copied_to_an_aligned_address() -> None:
     view = base[1:513]  # 4 bytes past a 512-byte aligned block
     copy = tensorrt_aligned(view)
     assert copy.data_ptr() % ALIGNMENT == 0 and torch.equal(copy, view)
+
+
+def test_one_onnxruntime_build_is_installed_here_and_two_are_refused() -> None:
+    linux_x86 = sys.platform.startswith("linux") and platform.machine() == "x86_64"
+    assert ort_distributions() == ["onnxruntime-openvino" if linux_x86 else "onnxruntime"]
+    assert ort_conflict(["onnxruntime-openvino"]) is None
+    both = ort_conflict(["onnxruntime-openvino", "onnxruntime-gpu"])
+    assert both is not None and "\n" not in both
+    assert "pip uninstall -y onnxruntime-openvino onnxruntime-gpu" in both
+    assert "'.[gpu]'" in both and "docs/gpu.md" in both
+    assert "'.[cpu]'" in ort_conflict(["onnxruntime", "onnxruntime-openvino"])
