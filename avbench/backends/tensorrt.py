@@ -209,8 +209,9 @@ class TensorRTRunner:
         size = int(self._context.update_device_memory_size_for_shapes())
         if size > self._activations.numel():
             # Freed memory returns to torch's cache for later work on this same stream.
-            self._activations = torch.empty(size, dtype=torch.uint8, device=self.device)
-            address = tensorrt_aligned(self._activations).data_ptr()
+            self._activations = tensorrt_aligned(
+                torch.empty(size, dtype=torch.uint8, device=self.device))
+            address = self._activations.data_ptr()
             if hasattr(self._context, "set_device_memory"):  # 10.1+: with its size
                 self._context.set_device_memory(address, size)
             else:
