@@ -88,9 +88,9 @@ def load_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Modul
         states = torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{source} is not a weights-only checkpoint: it holds Python objects or code "
-            "that torch.load(weights_only=True) refuses to run; save state_dicts only, e.g. "
-            "with avbench.models.save_checkpoint") from exc
+            f"cannot read checkpoint {source}: not a weights-only checkpoint (it holds "
+            "Python objects or code that torch.load(weights_only=True) refuses to run); "
+            "save state_dicts only, e.g. with avbench.models.save_checkpoint") from exc
     except Exception as exc:  # torch.load raises many types for corrupt files
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"cannot read checkpoint {source}: {first_line}") from exc
