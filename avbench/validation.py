@@ -41,7 +41,7 @@ def _check_bench(bench: Any) -> None:
                           f"bench.min_repeats={bench.min_repeats}; raise bench.max_repeats")
     for key in ("min_time_s", "warmup_s"):
         if bench[key] < 0:
-            raise ConfigError(f"bench.{key}={bench[key]} must be 0 or more seconds")
+            raise ConfigError(f"bench.{key}={bench[key]:g} must be 0 or more seconds")
     if bench.threads is not None and bench.threads < 1:
         raise ConfigError(f"bench.threads={bench.threads} must be at least 1 "
                           "(bench.threads=null uses all cores)")
