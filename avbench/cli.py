@@ -43,7 +43,7 @@ def main() -> None:
     except (interrupt.Interrupted, KeyboardInterrupt) as error:
         stop = interrupt.as_interrupted(error)
         close_interrupted_sweep(stop)
-        print(f"avbench: {stop}: the current run and its sweep were ended KILLED",
+        print(f"avbench: {stop}: the runs in progress were ended KILLED",
               file=sys.stderr)
         sys.exit(stop.exit_code)
     finally:
