@@ -73,15 +73,17 @@ def test_sigterm_ends_a_sweep_and_its_current_cell(mlflow_store: str, tmp_path: 
                         cwd=tmp_path)
     _wait_for_running(mlflow_store, process, count=2)  # the parent and its first cell
     returncode, stdout, stderr = _signal_and_wait(process, signal.SIGTERM)
-    assert returncode == 143 and "Traceback" not in stdout + stderr
+    assert returncode == 143 and "Traceback" not in stdout + stderr, stdout + stderr
     assert stderr.strip().splitlines()[-1] == (
         "avbench: interrupted by SIGTERM: the runs in progress were ended KILLED")
     runs = _runs(mlflow_store)
     assert len(runs) == 2, "the second cell must not start"
     assert {r.info.status for r in runs} == {"KILLED"}
     assert {r.data.tags["error"] for r in runs} == {"interrupted by SIGTERM"}
-    cells = list((tmp_path / "multirun").glob("*/*/*"))  # multirun/<date>/<time>/<cell>
-    assert [c.name for c in cells] == ["0-audio=1s"]
+    cells = [p for p in (tmp_path / "multirun").glob("*/*/*") if p.is_dir()]
+    assert [c.name for c in cells] == [  # multirun/<date>/<time>/<job number>-<overrides>
+        "0-audio=1s,bench.max_repeats=1000,bench.min_time_s=60,debug=default,"
+        "pipeline=calibration"]
 
 
 @pytest.mark.slow
