@@ -32,13 +32,20 @@ def _entry(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    from avbench import journal
+    from avbench import interrupt, journal
     from avbench.measure.openmp import bound_idle_spin
     from avbench.tracking.callbacks import close_interrupted_sweep
 
     bound_idle_spin()  # before the first `import torch` (in the task), or it is too late
+    interrupt.install()
     try:
         _entry()
+    except (interrupt.Interrupted, KeyboardInterrupt) as error:
+        stop = interrupt.as_interrupted(error)
+        close_interrupted_sweep(stop)
+        print(f"avbench: {stop}: the runs in progress were ended KILLED",
+              file=sys.stderr)
+        sys.exit(stop.exit_code)
     finally:
         close_interrupted_sweep()
     sys.exit(journal.exit_code())

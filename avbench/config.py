@@ -185,5 +185,9 @@ class AvbenchConfig:
 
 
 def register_configs() -> None:
-    """Register the root schema; called once before Hydra composes."""
+    """Register the root schema and the run folders' resolvers; called once before Hydra
+    composes."""
+    from avbench.run_dir import register_resolvers
+
+    register_resolvers()
     ConfigStore.instance().store(name="avbench_schema", node=AvbenchConfig)

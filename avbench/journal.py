@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 FINISHED = "FINISHED"
 FAILED = "FAILED"
+KILLED = "KILLED"  # ended by a signal (SIGTERM, SIGINT) or found dead by the liveness check
 
 
 @dataclass

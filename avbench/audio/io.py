@@ -10,8 +10,10 @@ band-limited, deterministic, and fast for the integer ratios common in audio (44
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -68,13 +70,14 @@ def load_audio(path: str | Path, target_sr: int) -> np.ndarray:
         raise AudioInputError(f"expected an audio file but got a directory: {path} ({_HINT})")
     if not path.exists():
         raise AudioInputError(f"audio file not found: {path} ({_HINT})")
+    _check_fits_in_memory(path)
     try:
         data, sample_rate = sf.read(path, dtype="float32", always_2d=True)
     except sf.SoundFileError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AudioInputError(
             f"cannot decode audio file {path}: {reason} (re-export it as WAV/FLAC/OGG, e.g. "
-            f"`ffmpeg -i {path.name} out.wav`)"
+            f"`ffmpeg -i {shlex.quote(str(path))} out.wav`)"
         ) from exc
     except (OSError, TypeError, ValueError) as exc:
         raise AudioInputError(f"cannot read audio file {path}: {exc} ({_HINT})") from exc
@@ -87,6 +90,52 @@ def load_audio(path: str | Path, target_sr: int) -> np.ndarray:
         )
     mono = data.mean(axis=1, dtype=np.float64).astype(np.float32)
     return resample(mono, sample_rate, target_sr)
+
+
+def check_audio_file(path: str | Path, target_sr: int, min_s: float) -> None:
+    """Check from the header alone that ``path`` is readable, at least ``min_s`` long and
+    small enough to load.
+
+    Raises:
+        AudioInputError: missing, undecodable, too short, or larger than available memory.
+    """
+    info = _info(Path(path))
+    if info.frames < min_s * info.samplerate:
+        raise AudioInputError(
+            f"audio file is too short: {path} holds {info.frames} samples "
+            f"({info.frames / info.samplerate:.3g} s); use at least {min_s:g} s of audio")
+    _check_fits_in_memory(Path(path), info)
+
+
+def _info(path: Path) -> Any:
+    if path.is_dir():
+        raise AudioInputError(f"expected an audio file but got a directory: {path} ({_HINT})")
+    if not path.exists():
+        raise AudioInputError(f"audio file not found: {path} ({_HINT})")
+    try:
+        return sf.info(str(path))
+    except (sf.SoundFileError, RuntimeError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AudioInputError(
+            f"cannot decode audio file {path}: {reason} (re-export it as WAV/FLAC/OGG, e.g. "
+            f"`ffmpeg -i {shlex.quote(str(path))} out.wav`)") from exc
+
+
+def _check_fits_in_memory(path: Path, info: Any = None) -> None:
+    """Refuse a file whose header claims more samples than memory holds, before reading
+    it (a corrupt or hostile header must not end in a MemoryError mid-read)."""
+    import psutil
+
+    info = info or _info(path)
+    # float32 read + float64 downmix + float32 mono copy, per frame
+    needed = info.frames * (4 * info.channels + 8 + 4)
+    available = psutil.virtual_memory().available
+    if needed > available:
+        raise AudioInputError(
+            f"audio file {path} claims {info.frames:,} samples x {info.channels} channels "
+            f"({needed / 2**30:,.1f} GiB to load), more than the {available / 2**30:,.1f} GiB "
+            "of memory available: its header is corrupt or the file is too long; use a "
+            "shorter excerpt")
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:

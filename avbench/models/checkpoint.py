@@ -7,6 +7,7 @@ component and uses ``weights_only=True``, so a checkpoint can never run code.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,6 +86,11 @@ def load_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Modul
         raise CheckpointError(f"checkpoint not found: {source}")
     try:
         states = torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {source}: not a weights-only checkpoint (it holds "
+            "Python objects or code that torch.load(weights_only=True) refuses to run); "
+            "save state_dicts only, e.g. with avbench.models.save_checkpoint") from exc
     except Exception as exc:  # torch.load raises many types for corrupt files
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"cannot read checkpoint {source}: {first_line}") from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -39,8 +40,20 @@ def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, ke
         runtime["voice_profile"] = str(write_voice_profiles(cache_dir / "profiles")[1])
     known = {k: v for k, v in OmegaConf.to_container(cfg.pipeline, resolve=True).items()
              if k == "_target_" or k in accepted}
-    return instantiate(known, _convert_="all",
-                       **{k: v for k, v in runtime.items() if k in accepted})
+    try:
+        return instantiate(known, _convert_="all",
+                           **{k: v for k, v in runtime.items() if k in accepted})
+    except InstantiationException as error:
+        raise _real_cause(error) from error
+
+
+def _real_cause(error: InstantiationException) -> BaseException:
+    """What the constructor raised ("not a weights-only checkpoint", "no such file"), not
+    Hydra's "Error in call to target ..." wrapper around it."""
+    cause: BaseException = error
+    while isinstance(cause, InstantiationException) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    return cause
 
 
 def reference_builder(ctx: RunContext) -> Callable[[], Pipeline]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from avbench import journal
-from avbench.journal import FAILED, FINISHED, RunResult
+from avbench.journal import FAILED, FINISHED, KILLED, RunResult
 
 log = logging.getLogger(__name__)
 
@@ -59,41 +58,68 @@ def hydra_runtime() -> dict[str, Any]:
 
 
 def run(cfg: DictConfig) -> RunResult:
-    """Run the configured task as one tracked job."""
+    """Run the configured task as one tracked job.
+
+    SIGTERM / SIGINT (avbench.interrupt) end the run KILLED with the signal as its error,
+    then propagate so that the sweep stops too."""
+    from avbench.interrupt import Interrupted, as_interrupted
     from avbench.measure.env import fingerprint
+    from avbench.run_dir import name_after_run, remove_if_unused
     from avbench.tasks.artifacts import write_run_files
     from avbench.tracking import NullLogger, make_logger
+    from avbench.tracking.liveness import process_tags
+    from avbench.validation import validate
 
     hydra = hydra_runtime()
     task = task_module(cfg.task.name)
     name = task.run_name(cfg)
+    tracked = getattr(task, "TRACKED", True)
     out_dir = Path(cfg.paths.output_dir)
+    log_file = hydra["log_file"]
     result = RunResult(name=name, status=FAILED, overrides=hydra["overrides"])
     logger = None
-    error_detail = None
     try:
-        logger = TagRecorder(make_logger(cfg.tracking) if getattr(task, "TRACKED", True)
-                             else NullLogger(), result.tags)
+        logger = TagRecorder(make_logger(cfg.tracking) if tracked else NullLogger(),
+                             result.tags)
         env = fingerprint()
-        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]))
+        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]) | process_tags())
         result.run_id = logger.run_id
+        out_dir = name_after_run(out_dir, logger.run_id)
+        log_file = out_dir / log_file.name if log_file is not None else None
         logger.log_params(_params(cfg, hydra["choices"]))
-        for path in write_run_files(cfg, out_dir, env):
-            logger.log_artifact(path)
+        validate(cfg)
+        if tracked:
+            for path in write_run_files(cfg, out_dir, env):
+                logger.log_artifact(path)
         result.metrics = task.execute(cfg, logger, out_dir, name)
         result.status = FINISHED
     except user_errors() as error:
         result.error = str(error).strip().splitlines()[0]
         print(f"avbench: error: {result.error}", file=sys.stderr)
     except Exception as error:
-        result.error = f"{type(error).__name__}: {error}".splitlines()[0]
-        error_detail = traceback.format_exc()
-        log.exception("run %s failed", name)
-        print(f"avbench: error: {result.error} (traceback in {hydra['log_file']})",
-              file=sys.stderr)
+        result.error = f"{type(error).__name__}: {error}".strip().splitlines()[0]
+        _log_traceback_to_file(f"run {name} failed")
+        print(f"avbench: error: {result.error} (traceback in {log_file})", file=sys.stderr)
+    except (Interrupted, KeyboardInterrupt) as error:
+        result.status = KILLED
+        result.error = str(as_interrupted(error))
+        journal.record(result)
+        raise
     finally:
-        _close(logger, result, hydra["log_file"], error_detail)
+        _close(logger, result, log_file)
+        if not tracked:
+            remove_if_unused(out_dir, log_file)
     return journal.record(result)
+
+
+def _log_traceback_to_file(message: str) -> None:
+    """The current exception's traceback, to the run's log file only (Hydra's file
+    handler): the console gets one line, the log artifact the detail."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None,
+                            sys.exc_info())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 class TagRecorder:
@@ -111,17 +137,25 @@ class TagRecorder:
         return getattr(self._logger, name)
 
 
-def _close(logger: Any, result: RunResult, log_file: Path | None,
-           error_detail: str | None) -> None:
-    """Log the run log and end the run with its status and error (never left RUNNING)."""
+def _close(logger: Any, result: RunResult, log_file: Path | None) -> None:
+    """End the run with its status and error first (never left RUNNING), then log the run
+    log; a failure of one step does not stop the other."""
     if logger is None:
         return
     try:
+        logger.end(result.status, result.error)
+    except Exception as error:
+        log.warning("could not end the tracking run %s: %s", result.run_id, _first_line(error))
+    try:
         if log_file is not None and log_file.exists():
             logger.log_artifact(log_file)
-        logger.end(result.status, error_detail or result.error)
-    except Exception:
-        log.exception("could not close the tracking run %s", result.run_id)
+    except Exception as error:
+        log.warning("could not log the run log %s: %s", log_file, _first_line(error))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
 
 def _run_tags(cfg: DictConfig, env: dict[str, Any], choices: dict[str, str]) -> dict[str, str]:

@@ -139,9 +139,11 @@ def check_tensorrt() -> Check:
 def check_mlflow(tracking_cfg: Any) -> Check:
     uri = resolve_tracking_uri(tracking_cfg.uri)
     try:
+        from avbench.tracking.liveness import end_dead_runs
         from avbench.tracking.mlflow_logger import get_or_create_experiment, open_client
 
         client = open_client(uri)
+        dead = end_dead_runs(client)
         experiment_id = get_or_create_experiment(client, tracking_cfg.experiment)
         probe = client.create_run(experiment_id, run_name="doctor-write-check")
         client.set_terminated(probe.info.run_id)
@@ -149,11 +151,18 @@ def check_mlflow(tracking_cfg: Any) -> Check:
     except Exception as error:
         return Check("mlflow store", FAIL, f"{uri}: {str(error).splitlines()[0]}",
                      "fix tracking.uri / MLFLOW_TRACKING_URI or use tracking=none")
-    return Check("mlflow store", PASS, f"{uri} reachable and writable")
+    ended = (f"; ended KILLED {len(dead)} run(s) left RUNNING by a killed process: "
+             f"{', '.join(dead)}") if dead else ""
+    return Check("mlflow store", PASS, f"{uri} reachable and writable{ended}")
 
 
 def check_cache(cache_dir: Path) -> Check:
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    from avbench.validation import check_writable_dir
+
+    try:
+        check_writable_dir("paths.cache_dir", cache_dir)
+    except ConfigError as error:
+        return Check("cache dir", FAIL, str(error), "set paths.cache_dir to a writable folder")
     free_gb = shutil.disk_usage(cache_dir).free / 2**30
     if free_gb < 2:
         return Check("cache dir", WARN, f"{cache_dir}: {free_gb:.1f} GB free",

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from avbench import journal
 from avbench.console import print_sweep_summary
+from avbench.tracking.liveness import end_dead_runs, process_tags
 from avbench.tracking.logger import PARENT_RUN_ENV, PARENT_URI_ENV, resolve_tracking_uri
 
 
@@ -34,12 +35,13 @@ class MlflowSweepCallback(Callback):
         from avbench.tracking.mlflow_logger import get_or_create_experiment, open_client
 
         self.client = open_client(resolve_tracking_uri(config.tracking.uri))
+        end_dead_runs(self.client)  # runs left RUNNING by a killed process (liveness.py)
         experiment_id = get_or_create_experiment(self.client, config.tracking.experiment)
         overrides = " ".join(config.hydra.overrides.task)
         run = self.client.create_run(
             experiment_id,
             run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
-            tags={"avbench.sweep": "true", "avbench.sweep.overrides": overrides,
+            tags=process_tags() | {"avbench.sweep": "true", "avbench.sweep.overrides": overrides,
                   "avbench.sweep.dir": str(Path(config.hydra.sweep.dir).resolve())},
         )
         self.parent_run_id = run.info.run_id
@@ -89,12 +91,17 @@ def _summarise_rtf(client: Any, run_id: str, results: list[journal.RunResult]) -
     client.set_tag(run_id, "sweep.best_run_id", best.run_id or "")
 
 
-def close_interrupted_sweep() -> None:
-    """End a parent run left open by an interrupted sweep as KILLED, never RUNNING."""
+def close_interrupted_sweep(error: BaseException | None = None) -> None:
+    """End a parent run left open by an interrupted sweep as KILLED (with ``error``, e.g.
+    "interrupted by SIGTERM", as its error tag), never RUNNING."""
     run_id = os.environ.pop(PARENT_RUN_ENV, None)
     uri = os.environ.pop(PARENT_URI_ENV, None)
     if run_id is None:
         return
     from avbench.tracking.mlflow_logger import open_client
 
-    open_client(uri or None).set_terminated(run_id, status="KILLED")
+    client = open_client(uri or None)
+    try:
+        client.set_tag(run_id, "error", str(error or "the sweep stopped before its end"))
+    finally:
+        client.set_terminated(run_id, status="KILLED")

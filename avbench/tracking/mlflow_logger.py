@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 PARAMS_PER_BATCH = 100
 METRICS_PER_BATCH = 1000
+MIGRATION_LOCK_TIMEOUT_S = 600.0  # a first migration of a fresh store takes seconds
 
 
 class TrackingError(RuntimeError):
@@ -30,24 +33,74 @@ def get_or_create_experiment(client: MlflowClient, name: str) -> str:
         return experiment.experiment_id
     try:
         return client.create_experiment(name)
-    except MlflowException:
+    except MlflowException as error:
+        if is_read_only_error(error):
+            raise TrackingError(f"the MLflow store {client.tracking_uri} is read-only") from error
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             raise
         return experiment.experiment_id
 
 
+def sqlite_path(uri: str | None) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores)."""
+    if not uri or not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").removeprefix("file:").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _check_writable(uri: str | None, db: Path) -> None:
+    """A store whose database (or its folder, where SQLite writes its journal) cannot be
+    written fails here in one line, not at the first write with SQLAlchemy's traceback."""
+    folder = db.parent if db.parent != Path("") else Path(".")
+    if (db.exists() and not os.access(db, os.W_OK)) or (
+            folder.exists() and not os.access(folder, os.W_OK)):
+        raise TrackingError(f"the MLflow store {uri} is read-only "
+                            "(make it writable, point tracking.uri elsewhere, or use "
+                            "tracking=none)")
+
+
 def open_client(uri: str | None) -> MlflowClient:
+    """A client of the store at ``uri``, its schema created or migrated first.
+
+    For SQLite the first open in each process runs under an inter-process file lock beside
+    the database, so concurrent runs never migrate the same file at once (MLflow's own
+    sessions then wait up to 20 s on a busy database: ``PRAGMA busy_timeout``).
+    """
+    db = sqlite_path(uri)
+    if db is not None:
+        _check_writable(uri, db)
     try:
-        client = MlflowClient(tracking_uri=uri)
-        client.search_experiments(max_results=1)
+        if db is None:
+            return _migrated_client(uri)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(db) + ".lock", timeout=MIGRATION_LOCK_TIMEOUT_S):
+            return _migrated_client(uri)
     except Exception as error:  # the store's own errors vary by backend
+        if is_read_only_error(error):
+            raise TrackingError(f"the MLflow store {uri} is read-only") from error
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise TrackingError(
             f"cannot open the MLflow store {uri!r}: {first_line} "
             "(check tracking.uri / MLFLOW_TRACKING_URI, or use tracking=none)"
         ) from error
+
+
+def _migrated_client(uri: str | None) -> MlflowClient:
+    client = MlflowClient(tracking_uri=uri)
+    client.search_experiments(max_results=1)  # creates / migrates the schema
     return client
+
+
+def is_read_only_error(error: BaseException) -> bool:
+    """SQLite's "attempt to write a readonly database", anywhere in the cause chain."""
+    current: BaseException | None = error
+    while current is not None:
+        if "readonly database" in str(current) or "read-only file system" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class MlflowLogger:
@@ -64,7 +117,12 @@ class MlflowLogger:
         all_tags = dict(tags)
         if self.parent_run_id:
             all_tags["mlflow.parentRunId"] = self.parent_run_id
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
+        try:
+            run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
+        except Exception as error:
+            if is_read_only_error(error):
+                raise TrackingError(f"the MLflow store {self.uri} is read-only") from error
+            raise
         self.run_id = run.info.run_id
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -96,7 +154,9 @@ class MlflowLogger:
     def end(self, status: str, error: str | None = None) -> None:
         if self.run_id is None:
             return
-        if error:
-            self.client.set_tag(self.run_id, "error", error[:MAX_PARAM_CHARS])
-        self.client.set_terminated(self.run_id, status=RunStatus.to_string(
-            RunStatus.from_string(status)))
+        try:  # the status below must be written even when the tag cannot be
+            if error:
+                self.client.set_tag(self.run_id, "error", error[:MAX_PARAM_CHARS])
+        finally:
+            self.client.set_terminated(self.run_id, status=RunStatus.to_string(
+                RunStatus.from_string(status)))

@@ -134,3 +134,14 @@ def test_write_audio_refuses_nan_and_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         write_audio(tmp_path / "bad.wav", np.array([0.0, np.nan], dtype=np.float32), 16000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ffmpeg_hint_quotes_the_path_for_a_shell(tmp_path):
+    import shlex
+
+    odd = tmp_path / "my song $(rm -rf x).wav"
+    odd.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    with pytest.raises(AudioInputError) as caught:
+        load_audio(odd, 22050)
+    assert f"ffmpeg -i {shlex.quote(str(odd))} out.wav" in str(caught.value)
+    assert shlex.split(str(caught.value).split("`")[1])[2] == str(odd)

@@ -112,7 +112,7 @@ class _Payload:
 def test_refuses_arbitrary_pickles(tmp_path: Path) -> None:
     path = tmp_path / "pickle.pt"
     torch.save({"vocoder": {"weight": _Payload()}}, path)
-    with pytest.raises(CheckpointError, match="cannot read"):
+    with pytest.raises(CheckpointError, match="cannot read .*: not a weights-only checkpoint"):
         load_checkpoint(path, _components(0))
 
 

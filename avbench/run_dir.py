@@ -1,0 +1,82 @@
+"""The run's own output folder: unique per run, named after its MLflow run.
+
+Hydra creates the folder before the run exists, as ``outputs/<date>/<time>-pid<pid>``
+(conf/hydra/default.yaml; the pid keeps runs started in the same second apart). Once the
+MLflow run is created the folder is renamed ``<time>-<run id>``, and Hydra's record of it
+follows, so every file the run writes and logs comes from its own folder. Sweep cells live
+under ``multirun/<date>/<time>/<job number>-<overrides>``. A task that runs no benchmark
+(report, compare, doctor) leaves no folder holding only Hydra's own files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+
+from omegaconf import OmegaConf, read_write
+
+log = logging.getLogger(__name__)
+
+HYDRA_FILES = {".hydra"}
+MAX_CELL_CHARS = 120
+
+
+def pending_key() -> str:
+    return f"pid{os.getpid()}"
+
+
+def cell_name(num: object, overrides: object) -> str:
+    """``<job number>-<overrides>`` made safe for one path component."""
+    safe = re.sub(r"[^\w.,=+-]", "_", str(overrides)) or "default"
+    return f"{num}-{safe}"[:MAX_CELL_CHARS]
+
+
+def register_resolvers() -> None:
+    """Resolvers used by conf/hydra/default.yaml (before Hydra composes)."""
+    OmegaConf.register_new_resolver("avbench_pending", pending_key, use_cache=True,
+                                    replace=True)
+    OmegaConf.register_new_resolver("avbench_cell", cell_name, replace=True)
+
+
+def name_after_run(out_dir: Path, run_id: str | None) -> Path:
+    """Rename a single run's ``<time>-pid<pid>`` folder to ``<time>-<run id>``; returns the
+    folder the run writes to (unchanged in a sweep, without a run id, or on failure)."""
+    suffix = f"-{pending_key()}"
+    if run_id is None or not out_dir.name.endswith(suffix) or not out_dir.is_dir():
+        return out_dir
+    target = out_dir.with_name(out_dir.name.removesuffix(suffix) + f"-{run_id}")
+    try:
+        out_dir.rename(target)
+    except OSError as error:
+        log.warning("run folder %s kept its name (%s)", out_dir, error)
+        return out_dir
+    _follow_in_hydra(out_dir, target)
+    return target
+
+
+def _follow_in_hydra(old: Path, new: Path) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    runtime = HydraConfig.get().runtime
+    if Path(runtime.output_dir) == old:
+        with read_write(runtime):
+            runtime.output_dir = str(new)
+
+
+def remove_if_unused(out_dir: Path, log_file: Path | None) -> None:
+    """Remove a run folder that holds only Hydra's files and the job log (and its date
+    folder when that is left empty)."""
+    if not out_dir.is_dir():
+        return
+    ours = HYDRA_FILES | ({log_file.name} if log_file is not None else set())
+    if any(entry.name not in ours for entry in out_dir.iterdir()):
+        return
+    shutil.rmtree(out_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        out_dir.parent.rmdir()  # the <date> folder, when this was its only run

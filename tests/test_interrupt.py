@@ -1,0 +1,135 @@
+"""Signals on real processes: SIGTERM / SIGINT end the run (and the sweep) KILLED with the
+reason, print one line and exit 128 + signal; after SIGKILL the liveness check of the next
+sweep or task=doctor ends what the dead process left RUNNING."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from mlflow.tracking import MlflowClient
+
+from avbench.tracking.liveness import HOST_TAG, PID_TAG, START_TAG, is_alive, process_tags
+from tests.conftest import run_cli, start_cli
+
+# A real benchmark that keeps timing for a minute: long enough to be interrupted.
+LONG = ["pipeline=calibration", "debug=default", "bench.min_time_s=60", "bench.max_repeats=1000"]
+
+
+def _runs(uri: str) -> list:
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("avbench")
+    if experiment is None:
+        return []
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
+
+
+def _wait_for_running(uri: str, process: subprocess.Popen, count: int = 1) -> list:
+    """The runs once ``count`` of them are RUNNING (the process is inside the benchmark)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        running = [r for r in _runs(uri) if r.info.status == "RUNNING"]
+        if len(running) >= count:
+            return running
+        time.sleep(0.5)
+    process.kill()
+    raise AssertionError("the run never started")
+
+
+def _signal_and_wait(process: subprocess.Popen, signum: int) -> tuple[int, str, str]:
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_ends_a_single_run_killed(mlflow_store: str, tmp_path: Path, asset_cache: Path,
+                                         signum: int, code: int) -> None:
+    process = start_cli(*LONG, f"paths.cache_dir={asset_cache}", cwd=tmp_path)
+    _wait_for_running(mlflow_store, process)
+    returncode, stdout, stderr = _signal_and_wait(process, signum)
+    name = signal.Signals(signum).name
+    assert returncode == code
+    assert stderr.strip().splitlines() == [
+        f"avbench: interrupted by {name}: the runs in progress were ended KILLED"]
+    assert "Traceback" not in stdout + stderr
+    (run,) = _runs(mlflow_store)
+    assert run.info.status == "KILLED" and run.data.tags["error"] == f"interrupted by {name}"
+    assert run.data.tags[PID_TAG] == str(process.pid)
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_sweep_and_its_current_cell(mlflow_store: str, tmp_path: Path,
+                                                   asset_cache: Path) -> None:
+    process = start_cli("-m", *LONG, "audio=1s,5s", f"paths.cache_dir={asset_cache}",
+                        cwd=tmp_path)
+    _wait_for_running(mlflow_store, process, count=2)  # the parent and its first cell
+    returncode, stdout, stderr = _signal_and_wait(process, signal.SIGTERM)
+    assert returncode == 143 and "Traceback" not in stdout + stderr, stdout + stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "avbench: interrupted by SIGTERM: the runs in progress were ended KILLED")
+    runs = _runs(mlflow_store)
+    assert len(runs) == 2, "the second cell must not start"
+    assert {r.info.status for r in runs} == {"KILLED"}
+    assert {r.data.tags["error"] for r in runs} == {"interrupted by SIGTERM"}
+    cells = [p for p in (tmp_path / "multirun").glob("*/*/*") if p.is_dir()]
+    assert [c.name for c in cells] == [  # multirun/<date>/<time>/<job number>-<overrides>
+        "0-audio=1s,bench.max_repeats=1000,bench.min_time_s=60,debug=default,"
+        "pipeline=calibration"]
+
+
+@pytest.mark.slow
+def test_sigkill_leftovers_are_ended_by_doctor_and_by_the_next_sweep(
+        mlflow_store: str, tmp_path: Path, asset_cache: Path) -> None:
+    for cleaner in ("doctor", "sweep"):
+        process = start_cli(*LONG, f"paths.cache_dir={asset_cache}", cwd=tmp_path)
+        (left,) = _wait_for_running(mlflow_store, process)
+        # A live run is never touched, however old.
+        if cleaner == "doctor":
+            assert run_cli("task=doctor", "task.noise_probe_s=0", cwd=tmp_path).returncode == 0
+            assert MlflowClient(tracking_uri=mlflow_store).get_run(
+                left.info.run_id).info.status == "RUNNING"
+        process.kill()
+        process.communicate(timeout=60)
+        assert MlflowClient(tracking_uri=mlflow_store).get_run(
+            left.info.run_id).info.status == "RUNNING"
+        if cleaner == "doctor":
+            done = run_cli("task=doctor", "task.noise_probe_s=0", cwd=tmp_path)
+            assert re.search(r"ended KILLED 1 run\(s\) left RUNNING", done.stdout.replace(
+                "\n", " ")), done.stdout
+        else:
+            done = run_cli("-m", "pipeline=calibration", "debug=default",
+                           f"paths.cache_dir={asset_cache}", cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        run = MlflowClient(tracking_uri=mlflow_store).get_run(left.info.run_id)
+        assert run.info.status == "KILLED"
+        assert f"pid {process.pid}" in run.data.tags["error"]
+        assert "liveness check" in run.data.tags["error"]
+    assert not (tmp_path / "outputs").exists() or not any(
+        p.name == "doctor" for p in (tmp_path / "outputs").rglob("*"))
+
+
+def test_liveness_by_pid_and_start_time_never_by_age() -> None:
+    own = process_tags()
+    assert own[PID_TAG] == str(os.getpid()) and is_alive(own) is True
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        tags = {HOST_TAG: own[HOST_TAG], PID_TAG: str(child.pid),
+                START_TAG: f"{psutil.Process(child.pid).create_time():.3f}"}
+        assert is_alive(tags) is True
+        # The same pid started at another time is another process (a reused pid).
+        assert is_alive(tags | {START_TAG: f"{float(tags[START_TAG]) - 3600:.3f}"}) is False
+    finally:
+        child.kill()
+        child.wait()
+    assert is_alive(tags) is False
+    assert is_alive(tags | {HOST_TAG: "another-host"}) is None  # cannot be seen from here
+    assert is_alive({}) is None  # a run without the tags is never ended
