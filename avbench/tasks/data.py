@@ -111,7 +111,9 @@ def _epochs(loader: Any, step: TrainStep, device: Any, count: int, device_prefet
         alone = run_epoch(epoch_batches(loader, epoch), None, device)
         batches = to_device(epoch_batches(loader, epoch), device, device_prefetch)
         row = _epoch_row(alone, run_epoch(batches, step, device))
-        logger.log_metrics(row, step=epoch)
+        # Per-epoch series under data.epoch.*; the run's summary keeps the plain names.
+        logger.log_metrics({k.replace("data.", "data.epoch.", 1): v for k, v in row.items()},
+                           step=epoch)
         console.print_line(f"  epoch {epoch}: loader alone {alone.samples_per_s:.1f}/s · with "
                            f"step {row['data.samples_per_s']:.1f}/s, wait "
                            f"{row['data.loader_wait_pct']:.1f}%, step "
