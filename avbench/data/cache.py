@@ -190,8 +190,11 @@ class FeatureCache:
             return {args[1]: build_shard(*args) for args in todo}
         import multiprocessing as mp
 
-        # spawn: a forked child of a process with live OpenMP threads can deadlock in torch
-        with ProcessPoolExecutor(min(workers, len(todo)), mp.get_context("spawn")) as pool:
+        # forkserver: workers fork from a clean server that imported torch once (a fork of a
+        # process with live OpenMP threads can deadlock; spawn re-imports torch per worker)
+        context = mp.get_context("forkserver")
+        context.set_forkserver_preload(["avbench.data.cache"])
+        with ProcessPoolExecutor(min(workers, len(todo)), context) as pool:
             return {args[1]: meta for args, meta in zip(todo, pool.map(_build_shard_job, todo), strict=True)}
 
     def entries(self) -> list[Entry]:

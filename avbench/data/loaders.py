@@ -5,6 +5,8 @@
   the anchor document's recipe does.
 - ``mmap``: features packed into a few large ``.npy`` shards, memory-mapped once per
   process; a batch is one copy from the mapped pages into the padded batch array.
+- ``lilcom_chunky``, ``numpy_hdf5``: lhotse's chunked-archive and HDF5 storages, one file per
+  shard (see :mod:`avbench.data.storages`).
 - ``shar``: lhotse Shar (sequential tar shards of the same arrays); read with an iterable
   dataset whose sampler runs in the workers, so its order differs from the others.
 
@@ -23,9 +25,10 @@ import torch
 
 from avbench.data.cache import Entry, FeatureCache
 from avbench.data.features import FeatureExtractor, FeatureSettings
+from avbench.data.storages import STORAGES, StorageReader, build_storage
 from avbench.runtime import ConfigError
 
-VARIANTS = ("naive", "npy", "mmap", "shar")
+VARIANTS = ("naive", "npy", "mmap", "shar", "lilcom_chunky", "numpy_hdf5")
 Reader = Callable[[Any], tuple[np.ndarray, np.ndarray]]
 
 
@@ -121,6 +124,8 @@ def make_reader(variant: str, settings: FeatureSettings, cache: FeatureCache | N
     if variant == "shar":
         return shar_reader
     assert cache is not None
+    if variant in STORAGES:
+        return StorageReader(variant, build_storage(cache, variant))
     entries = {e.id: e for e in cache.entries()}
     return NpyReader(cache, entries) if variant == "npy" else MmapReader(cache, entries)
 

@@ -37,9 +37,16 @@ def test_naive_npy_mmap_yield_identical_batches(tiny_corpus: Corpus,
     mel = reference[0][0]["mel"]
     assert mel.shape[2] == SETTINGS.n_mels and torch.isfinite(mel).all()
     assert (reference[0][0]["f0_hz"] > 0).any()  # the songs are voiced
-    for variant in ("npy", "mmap"):
+    for variant in ("npy", "mmap", "numpy_hdf5"):
         for got, want in zip(_epochs(variant, tiny_corpus, tiny_cache), reference, strict=True):
             _assert_same(got, want)
+    # lilcom is lossy by design: values rounded to multiples of 2^-5 (lhotse's tick_power=-5)
+    for got, want in zip(_epochs("lilcom_chunky", tiny_corpus, tiny_cache), reference,
+                         strict=True):
+        assert [x["ids"] for x in got] == [y["ids"] for y in want]
+        for x, y in zip(got, want, strict=True):
+            torch.testing.assert_close(x["mel"], y["mel"], rtol=0, atol=2.0**-5)
+            torch.testing.assert_close(x["f0_hz"], y["f0_hz"], rtol=0, atol=2.0**-5)
 
 
 def test_workers_keep_batches_and_order(tiny_corpus: Corpus, tiny_cache: FeatureCache) -> None:
