@@ -146,8 +146,9 @@ def build_report(client: Any, run_or_sweep: str, out_dir: Path) -> Report:
         raise AnalysisError(f"sweep {run_or_sweep} has no runs yet")
     frame = with_hardware(frame).sort_values("start_time").reset_index(drop=True)
     finished = frame[frame["status"] == "FINISHED"]
+    timed = finished[finished["rtf"].notna()] if "rtf" in finished else finished.iloc[:0]
     samples = {row.cell: ms for row, ms in zip(
-        finished.itertuples(), total_ms_samples(client, finished["run_id"]).values(), strict=True)}
+        timed.itertuples(), total_ms_samples(client, timed["run_id"]).values(), strict=True)}
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_paths = plots.sweep_plots(frame, samples, out_dir / "plots")
     markdown = out_dir / "report.md"

@@ -46,3 +46,9 @@ def test_data_sweep_through_the_cli(tmp_path: Path, mlflow_store: str) -> None:
     assert built == ["0", "3"]  # the second job reused the first one's cache
     epochs = list((tmp_path / "sweep").rglob("data_epochs.json"))
     assert len(epochs) == 2 and len(json.loads(epochs[0].read_text())["epochs"]) == 2
+    report = run_cli("task=report", f"hydra.run.dir={tmp_path / 'report'}", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    text = (tmp_path / "sweep" / "report" / "report.md").read_text()
+    section = text.split("## Training input (task=data)")[1].split("\n## ")[0]
+    assert "| mmap | 0 |" in section and "| naive | 0 |" in section
+    assert "mmap_vs_naive x" in section
