@@ -124,11 +124,27 @@ def to_device(batches: Iterable[dict], device: torch.device, prefetch: bool) -> 
         yield pending
 
 
+def _loader_workers(me: psutil.Process) -> list[psutil.Process]:
+    """Live children that are not multiprocessing's helpers (the cache build's forkserver,
+    the resource tracker): the DataLoader's worker processes."""
+    workers = []
+    for child in sorted(me.children(), key=lambda p: p.pid):
+        try:
+            if not any(helper in " ".join(child.cmdline()) for helper in _HELPERS):
+                workers.append(child)
+        except psutil.Error:
+            continue
+    return workers
+
+
+_HELPERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+
+
 def _cpu_seconds() -> dict[str, float]:
-    """CPU seconds (user + system) of this process and each live child (loader workers)."""
+    """CPU seconds (user + system) of this process and each loader worker."""
     me = psutil.Process()
     times = {"main": sum(me.cpu_times()[:2])}
-    for i, child in enumerate(sorted(me.children(), key=lambda p: p.pid)):
+    for i, child in enumerate(_loader_workers(me)):
         try:
             times[f"worker{i}"] = sum(child.cpu_times()[:2])
         except psutil.Error:
