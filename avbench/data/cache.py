@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from avbench.data.corpus import Clip, _write_json
+from avbench.data.corpus import Clip, write_json_atomic
 from avbench.data.features import FeatureExtractor, FeatureSettings
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def build_shard(root: Path, name: str, clips: list[Clip], settings: FeatureSetti
     os.replace(tmp, final)
     meta = {"sources": _sources_key(clips), "entries": [asdict(e) for e in entries],
             "failed": failed, "files": files}
-    _write_json(root / "shards" / f"{name}.json", meta)
+    write_json_atomic(root / "shards" / f"{name}.json", meta)
     return meta
 
 
@@ -177,7 +177,7 @@ class FeatureCache:
             index = {"settings": asdict(self.settings), "key": self.settings.key(),
                      "shards": {n: checksum(self.root / "shards" / f"{n}.json")
                                 for n in sorted(metas)}}
-            _write_json(self.root / "index.json", index)
+            write_json_atomic(self.root / "index.json", index)
         report.failed = [tuple(f) for m in metas.values() for f in m["failed"]]
         report.seconds = time.perf_counter() - start
         report.size_mb = sum(p.stat().st_size for p in self.root.rglob("*")

@@ -84,7 +84,7 @@ def generate_corpus(cache_dir: Path, n: int, min_s: float, max_s: float, sample_
             song = generate_song(length, sample_rate, seed=seed * 100003 + i)
             write_audio(path, song.mix, sample_rate)
         clips.append(_clip(path, path.stem, length))
-    _write_json(manifest, {"clips": [asdict(c) for c in clips]})
+    write_json_atomic(manifest, {"clips": [asdict(c) for c in clips]})
     return Corpus(clips, root)
 
 
@@ -141,7 +141,7 @@ def to_cuts(corpus: Corpus) -> Any:
                             for c in corpus.clips)
 
 
-def _write_json(path: Path, payload: dict) -> None:
+def write_json_atomic(path: Path, payload: dict) -> None:
     """Atomic JSON write: temp file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -87,7 +87,10 @@ class MmapReader:
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __call__(self, cut: Any) -> tuple[np.ndarray, np.ndarray]:
-        entry = self.entries[cut.id]
+        return self.read(cut.id)
+
+    def read(self, clip_id: str) -> tuple[np.ndarray, np.ndarray]:
+        entry = self.entries[clip_id]
         maps = self._maps.get(entry.shard)
         if maps is None:
             maps = self._maps[entry.shard] = (
@@ -172,7 +175,7 @@ def epoch_batches(loader: torch.utils.data.DataLoader, epoch: int) -> Iterator[d
 
 def build_shar(cache: FeatureCache, cuts: Any, out_dir: Path, shard_clips: int) -> Path:
     """Write the cached features as lhotse Shar shards (numpy arrays) once; returns the dir."""
-    from avbench.data.corpus import _write_json
+    from avbench.data.corpus import write_json_atomic
 
     done = out_dir.with_name(out_dir.name + ".done.json")  # beside: Shar reads every file
     if done.exists():
@@ -192,5 +195,5 @@ def build_shar(cache: FeatureCache, cuts: Any, out_dir: Path, shard_clips: int) 
                                        shard_size=shard_clips, warn_unused_fields=False)
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
-    _write_json(done, {"clips": len(attached)})
+    write_json_atomic(done, {"clips": len(attached)})
     return out_dir

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from avbench.data.cache import FeatureCache
-from avbench.data.corpus import _write_json
+from avbench.data.corpus import write_json_atomic
 from avbench.runtime import ConfigError
 
 STORAGES = ("lilcom_chunky", "numpy_hdf5")
@@ -60,16 +60,11 @@ def build_storage(cache: FeatureCache, kind: str) -> Path:
         path = folder / pattern.format(shard)
         with writer_cls(path) as writer:
             for entry in (e for e in entries if e.shard == shard):
-                mel, f0 = reader(_Id(entry.id))
+                mel, f0 = reader.read(entry.id)
                 both = np.concatenate([mel, np.asarray(f0)[:, None]], axis=1)
                 keys[entry.id] = [writer.storage_path, writer.write(entry.id, both)]
-    _write_json(keys_path, keys)
+    write_json_atomic(keys_path, keys)
     return folder
-
-
-class _Id:
-    def __init__(self, clip_id: str) -> None:
-        self.id = clip_id
 
 
 class StorageReader:
