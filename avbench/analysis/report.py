@@ -11,6 +11,7 @@ import pandas as pd
 
 from avbench.analysis import bands, plots
 from avbench.analysis.compare import hardware_table, to_markdown, with_hardware
+from avbench.analysis.data_section import data_section
 from avbench.analysis.runs import AnalysisError, get_run, is_sweep, resolve_runs, total_ms_samples
 
 CELL_METRICS = {
@@ -120,6 +121,7 @@ def render(client: Any, subject: Any, frame: pd.DataFrame, plot_paths: list[Path
         lines += ["## Across hardware", "", to_markdown(hardware_table(finished)), "",
                   f"Best cell: **{best['cell']}** (RTF {best['rtf']:.3f}); median RTF "
                   f"{finished['rtf'].median():.3f}.", ""]
+    lines += data_section(client, frame)
     lines += ["## Interpretation", "",
               "Bands: RTF < 0.5 excellent, 0.5–1 good, 1–2 fair, > 2 poor; pitch RMSE < 5 Hz "
               "excellent, 5–10 good, 10–20 fair, > 20 poor; GPU memory peak < 4 GB excellent, "
@@ -144,8 +146,9 @@ def build_report(client: Any, run_or_sweep: str, out_dir: Path) -> Report:
         raise AnalysisError(f"sweep {run_or_sweep} has no runs yet")
     frame = with_hardware(frame).sort_values("start_time").reset_index(drop=True)
     finished = frame[frame["status"] == "FINISHED"]
+    timed = finished[finished["rtf"].notna()] if "rtf" in finished else finished.iloc[:0]
     samples = {row.cell: ms for row, ms in zip(
-        finished.itertuples(), total_ms_samples(client, finished["run_id"]).values(), strict=True)}
+        timed.itertuples(), total_ms_samples(client, timed["run_id"]).values(), strict=True)}
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_paths = plots.sweep_plots(frame, samples, out_dir / "plots")
     markdown = out_dir / "report.md"

@@ -1,0 +1,54 @@
+"""task=data through the real CLI: a sweep over loader= into a temporary MLflow store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import run_cli
+
+TINY = ["task=data", "data.clips=5", "data.min_s=0.3", "data.max_s=0.6", "data.epochs=2",
+        "data.batch_size=2", "data.shard_clips=2", "data.build_workers=1",
+        "data.source_sample_rate=16000", "data.sample_rate=16000", "data.n_fft=512",
+        "data.hop_length=128", "data.n_mels=40", "data.frame_length=1024", "data.fmin=80",
+        "data.model_channels=8", "data.segment_frames=8"]
+
+
+@pytest.mark.slow
+def test_data_sweep_through_the_cli(tmp_path: Path, mlflow_store: str) -> None:
+    done = run_cli("-m", *TINY, "loader=naive,mmap", f"data.cache_dir={tmp_path / 'cache'}",
+                   "data.compare=[naive,npy,mmap]", "data.compare_epochs=1",
+                   f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(mlflow_store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                              "tags.`avbench.task` = 'data'")
+    assert sorted(r.data.tags["choice.loader"] for r in runs) == ["mmap", "naive"]
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        metrics = run.data.metrics
+        for key in ("data.loader_samples_per_s", "data.samples_per_s", "data.audio_s_per_s",
+                    "data.loader_wait_pct", "data.step_ms.p50", "data.cache_build_s",
+                    "data.cache_size_mb", "data.samples_per_s.first_epoch",
+                    "data.loader_samples_per_s.naive", "data.loader_samples_per_s.mmap",
+                    "data.speedup.mmap_vs_naive", "data.cpu_pct.main"):
+            assert metrics[key] > 0 or key == "data.loader_wait_pct", key
+        assert 0 <= metrics["data.loader_wait_pct"] <= 100
+        assert run.data.tags["data.bottleneck"] in ("loader", "compute")
+        assert run.data.tags["data.recommendation"]
+        assert run.data.tags["data.clips"] == "5"
+        history = client.get_metric_history(run.info.run_id, "data.epoch.samples_per_s")
+        assert sorted(m.step for m in history) == [0, 1]
+    built = sorted(r.data.tags["data.cache_shards_built"] for r in runs)
+    assert built == ["0", "3"]  # the second job reused the first one's cache
+    epochs = list((tmp_path / "sweep").rglob("data_epochs.json"))
+    assert len(epochs) == 2 and len(json.loads(epochs[0].read_text())["epochs"]) == 2
+    report = run_cli("task=report", f"hydra.run.dir={tmp_path / 'report'}", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    text = (tmp_path / "sweep" / "report" / "report.md").read_text()
+    section = text.split("## Training input (task=data)")[1].split("\n## ")[0]
+    assert "| mmap | 0 |" in section and "| naive | 0 |" in section
+    assert "mmap_vs_naive x" in section
