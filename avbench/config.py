@@ -144,8 +144,10 @@ class TrackingConfig:
 class BenchConfig:
     """Warm-up, adaptive repeats, threads and telemetry of a timed run."""
 
-    warmup: int = 1
+    warmup: int = 3  # minimum warm-up calls, the cold call included (0: the cold call only)
     warmup_s: float = 0.0
+    warmup_max: int = 20  # then warm up until the per-call time settles, at most this many calls
+    warmup_settle_pct: float = 5.0  # settled: the last 3 calls within this % of their median
     min_repeats: int = 5
     min_time_s: float = 3.0
     max_repeats: int = 100
