@@ -25,6 +25,7 @@ class TaskConfig:
     threshold_pct: float = 5.0  # a change smaller than this is never called a regression
     alpha: float = 0.01  # Mann-Whitney U significance level
     across: list[str] = field(default_factory=list)  # groups that may differ, e.g. [backend]
+    gate_unstable: bool = False  # true: an unstable side does not make a cell inconclusive
     # task=doctor
     noise_probe_s: float = 4.0  # how long to time fixed work for the machine's noise (0: skip)
     # task=kernels
