@@ -25,6 +25,7 @@ class TaskConfig:
     threshold_pct: float = 5.0  # a change smaller than this is never called a regression
     alpha: float = 0.01  # Mann-Whitney U significance level
     across: list[str] = field(default_factory=list)  # groups that may differ, e.g. [backend]
+    gate_unstable: bool = False  # true: an unstable side does not make a cell inconclusive
     # task=doctor
     noise_probe_s: float = 4.0  # how long to time fixed work for the machine's noise (0: skip)
     # task=kernels
@@ -144,8 +145,10 @@ class TrackingConfig:
 class BenchConfig:
     """Warm-up, adaptive repeats, threads and telemetry of a timed run."""
 
-    warmup: int = 1
+    warmup: int = 3  # minimum warm-up calls, the cold call included (0: the cold call only)
     warmup_s: float = 0.0
+    warmup_max: int = 20  # then warm up until the per-call time settles, at most this many calls
+    warmup_settle_pct: float = 5.0  # settled: the last 3 calls within this % of their median
     min_repeats: int = 5
     min_time_s: float = 3.0
     max_repeats: int = 100

@@ -24,12 +24,13 @@ def phase(index: int, name: str, detail: str = "") -> None:
 
 @contextmanager
 def repeat_progress(total: int, label: str = "repeats") -> Iterator[Any]:
-    """A progress bar over timed repeats; yields ``advance(done, total)``."""
+    """A progress bar over timed repeats; yields ``advance(done, total)``, where ``total`` is
+    the current estimate of the target (the bar's total follows it)."""
     progress = Progress(TextColumn(f"      {label}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=False)
     task = progress.add_task("repeats", total=total)
     with progress:
-        yield lambda done, _total: progress.update(task, completed=done)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def print_run_summary(summary: Mapping[str, Any]) -> None:

@@ -20,6 +20,7 @@ class RunResult:
     overrides: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)  # what the run tagged (backend, parity)
+    exit_code: int | None = None  # a failure's own exit code (task=compare: 3 inconclusive)
 
     @property
     def ok(self) -> bool:
@@ -35,8 +36,12 @@ def record(result: RunResult) -> RunResult:
 
 
 def exit_code() -> int:
-    """Non-zero when any job of this process failed."""
-    return 1 if any(not result.ok for result in JOURNAL) else 0
+    """Non-zero when any job of this process failed: 1, or the failures' own code when
+    every failure has one (e.g. 3: task=compare was inconclusive)."""
+    codes = {result.exit_code for result in JOURNAL if not result.ok}
+    if not codes:
+        return 0
+    return 1 if None in codes or len(codes) > 1 else codes.pop()
 
 
 def cell_key(result: RunResult) -> str:

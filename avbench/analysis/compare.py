@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from avbench.analysis.cells import identity_columns, nearest_difference, rtf_samples
 from avbench.analysis.runs import CONFIG_GROUPS, AnalysisError, group_columns, total_ms_samples
 
 SLOWER, FASTER, UNCHANGED = "slower", "faster", "unchanged"
+INCONCLUSIVE = "inconclusive"  # a side was unstable: the change may be noise
 
 
 def pivot(frame: pd.DataFrame, metric: str = "rtf", rows: Sequence[str] = ("preset",),
@@ -101,6 +103,16 @@ def classify(baseline_ms: np.ndarray, candidate_ms: np.ndarray, threshold_pct: f
 
 
 @dataclass(frozen=True)
+class Stability:
+    """One side of a cell: its worst run's RTF coefficient of variation, whether any of its
+    runs was tagged unstable (``bench.unstable``), and the git commits it ran."""
+
+    cv: float
+    unstable: bool
+    git: str
+
+
+@dataclass(frozen=True)
 class CellChange:
     cell: str
     hardware_key: str
@@ -108,76 +120,127 @@ class CellChange:
     candidate_runs: int
     baseline_ms: float
     candidate_ms: float
+    baseline_rtf: float  # the change is computed on per-repeat RTF (time per audio second)
+    candidate_rtf: float
     speedup: float
     speedup_ci_low: float
     speedup_ci_high: float
     change: Change
+    baseline_side: Stability
+    candidate_side: Stability
+    verdict: str  # the change's verdict, or inconclusive when a side was unstable
 
     def as_dict(self) -> dict[str, Any]:
         record = asdict(self)
-        return record | record.pop("change")
+        change = record.pop("change")
+        change["measured_verdict"] = change.pop("verdict")
+        sides = {f"{side}_{k}": v for side in ("baseline", "candidate")
+                 for k, v in record.pop(f"{side}_side").items()}
+        return record | change | sides
 
 
 def match_key(baseline: pd.DataFrame, candidate: pd.DataFrame,
               across: Sequence[str] = ()) -> list[str]:
-    """Columns a baseline and a candidate must share to be the same cell: the hardware key
-    and every config group but those compared ``across`` (e.g. ``["backend"]`` for an A/B
-    of two backends)."""
+    """Columns a baseline and a candidate must share to be the same cell: the resolved
+    identity (``avbench.analysis.cells``) but the fields of the groups compared ``across``
+    (e.g. ``["backend"]`` for an A/B of two backends)."""
     unknown = sorted(set(across) - set(CONFIG_GROUPS))
     if unknown:
         raise AnalysisError(f"cannot compare across {', '.join(unknown)}: "
                             f"valid groups are {', '.join(CONFIG_GROUPS)}")
-    key = ["hardware_key", *group_columns(baseline)]
-    return [c for c in key if c in candidate.columns and c not in across]
+    return [c for c in identity_columns(baseline, across) if c in candidate.columns]
 
 
 def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFrame,
                        threshold_pct: float = 5.0, alpha: float = 0.01,
-                       across: Sequence[str] = ()) -> list[CellChange]:
-    """Every cell finished in both, matched on hardware key and config (but the groups
-    ``across``), classified on the per-repeat ``total_ms`` samples (runs of one cell on one
-    side are pooled)."""
+                       across: Sequence[str] = (), gate_unstable: bool = False,
+                       ) -> list[CellChange]:
+    """Every cell finished in both, matched on the resolved identity (but the groups
+    ``across``), classified on per-repeat RTF (runs of one cell on one side are pooled). A
+    cell with an unstable side is ``inconclusive`` unless ``gate_unstable``."""
     key = match_key(baseline, candidate, across)
     baseline, candidate = _finished(baseline, key), _finished(candidate, key)
     for side, frame in (("baseline", baseline), ("candidate", candidate)):
         _one_value_per_cell(side, frame, key, across)
-    pairs = baseline.groupby(key).groups.items()
     candidate_groups = candidate.groupby(key).groups
     # Cells are labelled by the groups that vary, as in the sweep's own summary.
-    varying = [c for c in key[1:] if baseline[c].nunique(dropna=False) > 1]
+    groups = group_columns(baseline)
+    varying = [c for c in groups if baseline[c].nunique(dropna=False) > 1]
     changes = []
-    for values, baseline_index in pairs:
+    for values, baseline_index in baseline.groupby(key).groups.items():
         if values not in candidate_groups:
             continue
-        base_ids = baseline.loc[baseline_index, "run_id"]
-        cand_ids = candidate.loc[candidate_groups[values], "run_id"]
-        base_ms = np.concatenate(list(total_ms_samples(client, base_ids).values()))
-        cand_ms = np.concatenate(list(total_ms_samples(client, cand_ids).values()))
-        labels = dict(zip(key, values if isinstance(values, tuple) else (values,), strict=True))
-        spread = speedup(base_ms, cand_ms)
+        base = baseline.loc[baseline_index]
+        cand = candidate.loc[candidate_groups[values]]
+        (base_ms, base_rtf), (cand_ms, cand_rtf) = (_samples(client, runs) for runs in
+                                                    (base, cand))
+        spread = speedup(base_rtf, cand_rtf)
+        change = classify(base_rtf, cand_rtf, threshold_pct, alpha)
+        sides = _stability(base), _stability(cand)
+        unstable = sides[0].unstable or sides[1].unstable
         changes.append(CellChange(
-            cell=_label(labels, varying, str(baseline.loc[baseline_index[0], "run_name"])),
-            hardware_key=str(labels["hardware_key"]), baseline_runs=len(base_ids),
-            candidate_runs=len(cand_ids), baseline_ms=float(np.median(base_ms)),
-            candidate_ms=float(np.median(cand_ms)), speedup=spread.ratio,
-            speedup_ci_low=spread.ci_low, speedup_ci_high=spread.ci_high,
-            change=classify(base_ms, cand_ms, threshold_pct, alpha)))
+            cell=_label(base.iloc[0], varying, str(base.iloc[0]["run_name"])),
+            hardware_key=str(base.iloc[0].get("hardware_key")), baseline_runs=len(base),
+            candidate_runs=len(cand), baseline_ms=float(np.median(base_ms)),
+            candidate_ms=float(np.median(cand_ms)), baseline_rtf=float(np.median(base_rtf)),
+            candidate_rtf=float(np.median(cand_rtf)), speedup=spread.ratio,
+            speedup_ci_low=spread.ci_low, speedup_ci_high=spread.ci_high, change=change,
+            baseline_side=sides[0], candidate_side=sides[1],
+            verdict=INCONCLUSIVE if unstable and not gate_unstable else change.verdict))
     if not changes:
-        raise AnalysisError("no cell of the candidate matches a finished cell of the baseline "
-                            f"(matched on {', '.join(key)}): compare runs of the same config "
-                            "on the same hardware")
+        raise AnalysisError(_refusal(baseline, candidate, key, across))
     return changes
 
 
 def unmatched(baseline: pd.DataFrame, candidate: pd.DataFrame,
               across: Sequence[str] = ()) -> list[str]:
-    """Run names of finished baseline cells with no finished candidate cell: a cell that
-    failed or was dropped in the candidate is not a speed change, but a gate should say so."""
+    """Finished baseline cells with no finished candidate cell, each with how it differs
+    from the nearest candidate run: a cell that failed or was dropped in the candidate is
+    not a speed change, but a gate should say so."""
     key = match_key(baseline, candidate, across)
-    done = set(_finished(candidate, key)[key].apply(tuple, axis=1))
+    finished_candidate = _finished(candidate, key)
+    done = set(finished_candidate[key].apply(tuple, axis=1))
     finished = _finished(baseline, key)
-    missing = ~finished[key].apply(tuple, axis=1).isin(done)
-    return finished.loc[missing, "run_name"].tolist()
+    missing = finished[~finished[key].apply(tuple, axis=1).isin(done)]
+    return [f"{row['run_name']}" + (f" ({', '.join(diff)})" if diff else "")
+            for _, row in missing.iterrows()
+            for diff in [nearest_difference(row, finished_candidate, key)]]
+
+
+def _samples(client: Any, runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled per-repeat total ms and RTF of the runs of one side of a cell."""
+    by_run = total_ms_samples(client, runs["run_id"])
+    durations = runs.get("id.audio_duration_s", pd.Series([None] * len(runs),
+                                                           index=runs.index))
+    try:
+        rtf = [rtf_samples(ms, duration) for ms, duration in zip(by_run.values(), durations,
+                                                                 strict=True)]
+    except ValueError:
+        raise AnalysisError(f"run {runs['run_id'].iloc[0]} recorded no audio duration: "
+                            "compare runs made by this version of avbench") from None
+    return np.concatenate(list(by_run.values())), np.concatenate(rtf)
+
+
+def _stability(runs: pd.DataFrame) -> Stability:
+    cv_column = "rtf_cv" if "rtf_cv" in runs else "rtf.cv"
+    cv = float(runs[cv_column].max()) if cv_column in runs else float("nan")
+    unstable = bool((runs.get("unstable", pd.Series(dtype=str)).astype(str) == "true").any())
+    shas = runs.get("git_sha", pd.Series(dtype=str)).dropna().astype(str)
+    dirty = (runs.get("git_dirty", pd.Series(dtype=str)).astype(str) == "true").any()
+    git = ", ".join(sorted({sha[:10] for sha in shas})) or "unknown"
+    return Stability(cv, unstable, git + (" (dirty)" if dirty else ""))
+
+
+def _refusal(baseline: pd.DataFrame, candidate: pd.DataFrame, key: list[str],
+             across: Sequence[str]) -> str:
+    """Why no cell matched, naming the difference between the nearest runs."""
+    nearest = min((nearest_difference(row, candidate, key) for _, row in baseline.iterrows()),
+                  key=len, default=[])
+    why = f"they differ in {'; '.join(nearest)}" if nearest else "one side has no finished run"
+    hint = (" (to compare across audio lengths by RTF, pass task.across=[audio])"
+            if any(d.startswith("audio") for d in nearest) and "audio" not in across else "")
+    return ("no cell of the candidate matches a finished cell of the baseline: "
+            f"{why}; compare like with like{hint}")
 
 
 def _one_value_per_cell(side: str, frame: pd.DataFrame, key: list[str],
@@ -198,13 +261,13 @@ def across_values(frame: pd.DataFrame, across: Sequence[str]) -> dict[str, list[
 
 
 def _finished(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Finished runs with the key as strings: a group a run lacks (NaN) still matches."""
+    """Finished runs with the key as strings: a value a run lacks (NaN) still matches."""
     finished = frame[frame["status"] == "FINISHED"].copy()
-    finished[key] = finished[key].astype(str)
+    finished[key] = finished[key].astype(object).fillna("none").astype(str)
     return finished
 
 
-def _label(labels: dict[str, Any], varying: list[str], run_name: str) -> str:
+def _label(labels: Any, varying: list[str], run_name: str) -> str:
     return " ".join(f"{k}={labels[k]}" for k in varying) or run_name
 
 

@@ -138,13 +138,26 @@ def render(client: Any, subject: Any, frame: pd.DataFrame, plot_paths: list[Path
     return "\n".join(lines) + "\n"
 
 
-def build_report(client: Any, run_or_sweep: str, out_dir: Path) -> Report:
-    """Write ``report.md`` and its plots under ``out_dir``; nothing is logged here."""
-    subject = get_run(client, run_or_sweep)
+def sweep_frame(client: Any, run_or_sweep: str) -> pd.DataFrame:
+    """The runs of a sweep (or the single run) in start order with a hardware column; what
+    the report and the notebook both tabulate. A sweep with no run at all is an error; one
+    whose cells all failed is not (its failures are the report)."""
     frame = resolve_runs(client, run_or_sweep)
     if frame.empty:
         raise AnalysisError(f"sweep {run_or_sweep} has no runs yet")
-    frame = with_hardware(frame).sort_values("start_time").reset_index(drop=True)
+    return with_hardware(frame).sort_values("start_time").reset_index(drop=True)
+
+
+def failures(frame: pd.DataFrame) -> list[str]:
+    """One line per cell that did not finish: its label, status and error."""
+    failed = frame[frame["status"] != "FINISHED"]
+    return [f"{r.cell}: {r.status} {r.error or ''}".rstrip() for r in failed.itertuples()]
+
+
+def build_report(client: Any, run_or_sweep: str, out_dir: Path) -> Report:
+    """Write ``report.md`` and its plots under ``out_dir``; nothing is logged here."""
+    subject = get_run(client, run_or_sweep)
+    frame = sweep_frame(client, run_or_sweep)
     finished = frame[frame["status"] == "FINISHED"]
     timed = finished[finished["rtf"].notna()] if "rtf" in finished else finished.iloc[:0]
     samples = {row.cell: ms for row, ms in zip(

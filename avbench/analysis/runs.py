@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from avbench.analysis.cells import identity
 from avbench.runtime import ConfigError
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -31,7 +32,8 @@ TAG_COLUMNS = {
     "backend.requested": "backend_requested", "backend.effective": "backend_effective",
     "backend.fallback_reason": "backend_fallback", "backend.cache": "backend_cache",
     "parity.pass": "parity_pass", "kernel.effective": "kernel_effective",
-    "git.sha": "git_sha", "error": "error", PARENT_TAG: "sweep_id",
+    "git.sha": "git_sha", "git.dirty": "git_dirty", "bench.unstable": "unstable",
+    "error": "error", PARENT_TAG: "sweep_id",
 }
 
 
@@ -123,6 +125,7 @@ def runs_frame(runs: Iterable[Any]) -> pd.DataFrame:
         row |= {key.removeprefix("choice."): value for key, value in tags.items()
                 if key.startswith("choice.")}
         row |= run.data.metrics
+        row |= identity(run.data.params, tags, run.data.metrics)
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:

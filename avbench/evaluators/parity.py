@@ -37,7 +37,7 @@ class Parity:
         console.phase(5, "parity", f"stage outputs vs the fp32 eager reference "
                       f"(thresholds of precision={cfg.precision.name})")
         reference, hit = parity.reference_outputs(cfg, run_input.audio, ctx.device,
-                                                  ctx.backend_cache, reference_builder(ctx))
+                                                  ctx.backend_cache, reference_builder(ctx), pipe)
         values, failures = parity.check(pipe, measured.output.state, reference,
                                         cfg.precision.parity)
         ctx.set_tags({"parity.pass": str(not failures).lower(),

@@ -1,7 +1,14 @@
-"""Warm-up and timed repeats of a pipeline; raw per-repeat stage times are kept."""
+"""Warm-up and timed repeats of a pipeline; raw per-repeat stage times are kept.
+
+Warm-up goes on until the per-call time settles: at least ``warmup`` calls and
+``warmup_s`` seconds, then until the last ``SETTLE_WINDOW`` calls lie within
+``settle_pct`` of their median, at most ``warmup_max`` calls. How many calls it
+took, and whether it settled, is kept with the samples.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +16,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TOTAL = "total"
+SETTLE_WINDOW = 3  # warm-up calls whose spread decides that the per-call time has settled
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """The warm-up calls (milliseconds each) and whether their time settled (None: the
+    policy did not ask, e.g. ``warmup_max`` allows no call beyond the minimum)."""
+
+    call_ms: tuple[float, ...]
+    settled: bool | None
+
+    @property
+    def calls(self) -> int:
+        return len(self.call_ms)
 
 
 @dataclass
@@ -17,6 +38,8 @@ class StageTimes:
 
     stages: list[str]
     samples_ms: dict[str, list[float]] = field(default_factory=dict)
+    warmup: WarmUp | None = None
+    capped: bool = False  # max_repeats stopped the repeats before min_time_s was reached
 
     def record(self, stage_name: str, elapsed_ms: float) -> None:
         self.samples_ms.setdefault(stage_name, []).append(float(elapsed_ms))
@@ -59,6 +82,8 @@ class RepeatPolicy:
     min_repeats: int = 5
     min_time_s: float = 0.0
     max_repeats: int = 100
+    warmup_max: int = 0  # cap on warm-up calls while waiting to settle (<= warmup: no wait)
+    settle_pct: float = 5.0
 
     def __post_init__(self) -> None:
         if self.min_repeats < 1:
@@ -66,13 +91,40 @@ class RepeatPolicy:
         if self.max_repeats < self.min_repeats:
             raise ValueError(f"bench.max_repeats ({self.max_repeats}) is below "
                              f"bench.min_repeats ({self.min_repeats})")
-        if self.warmup < 0 or self.warmup_s < 0 or self.min_time_s < 0:
-            raise ValueError("bench.warmup, bench.warmup_s and bench.min_time_s must be >= 0")
+        if self.warmup < 0 or self.warmup_s < 0 or self.min_time_s < 0 or self.settle_pct < 0:
+            raise ValueError("bench.warmup, bench.warmup_s, bench.warmup_settle_pct and "
+                             "bench.min_time_s must be >= 0")
 
-    def expected_repeats(self, first_total_ms: float) -> int:
-        """Estimate of how many repeats the time floor will need, for progress display."""
-        by_time = int(self.min_time_s * 1000 / first_total_ms) + 1 if first_total_ms > 0 else 0
-        return min(self.max_repeats, max(self.min_repeats, by_time))
+    def expected_repeats(self, totals_ms: list[float]) -> int:
+        """How many repeats the run will take, from the mean time of those done so far."""
+        mean_ms = sum(totals_ms) / len(totals_ms) if totals_ms else 0.0
+        by_time = math.ceil(self.min_time_s * 1000 / mean_ms) if mean_ms > 0 else 0
+        return min(self.max_repeats, max(self.min_repeats, by_time, len(totals_ms)))
+
+    def settled(self, call_ms: list[float]) -> bool:
+        """The last ``SETTLE_WINDOW`` calls lie within ``settle_pct`` of their median."""
+        if len(call_ms) < SETTLE_WINDOW:
+            return False
+        window = call_ms[-SETTLE_WINDOW:]
+        return (max(window) - min(window)) <= self.settle_pct / 100 * float(np.median(window))
+
+
+def warm_up(run: Callable[[None], object], policy: RepeatPolicy) -> WarmUp:
+    """Call ``run(None)`` until the minimum (``warmup`` calls, ``warmup_s`` seconds) is done
+    and the per-call time has settled, or ``warmup_max`` calls are done."""
+    waits = policy.warmup_max > policy.warmup and policy.settle_pct > 0
+    start = time.perf_counter()
+    call_ms: list[float] = []
+    while True:
+        minimum_done = (len(call_ms) >= policy.warmup
+                        and time.perf_counter() - start >= policy.warmup_s)
+        if minimum_done and (not waits or policy.settled(call_ms)
+                             or len(call_ms) >= policy.warmup_max):
+            break
+        call_start = time.perf_counter_ns()
+        run(None)
+        call_ms.append((time.perf_counter_ns() - call_start) / 1e6)
+    return WarmUp(tuple(call_ms), policy.settled(call_ms) if waits else None)
 
 
 def repeat(
@@ -81,19 +133,15 @@ def repeat(
     policy: RepeatPolicy,
     on_repeat: Callable[[int, int], None] | None = None,
 ) -> StageTimes:
-    """Warm up with ``run(None)``, then time ``run(callback)`` adaptively.
+    """Warm up with ``run(None)`` (``warm_up``), then time ``run(callback)`` adaptively.
 
-    Warm-up runs until both ``policy.warmup`` runs and ``policy.warmup_s``
-    seconds are done. Timed repeats go on until both ``min_repeats`` and
-    ``min_time_s`` (sum of measured totals) are met, capped at ``max_repeats``.
-    ``run`` takes the profiling callback and runs the pipeline once.
+    Timed repeats go on until both ``min_repeats`` and ``min_time_s`` (sum of
+    measured totals) are met, capped at ``max_repeats`` (``times.capped`` says
+    when the cap stopped them short of ``min_time_s``). ``run`` takes the
+    profiling callback and runs the pipeline once. ``on_repeat(done, total)``
+    gets the expected number of repeats, and the final count on the last call.
     """
-    warm_start = time.perf_counter()
-    done = 0
-    while done < policy.warmup or time.perf_counter() - warm_start < policy.warmup_s:
-        run(None)
-        done += 1
-    times = StageTimes(stages=list(stages))
+    times = StageTimes(stages=list(stages), warmup=warm_up(run, policy))
     count = 0
     while True:
         run(times.record)
@@ -101,10 +149,11 @@ def repeat(
         missing = [n for n in [*stages, TOTAL] if len(times.samples_ms.get(n, [])) != count]
         if missing:
             raise RuntimeError(f"the pipeline did not report stages {missing} on every repeat")
-        if on_repeat is not None:
-            on_repeat(count, max(count, policy.expected_repeats(times.samples_ms[TOTAL][0])))
         timed_s = sum(times.samples_ms[TOTAL]) / 1000
         enough = count >= policy.min_repeats and timed_s >= policy.min_time_s
-        if enough or count >= policy.max_repeats:
-            break
-    return times
+        done = enough or count >= policy.max_repeats
+        if on_repeat is not None:
+            on_repeat(count, count if done else policy.expected_repeats(times.samples_ms[TOTAL]))
+        if done:
+            times.capped = timed_s < policy.min_time_s
+            return times

@@ -57,8 +57,9 @@ class OfflineRepeats:
                     "cold.first_call_s": timed.first_call_s,
                     **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
                     **timed.monitor.summary(), **timed.harness}
-        series = {"repeat.total_ms": times.samples_ms["total"], **timed.monitor.series()}
-        ctx.set_tags(timed.monitor.tags())
+        series = {"repeat.total_ms": times.samples_ms["total"],
+                  "repeat.outer_ms": timed.outer_ms, **timed.monitor.series()}
+        ctx.set_tags(timed.monitor.tags() | timed.tags)
         return Measurement(metrics, timed.output, times, series)
 
 

@@ -95,6 +95,7 @@ def run(cfg: DictConfig) -> RunResult:
         result.status = FINISHED
     except user_errors() as error:
         result.error = str(error).strip().splitlines()[0]
+        result.exit_code = getattr(error, "exit_code", None)
         print(f"avbench: error: {result.error}", file=sys.stderr)
     except Exception as error:
         result.error = f"{type(error).__name__}: {error}".strip().splitlines()[0]

@@ -1,8 +1,15 @@
-"""task=compare: baseline vs candidate (runs or sweeps), cell by cell; exit 1 on a regression."""
+"""task=compare: baseline vs candidate (runs or sweeps), cell by cell.
+
+Exit codes: 0 no cell slower; 1 a cell slower than the baseline (a regression), or an
+error (no matching cell, a bad id); 3 inconclusive: no stable cell is slower, but a cell
+has an unstable side (a run tagged ``bench.unstable``), so a change there may be noise.
+``task.gate_unstable=true`` gates unstable cells like stable ones (never exit 3).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -10,8 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from avbench.analysis.compare import (
+    INCONCLUSIVE,
     SLOWER,
     CellChange,
+    Stability,
     across_values,
     changes_frame,
     detect_regressions,
@@ -23,35 +32,55 @@ from avbench.runtime import ConfigError
 from avbench.tracking import RunLogger, resolve_tracking_uri
 
 TRACKED = False  # reads the store; a comparison is not a benchmark run of its own
+VERDICTS = (SLOWER, "faster", "unchanged", INCONCLUSIVE)
 
 
 class RegressionFound(ConfigError):
-    """At least one cell got significantly slower; the table above has the figures."""
+    """At least one stable cell got significantly slower; the table above has the figures."""
+
+
+class Inconclusive(ConfigError):
+    """No stable cell is slower, but an unstable side leaves a cell undecided."""
+
+    exit_code = 3
 
 
 def run_name(cfg: DictConfig) -> str:
     return "compare"
 
 
+def _side(side: Stability) -> str:
+    cv = "-" if math.isnan(side.cv) else f"{100 * side.cv:.1f} %"
+    return cv + (" [red]UNSTABLE[/]" if side.unstable else "")
+
+
 def print_changes(changes: list[CellChange], threshold_pct: float, alpha: float) -> None:
     table = Table(title=f"compare · slower/faster = |change| > {threshold_pct:g} % and "
-                        f"Mann-Whitney p < {alpha:g}", title_justify="left")
-    for column in ("cell", "hardware", "baseline ms", "candidate ms", "change", "speed-up (95% CI)",
-                   "p", "verdict"):
+                        f"Mann-Whitney p < {alpha:g}, on time per audio second (RTF)",
+                  title_justify="left")
+    for column in ("cell", "hardware", "baseline ms", "candidate ms", "baseline CV",
+                   "candidate CV", "change", "speed-up (95% CI)", "p", "verdict"):
         table.add_column(column, justify="left" if column in ("cell", "hardware") else "right")
-    colours = {"slower": "red", "faster": "green", "unchanged": "white"}
+    colours = {SLOWER: "red", "faster": "green", "unchanged": "white", INCONCLUSIVE: "yellow"}
     for c in changes:
         table.add_row(c.cell, c.hardware_key, f"{c.baseline_ms:,.1f}", f"{c.candidate_ms:,.1f}",
+                      _side(c.baseline_side), _side(c.candidate_side),
                       f"{c.change.change_pct:+.1f} %",
                       f"{c.speedup:.3f} [{c.speedup_ci_low:.3f}, {c.speedup_ci_high:.3f}]",
-                      f"{c.change.p_value:.2g}",
-                      f"[{colours[c.change.verdict]}]{c.change.verdict}[/]")
+                      f"{c.change.p_value:.2g}", f"[{colours[c.verdict]}]{c.verdict}[/]"
+                      + (f" ({c.change.verdict})" if c.verdict == INCONCLUSIVE else ""))
     # Rows never wrap: a narrow (or non-tty, 80-column) console gets the table at full width.
-    Console(highlight=False, width=max(console.width, 140)).print(table)
+    Console(highlight=False, width=max(console.width, 170)).print(table)
     underpowered = [c for c in changes if c.change.min_p_value >= alpha]
     if underpowered:
         print_line(f"  note: {len(underpowered)} cell(s) have too few repeats for any change to "
                    f"reach p < {alpha:g}; raise bench.min_repeats (8 per side reach p < 0.001)")
+
+
+def print_commits(changes: list[CellChange]) -> None:
+    for side in ("baseline", "candidate"):
+        commits = sorted({getattr(c, f"{side}_side").git for c in changes})
+        print_line(f"  {side:<9} git {', '.join(commits)}")
 
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
@@ -64,8 +93,10 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     candidate = resolve_runs(client, cfg.candidate)
     across = list(task.across)
     changes = detect_regressions(client, baseline, candidate, threshold_pct=task.threshold_pct,
-                                 alpha=task.alpha, across=across)
+                                 alpha=task.alpha, across=across,
+                                 gate_unstable=task.gate_unstable)
     print_changes(changes, task.threshold_pct, task.alpha)
+    print_commits(changes)
     sides = {"baseline": across_values(baseline, across),
              "candidate": across_values(candidate, across)}
     for group in across:
@@ -74,21 +105,36 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     missing = unmatched(baseline, candidate, across)
     if missing:
         print_line(f"  [yellow]not compared[/]: {len(missing)} baseline cell(s) have no finished "
-                   f"candidate: {', '.join(missing)}")
+                   f"candidate: {'; '.join(missing)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"baseline": cfg.baseline, "candidate": cfg.candidate,
               "threshold_pct": task.threshold_pct, "alpha": task.alpha, "across": sides,
+              "gate_unstable": task.gate_unstable,
               "cells": changes_frame(changes).to_dict(orient="records"),
               "not_compared": missing}
     (out_dir / "compare.json").write_text(json.dumps(record, indent=2) + "\n")
-    counts = {verdict: sum(c.change.verdict == verdict for c in changes)
-              for verdict in ("slower", "faster", "unchanged")}
-    print_line(f"  {len(changes)} cells: {counts['slower']} slower, {counts['faster']} faster, "
-               f"{counts['unchanged']} unchanged  (details: {out_dir / 'compare.json'})")
-    slower = [c for c in changes if c.change.verdict == SLOWER]
+    counts = {verdict: sum(c.verdict == verdict for c in changes) for verdict in VERDICTS}
+    print_line(f"  {len(changes)} cells: {counts[SLOWER]} slower, {counts['faster']} faster, "
+               f"{counts['unchanged']} unchanged, {counts[INCONCLUSIVE]} inconclusive  "
+               f"(details: {out_dir / 'compare.json'})")
+    gate(changes)
+    return {f"compare.{verdict}": float(n) for verdict, n in counts.items()}
+
+
+def gate(changes: list[CellChange]) -> None:
+    """Raise on a slower cell (exit 1), else on an inconclusive one (exit 3)."""
+    slower = [c for c in changes if c.verdict == SLOWER]
     if slower:
         worst = max(slower, key=lambda c: c.change.change_pct)
         raise RegressionFound(
             f"regression: {len(slower)} of {len(changes)} cells slower than the baseline; worst "
             f"{worst.cell} {worst.change.change_pct:+.1f} % (p={worst.change.p_value:.2g})")
-    return {f"compare.{verdict}": float(n) for verdict, n in counts.items()}
+    undecided = [c for c in changes if c.verdict == INCONCLUSIVE]
+    if undecided:
+        worst = max(undecided, key=lambda c: max(c.baseline_side.cv, c.candidate_side.cv))
+        cv = 100 * max(worst.baseline_side.cv, worst.candidate_side.cv)
+        raise Inconclusive(
+            f"inconclusive: {len(undecided)} of {len(changes)} cells have an unstable side "
+            f"(worst {worst.cell}: RTF CV {cv:.0f} %, measured {worst.change.verdict} "
+            f"{worst.change.change_pct:+.1f} %); rerun on a quiet machine (task=doctor) or "
+            "pass task.gate_unstable=true to gate anyway")

@@ -2,17 +2,24 @@
 
 The reference is the same pipeline and preset built in float32 with eager
 PyTorch and the torch DSP kernels, run once on the same input on the same
-device; its stage outputs are cached (avbench.backends.cache) keyed by the
-input's hash, the pipeline and preset settings, seed, checkpoint and torch
-version. Each stage's output is the one the run produced at that point, so
+device; its stage outputs are cached (avbench.backends.cache) keyed like the
+exported graphs: the input's hash, the content hash of the run's weights (every
+component's parameters and buffers, with their dtype), the source of the
+pipeline and of every module it holds (and of the modules those import, within
+their package), the pipeline and preset settings, seed, checkpoint, device and
+torch version. An edited model (weights or code) gets a new reference, never
+a stale one. Each stage's output is the one the run produced at that point, so
 errors accumulate down the pipeline as they do for a user.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
-from collections.abc import Callable
+import sys
+import types
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import avbench
 from avbench.backends.cache import ArtifactCache, file_digest
+from avbench.backends.export import module_digest
 from avbench.metrics.parity import compare, violations
 from avbench.pipelines.base import Pipeline, State
 
@@ -42,7 +50,42 @@ def needed(cfg: DictConfig, kernel: str) -> bool:
     return bool(cfg.backend.parity.enabled) and not is_reference(cfg, kernel)
 
 
-def reference_fields(cfg: DictConfig, audio: torch.Tensor, device: torch.device) -> dict[str, Any]:
+def source_digest(objects: Iterable[Any]) -> str:
+    """SHA-256 of the source files that define ``objects``' classes and of every module they
+    import from their own top-level package (transitively): the code behind an output."""
+    pending = {sys.modules[cls.__module__] for obj in objects
+               for cls in type(obj).__mro__ if cls.__module__ in sys.modules
+               and cls.__module__ != "builtins" and not cls.__module__.startswith("torch")}
+    seen: dict[str, types.ModuleType] = {}
+    while pending:
+        module = pending.pop()
+        if module.__name__ in seen or not getattr(module, "__file__", None):
+            continue
+        seen[module.__name__] = module
+        package = module.__name__.split(".")[0]
+        for value in vars(module).values():
+            found = value if isinstance(value, types.ModuleType) else inspect.getmodule(value)
+            if found is not None and found.__name__.split(".")[0] == package:
+                pending.add(found)
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(name.encode())
+        digest.update(Path(seen[name].__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def model_fields(pipe: Pipeline) -> dict[str, Any]:
+    """What the run's model is: each component's weights (content hash, with dtype) and the
+    code of the pipeline and of everything it holds."""
+    modules = [value for value in vars(pipe).values() if isinstance(value, torch.nn.Module)]
+    modules += [m for c in pipe.components.values() for m in c.module.modules()]
+    return {"weights_sha256": {name: module_digest(c.module)
+                               for name, c in sorted(pipe.components.items())},
+            "code_sha256": source_digest([pipe, *modules])}
+
+
+def reference_fields(cfg: DictConfig, audio: torch.Tensor, device: torch.device,
+                     pipe: Pipeline) -> dict[str, Any]:
     pipeline = OmegaConf.to_container(cfg.pipeline, resolve=True)
     checkpoint = cfg.pipeline.get("checkpoint")
     return {
@@ -52,15 +95,17 @@ def reference_fields(cfg: DictConfig, audio: torch.Tensor, device: torch.device)
         "preset": OmegaConf.to_container(cfg.preset, resolve=True),
         "checkpoint_sha256": file_digest(Path(checkpoint)) if checkpoint else None,
         "device": str(device), "torch": torch.__version__, "avbench": avbench.__version__,
-    }
+    } | model_fields(pipe)
 
 
 def reference_outputs(cfg: DictConfig, audio: torch.Tensor, device: torch.device,
-                      cache_dir: Path, build: Callable[[], Pipeline]) -> tuple[State, bool]:
-    """Stage outputs of the fp32 eager reference (cached) and whether the cache had them."""
+                      cache_dir: Path, build: Callable[[], Pipeline],
+                      pipe: Pipeline) -> tuple[State, bool]:
+    """Stage outputs of the fp32 eager reference (cached) and whether the cache had them;
+    ``pipe`` is the run's pipeline, whose weights and code key the entry."""
     entry = ArtifactCache(cache_dir).entry(
         "reference", f"{cfg.pipeline.name}-{cfg.preset.name}",
-        reference_fields(cfg, audio, device), "outputs.pt")
+        reference_fields(cfg, audio, device, pipe), "outputs.pt")
 
     def compute(path: Path) -> None:
         log.info("computing the fp32 eager reference for the parity gate (cached after this)")

@@ -21,10 +21,15 @@ __all__ = ["build_pipeline", "execute", "frame_range", "run_name"]
 
 
 def run_name(cfg: DictConfig) -> str:
-    """Readable run name, e.g. svc-balanced-fp32-pytorch-10s."""
-    audio = Path(cfg.audio.path).stem if cfg.audio.path else cfg.audio.name
-    return cfg.run_name or "-".join(
-        [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name, audio])
+    """Readable run name from resolved values, e.g. svc-balanced-fp32-pytorch-10s: the audio
+    part is the file's stem or the synthetic song's real duration (``audio=1s
+    audio.duration_s=4`` is a 4 s run), and a kernel chosen explicitly is named."""
+    audio = (Path(cfg.audio.path).stem if cfg.audio.path
+             else f"{float(cfg.audio.duration_s):g}s")
+    parts = [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name, audio]
+    if cfg.kernel.name != "auto":
+        parts.append(cfg.kernel.name)
+    return cfg.run_name or "-".join(parts)
 
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:

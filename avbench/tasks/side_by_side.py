@@ -5,8 +5,10 @@ can land on one and not the other. Here the run's pipeline and the fp32 eager
 reference pipeline (the parity gate's: float32, eager PyTorch, the torch DSP
 kernels) take turns, pair after pair, so slow periods hit both alike, and the
 speed-up comes with a bootstrap confidence interval
-(``avbench.analysis.compare.speedup``). ``bench.eager_side_by_side=N`` turns
-it on with N pairs.
+(``avbench.analysis.compare.speedup``). The order alternates pair by pair
+(ABBA: eager then run, run then eager, ...), so a side that gains from going
+first (or second: caches, clocks, the allocator) gains in half the pairs only.
+``bench.eager_side_by_side=N`` turns it on with N pairs.
 """
 
 from __future__ import annotations
@@ -53,21 +55,27 @@ def _timed_run(pipe: Pipeline, audio: torch.Tensor, neural: list[str]) -> tuple[
     return stage_ms[TOTAL], sum(stage_ms[name] for name in neural)
 
 
+def pair_order(index: int) -> tuple[str, str]:
+    """Which side goes first in pair ``index`` (0-based): eager, run, run, eager, ..."""
+    return ("eager", "run") if index % 2 == 0 else ("run", "eager")
+
+
 def side_by_side(run_pipe: Pipeline, build_eager: Callable[[], Pipeline], audio: torch.Tensor,
                  pairs: int) -> SideBySide:
-    """``pairs`` alternating runs of the eager reference and ``run_pipe`` (after one
-    untimed call of the fresh reference, its cold start)."""
+    """``pairs`` pairs of runs of the eager reference and ``run_pipe``, in ABBA order
+    (``pair_order``), after one untimed call of the fresh reference, its cold start."""
     if pairs < 2:
         raise ValueError(f"bench.eager_side_by_side needs at least 2 pairs, got {pairs}")
     eager = build_eager()
     eager.run(audio)
     neural = [stage.name for stage in run_pipe.stages if stage.components]
+    pipes = {"eager": eager, "run": run_pipe}
     samples: dict[str, list[tuple[float, float]]] = {"eager": [], "run": []}
     with console.repeat_progress(pairs, label="vs eager") as advance:
-        for done in range(1, pairs + 1):
-            for side, pipe in (("eager", eager), ("run", run_pipe)):
-                samples[side].append(_timed_run(pipe, audio, neural))
-            advance(done, pairs)
+        for index in range(pairs):
+            for side in pair_order(index):
+                samples[side].append(_timed_run(pipes[side], audio, neural))
+            advance(index + 1, pairs)
     eager_ms, run_ms = (np.asarray(samples[side]) for side in ("eager", "run"))
     return SideBySide(
         pairs=pairs, total=speedup(eager_ms[:, 0], run_ms[:, 0]),

@@ -126,7 +126,10 @@ def test_a_sweep_against_itself_and_unmatched_cells(store, tiny_sweep: TinySweep
     finished = sweep[sweep["status"] == "FINISHED"]
     dropped = finished.iloc[:1].assign(status="FAILED")
     candidate = pd.concat([dropped, finished.iloc[1:]])
-    assert compare.unmatched(sweep, candidate) == [finished["run_name"].iloc[0]]
+    # The dropped cell is named with how it differs from the nearest candidate run.
+    assert compare.unmatched(sweep, candidate) == [
+        f"{finished['run_name'].iloc[0]} (precision {finished['id.precision'].iloc[0]} vs "
+        f"{finished['id.precision'].iloc[1]})"]
     with pytest.raises(runs.AnalysisError, match="no cell of the candidate"):
         compare.detect_regressions(store, sweep, runs.resolve_runs(store,
                                                                    tiny_sweep.baseline_run_id))

@@ -97,3 +97,82 @@ def test_perf_metrics_from_known_samples() -> None:
     assert metrics["rtf_cv"] == 0.0 and metrics["rtf_ci_low"] == metrics["rtf_ci_high"] == 0.2
     assert metrics["stage_ms.a.p90"] == pytest.approx(118.0)
     assert metrics["stage_ms.a.iqr"] == pytest.approx(10.0)
+
+
+def timed_calls(costs_ms: list[float]):
+    """``run(callback)`` whose n-th call busy-waits ``costs_ms[n]`` (the last cost after)."""
+    from avbench.pipelines.calibration import busy_wait_ms
+
+    calls: list[float] = []
+
+    def run(callback):
+        cost = costs_ms[min(len(calls), len(costs_ms) - 1)]
+        calls.append(cost)
+        busy_wait_ms(cost)
+
+    return run, calls
+
+
+def test_settled_needs_three_calls_within_the_tolerance() -> None:
+    policy = RepeatPolicy(settle_pct=5.0)
+    assert policy.settled([50.0, 10.0, 10.2, 9.9])
+    assert not policy.settled([10.0, 12.0, 10.0])
+    assert not policy.settled([10.0, 10.0])
+
+
+def test_warm_up_goes_on_until_the_time_per_call_settles() -> None:
+    from avbench.measure.timer import warm_up
+
+    # Four slow calls (the heap still growing), then a steady 10 ms.
+    run, calls = timed_calls([60.0, 45.0, 30.0, 20.0, 10.0])
+    warm = warm_up(run, RepeatPolicy(warmup=1, warmup_max=30, settle_pct=25.0))
+    # The first window of three steady calls ends at the 7th call, never before.
+    assert warm.calls == len(calls) >= 7
+    assert warm.settled is True or warm.calls == 30
+    assert list(warm.call_ms[:4]) == sorted(warm.call_ms[:4], reverse=True)
+
+
+def test_warm_up_stops_at_its_cap_when_the_time_never_settles() -> None:
+    from avbench.measure.timer import warm_up
+
+    run, calls = timed_calls([5.0, 20.0] * 10)
+    warm = warm_up(run, RepeatPolicy(warmup=2, warmup_max=6, settle_pct=5.0))
+    assert warm.calls == len(calls) == 6 and warm.settled is False
+
+
+def test_warm_up_off_or_without_room_to_settle() -> None:
+    from avbench.measure.timer import warm_up
+
+    run, calls = timed_calls([1.0])
+    off = warm_up(run, RepeatPolicy(warmup=0, warmup_max=0))
+    assert off.calls == 0 and off.settled is None and calls == []
+    fixed = warm_up(run, RepeatPolicy(warmup=3, warmup_max=3))
+    assert fixed.calls == 3 and fixed.settled is None
+
+
+def test_repeat_keeps_the_warm_up_record() -> None:
+    pipe = SleepyPipeline({"a": 1.0})
+    times = repeat(runner(pipe, []), pipe.stage_names,
+                   RepeatPolicy(warmup=2, warmup_max=2, min_repeats=2, max_repeats=2))
+    assert times.warmup is not None and times.warmup.calls == 2 and not times.capped
+
+
+def test_progress_target_follows_the_time_floor() -> None:
+    pipe = SleepyPipeline({"a": 5.0})
+    progress: list[tuple[int, int]] = []
+    times = repeat(runner(pipe, []), pipe.stage_names,
+                   RepeatPolicy(warmup=0, min_repeats=2, min_time_s=0.1, max_repeats=60),
+                   on_repeat=lambda done, total: progress.append((done, total)))
+    assert [done for done, _ in progress] == list(range(1, times.repeats + 1))
+    assert all(total >= done for done, total in progress)
+    assert progress[-1] == (times.repeats, times.repeats)
+    # A 0.1 s floor at ~5 ms a run needs far more than min_repeats=2: the target says so.
+    assert progress[0][1] > 2 and times.repeats > 2
+    assert not times.capped
+
+
+def test_max_repeats_cutting_the_time_floor_is_marked() -> None:
+    pipe = SleepyPipeline({"a": 5.0})
+    capped = repeat(runner(pipe, []), pipe.stage_names,
+                    RepeatPolicy(warmup=0, min_repeats=2, min_time_s=60, max_repeats=3))
+    assert capped.repeats == 3 and capped.capped

@@ -39,6 +39,21 @@ def test_known_speedups_from_interleaved_pairs() -> None:
     assert metrics["vs_eager.pairs"] == 5
 
 
+def test_pairs_alternate_which_side_goes_first() -> None:
+    """ABBA: a side that gains from going first gains in half the pairs only."""
+    calls: list[str] = []
+
+    class Logged(CalibrationPipeline):
+        def run(self, audio, profiling_callback=None):
+            if profiling_callback is not None:  # the eager side's cold call is untimed
+                calls.append(self.name)
+            return super().run(audio, profiling_callback)
+
+    side_by_side(Logged({"a": 0.1}, name="run"), lambda: Logged({"a": 0.1}, name="eager"),
+                 torch.zeros(10), pairs=4)
+    assert calls == ["eager", "run", "run", "eager", "eager", "run", "run", "eager"]
+
+
 def test_without_neural_stages_only_the_total_is_compared() -> None:
     result = side_by_side(CalibrationPipeline({"a": 2.0}), lambda: CalibrationPipeline({"a": 2.0}),
                           torch.zeros(2205), pairs=2)

@@ -1,0 +1,69 @@
+"""The parity reference's cache key: an edited model (weights or code) gets a new reference."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from avbench.phases.build import build_pipeline
+from avbench.tasks import parity
+from tests.tasks.test_pipeline_task import compose_run
+
+
+@pytest.mark.slow
+def test_an_edited_weight_gets_a_new_reference_not_a_stale_failure(
+        tmp_path: Path, asset_cache: Path) -> None:
+    cfg = compose_run(tmp_path, asset_cache)
+    device = torch.device("cpu")
+    pipe = build_pipeline(cfg, device, torch.float32, "torch", asset_cache)
+    audio = 0.1 * torch.randn(cfg.audio.sample_rate, generator=torch.Generator().manual_seed(0))
+    cache = tmp_path / "references"
+
+    def reference() -> tuple[dict, bool]:
+        return parity.reference_outputs(cfg, audio, device, cache, lambda: pipe, pipe)
+
+    first, hit = reference()
+    assert not hit and reference()[1]  # cached after the first call
+    with torch.no_grad():  # "edit the model": flip the sign of one weight tensor
+        next(pipe.components["mel_projection"].module.parameters()).mul_(-1.0)
+    edited, hit = reference()
+    assert not hit, "the reference of the edited model came from the cache (stale)"
+    assert not torch.equal(edited["converted_mel"], first["converted_mel"])
+    _, failures = parity.check(pipe, pipe.run(audio).state, edited, cfg.precision.parity)
+    assert failures == []
+    # The stale reference is what the edited model would have been failed against.
+    _, stale = parity.check(pipe, pipe.run(audio).state, first, cfg.precision.parity)
+    assert stale
+
+
+@pytest.fixture
+def toy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A package ``toymodel``: a module class in net.py that calls a helper in ops.py."""
+    package = tmp_path / "toymodel"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "ops.py").write_text("def scale(x):\n    return 2 * x\n")
+    (package / "net.py").write_text(
+        "import torch\nfrom toymodel.ops import scale\n\n\n"
+        "class Net(torch.nn.Module):\n    def forward(self, x):\n        return scale(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield package
+    for name in [n for n in sys.modules if n == "toymodel" or n.startswith("toymodel.")]:
+        del sys.modules[name]
+
+
+def test_the_code_key_follows_the_module_and_what_it_imports(toy_package: Path) -> None:
+    import toymodel.net
+
+    before = parity.source_digest([toymodel.net.Net()])
+    assert parity.source_digest([toymodel.net.Net()]) == before
+    (toy_package / "ops.py").write_text("def scale(x):\n    return 3 * x\n")
+    importlib.reload(sys.modules["toymodel.ops"])
+    assert parity.source_digest([toymodel.net.Net()]) != before  # a helper it imports changed
+    edited = parity.source_digest([toymodel.net.Net()])
+    (toy_package / "net.py").write_text((toy_package / "net.py").read_text() + "\n# edited\n")
+    assert parity.source_digest([importlib.reload(toymodel.net).Net()]) != edited

@@ -1,0 +1,72 @@
+"""The timed part of a run on pipelines of known cost: outer clock, warm-up record, the cap."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from avbench.config import BenchConfig
+from avbench.pipelines.base import State
+from avbench.pipelines.calibration import CalibrationPipeline, busy_wait_ms
+from avbench.tasks.timing import time_pipeline
+
+
+class HiddenWork(CalibrationPipeline):
+    """A pipeline that works before its first stage: no stage, nor the total, sees it."""
+
+    def initial_state(self, audio: torch.Tensor) -> State:
+        busy_wait_ms(40.0)
+        return super().initial_state(audio)
+
+
+def bench(**overrides):
+    return OmegaConf.structured(BenchConfig(**{"warmup": 1, "min_repeats": 3,
+                                               "min_time_s": 0.0, "monitor_interval_s": 0.05}
+                                            | overrides))
+
+
+def test_the_outer_clock_sees_work_outside_the_stages() -> None:
+    hidden = time_pipeline(HiddenWork({"a": 10.0}), torch.zeros(100), bench())
+    # 40 ms of hidden work on a ~10 ms total: the outer clock says so, the stages cannot.
+    assert hidden.harness["harness.outer_vs_total_pct"] > 100.0
+    assert len(hidden.outer_ms) == hidden.times.repeats == 3
+    plain = time_pipeline(CalibrationPipeline({"a": 10.0}), torch.zeros(100), bench())
+    outer, total = plain.outer_ms, plain.times.samples_ms["total"]
+    assert all(o >= t for o, t in zip(outer, total, strict=True))  # it encloses the call
+    assert plain.harness["harness.outer_vs_total_pct"] >= 0.0
+
+
+def test_warm_up_calls_are_recorded() -> None:
+    timed = time_pipeline(CalibrationPipeline({"a": 2.0}), torch.zeros(100),
+                          bench(warmup=3, warmup_max=9, warmup_settle_pct=50.0))
+    calls = int(timed.tags["bench.warmup_calls"])
+    assert 3 <= calls <= 9 and calls == 1 + timed.times.warmup.calls  # the cold call counts
+    assert timed.tags["bench.warmup_settled"] in ("true", "false")
+    off = time_pipeline(CalibrationPipeline({"a": 2.0}), torch.zeros(100), bench(warmup=0))
+    assert off.tags["bench.warmup_calls"] == "1"
+    assert off.tags["bench.warmup_settled"] == "unchecked"
+
+
+def test_the_repeat_cap_is_warned_about_and_tagged(caplog: pytest.LogCaptureFixture,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with caplog.at_level(logging.WARNING, logger="avbench.tasks.timing"):
+        timed = time_pipeline(CalibrationPipeline({"a": 2.0}), torch.zeros(100),
+                              bench(min_time_s=30.0, max_repeats=4))
+    assert timed.times.repeats == 4 and timed.tags["bench.capped_by_max_repeats"] == "true"
+    assert "bench.max_repeats=4 stopped the run" in caplog.text
+    assert "short of bench.min_time_s=30 s" in caplog.text
+    assert "4/4" in capsys.readouterr().out  # the bar's target is the real count
+
+
+def test_the_progress_bar_shows_the_real_target(capsys: pytest.CaptureFixture[str]) -> None:
+    timed = time_pipeline(CalibrationPipeline({"a": 2.0}), torch.zeros(100),
+                          bench(min_repeats=2, min_time_s=0.05, max_repeats=200))
+    (bar,) = [line for line in capsys.readouterr().out.splitlines()
+              if line.strip().startswith("repeats ")]
+    count = timed.times.repeats
+    assert count > 2 and re.search(r"\b(\d+)/(\d+)\b", bar).groups() == (str(count),) * 2
+    assert timed.tags["bench.capped_by_max_repeats"] == "false"
