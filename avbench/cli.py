@@ -39,6 +39,8 @@ def main() -> None:
     bound_idle_spin()  # before the first `import torch` (in the task), or it is too late
     try:
         _entry()
-    finally:
-        close_interrupted_sweep()
+    except BaseException as error:  # Hydra exits on a launcher's error: read the sweep back
+        close_interrupted_sweep(error)
+        raise
+    close_interrupted_sweep()  # a no-op when the sweep ended normally
     sys.exit(journal.exit_code())

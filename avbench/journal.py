@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 FINISHED = "FINISHED"
 FAILED = "FAILED"
+LOST = "LOST"  # a sweep cell that never reported: its worker died
 
 
 @dataclass
@@ -19,6 +20,7 @@ class RunResult:
     overrides: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)  # what the run tagged (backend, parity)
+    crashed: bool = False  # an unexpected exception (retried by sweep.retries), not a user error
 
     @property
     def ok(self) -> bool:
@@ -31,6 +33,11 @@ JOURNAL: list[RunResult] = []
 def record(result: RunResult) -> RunResult:
     JOURNAL.append(result)
     return result
+
+
+def replace(results: list[RunResult]) -> None:
+    """A sweep's outcome as read back from the store replaces what this process saw."""
+    JOURNAL[:] = results
 
 
 def exit_code() -> int:

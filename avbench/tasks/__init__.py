@@ -59,7 +59,14 @@ def hydra_runtime() -> dict[str, Any]:
 
 
 def run(cfg: DictConfig) -> RunResult:
-    """Run the configured task as one tracked job."""
+    """Run the configured task as one tracked job (in a sweep: a placed, resumable cell)."""
+    from avbench.sweeps.job import run_cell
+
+    return journal.record(run_cell(cfg, lambda cell_tags: _attempt(cfg, cell_tags)))
+
+
+def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
+    """One attempt at the job; never raises (a crash is ``result.crashed``)."""
     from avbench.measure.env import fingerprint
     from avbench.tasks.artifacts import write_run_files
     from avbench.tracking import NullLogger, make_logger
@@ -75,7 +82,7 @@ def run(cfg: DictConfig) -> RunResult:
         logger = TagRecorder(make_logger(cfg.tracking) if getattr(task, "TRACKED", True)
                              else NullLogger(), result.tags)
         env = fingerprint()
-        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]))
+        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]) | cell_tags)
         result.run_id = logger.run_id
         logger.log_params(_params(cfg, hydra["choices"]))
         for path in write_run_files(cfg, out_dir, env):
@@ -87,13 +94,14 @@ def run(cfg: DictConfig) -> RunResult:
         print(f"avbench: error: {result.error}", file=sys.stderr)
     except Exception as error:
         result.error = f"{type(error).__name__}: {error}".splitlines()[0]
+        result.crashed = True
         error_detail = traceback.format_exc()
         log.exception("run %s failed", name)
         print(f"avbench: error: {result.error} (traceback in {hydra['log_file']})",
               file=sys.stderr)
     finally:
         _close(logger, result, hydra["log_file"], error_detail)
-    return journal.record(result)
+    return result
 
 
 class TagRecorder:

@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from avbench.journal import FAILED, FINISHED, RunResult
-from avbench.tracking.callbacks import close_parent
+from avbench.tracking.parent import close_parent
 from avbench.tracking.logger import resolve_tracking_uri
 from avbench.tracking.mlflow_logger import MlflowLogger, TrackingError, open_client
 
