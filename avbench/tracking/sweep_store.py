@@ -99,9 +99,13 @@ def core_overlaps(children: list[Any]) -> list[str]:
                   & parse_cores(b.data.tags["bench.cpu_affinity"]))
         a_end, b_end = a.info.end_time or now_ms, b.info.end_time or now_ms
         if shared and a.info.start_time < b_end and b.info.start_time < a_end:
-            notes.append(f"{a.info.run_name} and {b.info.run_name} ran at the same time on "
+            notes.append(f"{_job(a)} and {_job(b)} ran at the same time on "
                          f"core(s) {','.join(map(str, sorted(shared)))}")
     return notes
+
+
+def _job(run: Any) -> str:
+    return f"#{run.data.tags.get('avbench.job_num', '?')} {run.info.run_name}"
 
 
 def reuse_finished(uri: str | None, experiment: str, parent_id: str,
