@@ -46,6 +46,8 @@ def main() -> None:
         print(f"avbench: {stop}: the runs in progress were ended KILLED",
               file=sys.stderr)
         sys.exit(stop.exit_code)
-    finally:
-        close_interrupted_sweep()
+    except BaseException as error:  # Hydra exits on a launcher's error: read the sweep back
+        close_interrupted_sweep(error)
+        raise
+    close_interrupted_sweep()  # a no-op when the sweep ended normally
     sys.exit(journal.exit_code())

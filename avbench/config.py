@@ -162,6 +162,19 @@ class BenchConfig:
 
 
 @dataclass
+class SweepConfig:
+    """How a multirun (-m) behaves; see docs/sweeps.md. ``id`` is read by task=report."""
+
+    id: str | None = None  # task=report: sweep (parent run) id; null = the latest sweep
+    name: str | None = None  # the sweep's name in the store (null: built from the swept axes)
+    resume: bool = False  # rerun only the cells without a FINISHED run under sweep.name
+    retries: int = 0  # reruns of a cell that crashed (never of a user error)
+    parallel: int | None = None  # cells at once on one machine (null: from the launcher)
+    pin: bool = True  # parallel local cells get disjoint cores and matching thread counts
+    replica: int = 0  # the same cell again (one per GPU): summed by analysis.multigpu
+
+
+@dataclass
 class PathsConfig:
     cache_dir: str | None = None
     output_dir: str = "${hydra:runtime.output_dir}"
@@ -226,7 +239,7 @@ class AvbenchConfig:
     run_name: str | None = None
     baseline: str | None = None  # task=compare: run id or sweep (parent run) id
     candidate: str | None = None  # task=compare: run id or sweep (parent run) id
-    sweep: str | None = None  # task=report: sweep (parent run) id; null = the latest sweep
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     tags: dict[str, str] = field(default_factory=dict)
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from avbench.journal import RunResult, cpu_gpu_speedups
+from avbench.journal import LOST, RunResult, cpu_gpu_speedups
 
 console = Console(highlight=False)
 if not console.is_terminal:  # logs and CI: do not squeeze tables (run ids) into 80 columns
@@ -48,26 +48,47 @@ def print_run_summary(summary: Mapping[str, Any]) -> None:
         console.print(f"  {label:<18} {value}", soft_wrap=True)
 
 
-def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: str | None) -> None:
+def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: str | None,
+                        uri: str | None = None, notes: list[str] | None = None) -> None:
+    """The sweep's cells as read back from the store, one row each, and what went wrong."""
     table = Table(title=f"sweep · {len(results)} cells · {wall_s:.1f} s", title_justify="left")
-    for column in ("cell", "status", "rtf", "backend", "parity", "run id", "error"):
+    for column in ("cell", "status", "rtf", "backend", "parity", "cores", "run id", "error"):
         table.add_column(column)
     for r in results:
         rtf = f"{r.metrics['rtf']:.3f}" if "rtf" in r.metrics else "-"
-        status = "[green]FINISHED[/]" if r.ok else "[red]FAILED[/]"
-        table.add_row(r.name, status, rtf, _backend_text(r.tags),
+        table.add_row(r.name, _status_text(r), rtf, _backend_text(r.tags),
                       {"true": "pass", "false": "[red]FAIL[/]"}.get(r.tags.get("parity.pass", ""),
                                                                    "-"),
+                      r.tags.get("bench.cpu_affinity", "-"),
                       r.run_id or "-", (r.error or r.tags.get("backend.fallback_reason", ""))[:80])
     console.print(table)
     for cell, cpu_rtf, gpu_rtf, speedup in cpu_gpu_speedups(results):
         console.print(f"  CPU vs GPU  {cell}: RTF {cpu_rtf:.3f} -> {gpu_rtf:.3f} "
                       f"({speedup:.1f}x faster on the GPU)", soft_wrap=True)
-    failed = sum(not r.ok for r in results)
+    for note in notes or []:
+        console.print(f"  [yellow]warning:[/] {note}", soft_wrap=True)
+    if any("same time on core" in note for note in notes or []):
+        console.print("  [yellow]cells shared cores while timed: compare their figures with "
+                      "care (pin them: sweep.pin=true, or run fewer at once)[/]", soft_wrap=True)
+    reused = sum("avbench.resumed_from" in r.tags for r in results)
+    if reused:
+        console.print(f"  resume: {reused} of {len(results)} cells reused a FINISHED run")
     if parent_run_id:
-        console.print(f"  parent run {parent_run_id}  (open with: mlflow ui)")
+        ui = "mlflow ui" + (f" --backend-store-uri {uri}" if uri else "")
+        console.print(f"  parent run {parent_run_id}  (open with: {ui})", soft_wrap=True)
+    failed = [r for r in results if not r.ok]
+    lost = [r.name for r in failed if r.status == LOST]
+    if lost:
+        console.print(f"[red]{len(lost)} cells lost (never reported): {', '.join(lost)}[/]",
+                      soft_wrap=True)
     if failed:
-        console.print(f"[red]{failed} of {len(results)} cells failed[/]")
+        console.print(f"[red]{len(failed)} of {len(results)} cells failed[/]")
+
+
+def _status_text(result: RunResult) -> str:
+    if result.ok:
+        return "[green]reused[/]" if "avbench.resumed_from" in result.tags else "[green]FINISHED[/]"
+    return f"[red]{result.status}[/]"
 
 
 def _backend_text(tags: Mapping[str, str]) -> str:

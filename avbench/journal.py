@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 FINISHED = "FINISHED"
 FAILED = "FAILED"
 KILLED = "KILLED"  # ended by a signal (SIGTERM, SIGINT) or found dead by the liveness check
+LOST = "LOST"  # a sweep cell that never reported: its worker died
 
 
 @dataclass
@@ -21,6 +22,7 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)  # what the run tagged (backend, parity)
     exit_code: int | None = None  # a failure's own exit code (task=compare: 3 inconclusive)
+    crashed: bool = False  # an unexpected exception (retried by sweep.retries), not a user error
 
     @property
     def ok(self) -> bool:
@@ -33,6 +35,11 @@ JOURNAL: list[RunResult] = []
 def record(result: RunResult) -> RunResult:
     JOURNAL.append(result)
     return result
+
+
+def replace(results: list[RunResult]) -> None:
+    """A sweep's outcome as read back from the store replaces what this process saw."""
+    JOURNAL[:] = results
 
 
 def exit_code() -> int:

@@ -67,3 +67,52 @@ def start_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None,
     return subprocess.Popen([sys.executable, "-m", "avbench", *overrides], cwd=cwd,
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    """A real `mlflow server` on a free loopback port (SQLite backend, local artifact root);
+    yields its URI, stops it afterwards and asserts no run is left RUNNING."""
+    import socket
+    import time
+    import urllib.request
+
+    from mlflow.tracking import MlflowClient
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = tmp_path / "mlflow-server"
+    root.mkdir()
+    log = (root / "server.log").open("w")  # closed when the server has stopped
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+         f"sqlite:///{root}/mlflow.db", "--artifacts-destination", str(root / "artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=log, cwd=root)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("mlflow server did not start: "
+                                       + (root / "server.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+        yield uri
+        client = MlflowClient(tracking_uri=uri)
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        leaked = client.search_runs(experiments, "attributes.status = 'RUNNING'")
+        assert not leaked, f"runs left RUNNING: {[r.info.run_name for r in leaked]}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()

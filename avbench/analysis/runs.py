@@ -158,7 +158,7 @@ def latest_sweep(client: Any, experiment: str | None = DEFAULT_EXPERIMENT) -> st
                               order_by=["attributes.start_time DESC"])
     if not page:
         raise AnalysisError("no sweep in the store: run one with `python -m avbench -m ...` "
-                            "or pass sweep=<parent run id>")
+                            "or pass sweep.id=<parent run id>")
     return page[0].info.run_id
 
 

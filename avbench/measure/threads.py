@@ -12,9 +12,11 @@ _limits: Any = None  # keeps the threadpoolctl limit alive for the process
 
 
 def apply_threads(threads: int | None) -> dict[str, int]:
-    """Use ``threads`` (None: all logical cores) everywhere; returns what is in force."""
+    """Use ``threads`` (None: the cores this process may run on, so a cell pinned to a
+    share of the machine gets matching pools) everywhere; returns what is in force."""
     global _limits
-    count = threads or os.cpu_count() or 1
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    count = threads or usable or os.cpu_count() or 1
     if count < 1:
         raise ValueError(f"bench.threads must be at least 1, got {count}")
     torch.set_num_threads(count)

@@ -58,10 +58,16 @@ def hydra_runtime() -> dict[str, Any]:
 
 
 def run(cfg: DictConfig) -> RunResult:
-    """Run the configured task as one tracked job.
+    """Run the configured task as one tracked job (in a sweep: a placed, resumable cell)."""
+    from avbench.sweeps.job import run_cell
 
-    SIGTERM / SIGINT (avbench.interrupt) end the run KILLED with the signal as its error,
-    then propagate so that the sweep stops too."""
+    return journal.record(run_cell(cfg, lambda cell_tags: _attempt(cfg, cell_tags)))
+
+
+def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
+    """One attempt at the job. Errors end it FAILED (a crash is ``result.crashed``);
+    SIGTERM / SIGINT (avbench.interrupt) end it KILLED with the signal as its error, then
+    propagate so that the sweep stops too."""
     from avbench.interrupt import Interrupted, as_interrupted
     from avbench.measure.env import fingerprint
     from avbench.run_dir import name_after_run, remove_if_unused
@@ -82,7 +88,8 @@ def run(cfg: DictConfig) -> RunResult:
         logger = TagRecorder(make_logger(cfg.tracking) if tracked else NullLogger(),
                              result.tags)
         env = fingerprint()
-        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]) | process_tags())
+        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]) | process_tags()
+                     | cell_tags)
         result.run_id = logger.run_id
         out_dir = name_after_run(out_dir, logger.run_id)
         log_file = out_dir / log_file.name if log_file is not None else None
@@ -99,6 +106,7 @@ def run(cfg: DictConfig) -> RunResult:
         print(f"avbench: error: {result.error}", file=sys.stderr)
     except Exception as error:
         result.error = f"{type(error).__name__}: {error}".strip().splitlines()[0]
+        result.crashed = True
         _log_traceback_to_file(f"run {name} failed")
         print(f"avbench: error: {result.error} (traceback in {log_file})", file=sys.stderr)
     except (Interrupted, KeyboardInterrupt) as error:
@@ -110,7 +118,7 @@ def run(cfg: DictConfig) -> RunResult:
         _close(logger, result, log_file)
         if not tracked:
             remove_if_unused(out_dir, log_file)
-    return journal.record(result)
+    return result
 
 
 def _log_traceback_to_file(message: str) -> None:

@@ -21,7 +21,7 @@ def run_name(cfg: DictConfig) -> str:
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
     client = open_store(resolve_tracking_uri(cfg.tracking.uri))
-    sweep_id = cfg.sweep or latest_sweep(client, cfg.tracking.experiment)
+    sweep_id = cfg.sweep.id or latest_sweep(client, cfg.tracking.experiment)
     target = report_dir(get_run(client, sweep_id), out_dir / "report")
     report = build_report(client, sweep_id, target)
     logged = log_report(client, report.run_id, report.markdown, report.plots, report.tables)

@@ -1,107 +1,171 @@
-"""Hydra callback: one MLflow parent run per sweep, opened before any job starts.
+"""Hydra callback: one MLflow parent run per sweep, opened before any job starts, and the
+sweep's outcome read back from the store when it ends (docs/sweeps.md).
 
-Opening the store here also runs its migrations once, before the jobs: a
-fresh SQLite store migrated by several jobs at once fails otherwise.
+Opening the store here also runs its migrations once, before the jobs: a fresh SQLite
+store migrated by several jobs at once fails otherwise. The jobs learn their sweep from
+``hydra.job.env_set`` entries added to the sweep's Hydra overrides, which every launcher
+puts into each job's config (basic and joblib locally, Ray and submitit remotely).
 """
 
 from __future__ import annotations
 
-import os
-import statistics
+import sys
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, read_write
 
 from avbench import journal
-from avbench.console import print_sweep_summary
+from avbench.console import print_line, print_sweep_summary
+from avbench.interrupt import Interrupted, as_interrupted
+from avbench.sweeps.job import SWEEP_NAME_ENV, SWEEP_PARALLEL_ENV
+from avbench.sweeps.plan import SweepPlan, SweepPlanError, plan_sweep
+from avbench.sweeps.summary import write_tables
 from avbench.tracking.liveness import end_dead_runs, process_tags
 from avbench.tracking.logger import PARENT_RUN_ENV, PARENT_URI_ENV, resolve_tracking_uri
+from avbench.tracking.parent import absolute_uri, close_parent, sweep_name
+
+
+@dataclass
+class OpenSweep:
+    """A sweep between its start and its end, in the launching process."""
+
+    plan: SweepPlan
+    parent_run_id: str
+    uri: str | None  # None: tracking=none (the outcome comes from this process's journal)
+    sweep_dir: Path
+    started_at: float = field(default_factory=time.perf_counter)
+
+
+_OPEN: OpenSweep | None = None
 
 
 class MlflowSweepCallback(Callback):
-    def __init__(self) -> None:
-        self.client: Any = None
-        self.parent_run_id: str | None = None
-        self.started_at = 0.0
+    """Hydra turns a callback's exception into a warning and goes on: errors here are
+    printed and end the process (start) or fail the sweep's exit code (end) instead."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        journal.JOURNAL.clear()
-        self.started_at = time.perf_counter()
-        if not config.tracking.enabled:
-            return
-        from avbench.tracking.mlflow_logger import get_or_create_experiment, open_client
+        from avbench.tracking.mlflow_logger import TrackingError
 
-        self.client = open_client(resolve_tracking_uri(config.tracking.uri))
-        end_dead_runs(self.client)  # runs left RUNNING by a killed process (liveness.py)
-        experiment_id = get_or_create_experiment(self.client, config.tracking.experiment)
-        overrides = " ".join(config.hydra.overrides.task)
-        run = self.client.create_run(
-            experiment_id,
-            run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
-            tags=process_tags() | {"avbench.sweep": "true", "avbench.sweep.overrides": overrides,
-                  "avbench.sweep.dir": str(Path(config.hydra.sweep.dir).resolve())},
-        )
-        self.parent_run_id = run.info.run_id
-        os.environ[PARENT_RUN_ENV] = self.parent_run_id
-        os.environ[PARENT_URI_ENV] = resolve_tracking_uri(config.tracking.uri) or ""
+        try:
+            start_sweep(config)
+        except (SweepPlanError, TrackingError) as error:
+            print(f"avbench: error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        results = list(journal.JOURNAL)
-        wall_s = time.perf_counter() - self.started_at
-        print_sweep_summary(results, wall_s, self.parent_run_id)
-        if self.parent_run_id is None:
-            return
-        os.environ.pop(PARENT_RUN_ENV, None)
-        os.environ.pop(PARENT_URI_ENV, None)
-        close_parent(self.client, self.parent_run_id, results, wall_s)
-        self.parent_run_id = None
+        try:
+            finish_sweep(aborted=None)
+        except Exception as error:
+            message = f"the sweep's outcome could not be read back: {error}".splitlines()[0]
+            print(f"avbench: error: {message}", file=sys.stderr)
+            journal.replace([journal.RunResult("sweep", journal.FAILED, error=message)])
 
 
-def close_parent(client: Any, run_id: str, results: list[journal.RunResult],
-                 wall_s: float) -> None:
-    """Summarise the children on the parent and end it FINISHED or FAILED."""
-    failed = [r for r in results if not r.ok]
-    client.log_metric(run_id, "sweep.cells", len(results))
-    client.log_metric(run_id, "sweep.failed", len(failed))
-    client.log_metric(run_id, "sweep.wall_s", wall_s)
-    _summarise_rtf(client, run_id, results)
-    for index, (cell, _, _, speedup) in enumerate(journal.cpu_gpu_speedups(results)):
-        client.log_metric(run_id, f"sweep.cpu_vs_gpu_speedup.{index}", speedup)
-        client.set_tag(run_id, f"sweep.cpu_vs_gpu_cell.{index}", cell)
-    if failed:
-        client.set_tag(run_id, "sweep.failed_cells", ", ".join(r.name for r in failed))
-        client.set_tag(run_id, "error", "; ".join(f"{r.name}: {r.error}" for r in failed)[:5000])
-    client.set_terminated(run_id, status="FAILED" if failed or not results else "FINISHED")
+def start_sweep(config: DictConfig) -> None:
+    global _OPEN
+    journal.JOURNAL.clear()
+    if config.sweep.resume and not config.sweep.name:
+        raise SweepPlanError("sweep.resume=true needs sweep.name=<the name of the sweep to "
+                             "resume>")
+    if config.sweep.retries < 0:
+        raise SweepPlanError(f"sweep.retries must be 0 or more, got {config.sweep.retries}")
+    plan = plan_sweep(config)  # an invalid cell stops the sweep here, before any run
+    name = sweep_name(config, plan)
+    sweep_dir = Path(config.hydra.sweep.dir).resolve()
+    env = {SWEEP_NAME_ENV: name, SWEEP_PARALLEL_ENV: str(plan.parallel)}
+    uri = None
+    parent_run_id = f"untracked-{uuid.uuid4().hex[:12]}"
+    if config.tracking.enabled:
+        from avbench.tracking.mlflow_logger import get_or_create_experiment, open_client
+        from avbench.tracking.sweep_store import open_parent
+
+        uri = absolute_uri(resolve_tracking_uri(config.tracking.uri))
+        client = open_client(uri)
+        end_dead_runs(client)  # runs left RUNNING by a killed process (liveness.py)
+        experiment_id = get_or_create_experiment(client, config.tracking.experiment)
+        parent_run_id = open_parent(client, experiment_id, plan, name, process_tags() | {
+            "avbench.sweep.overrides": " ".join(config.hydra.overrides.task),
+            "avbench.sweep.dir": str(sweep_dir)})
+        env |= {PARENT_URI_ENV: uri or "", "MLFLOW_TRACKING_URI": uri or ""}
+    env[PARENT_RUN_ENV] = parent_run_id
+    forward_to_jobs(config, env)
+    _OPEN = OpenSweep(plan, parent_run_id, uri, sweep_dir)
 
 
-def _summarise_rtf(client: Any, run_id: str, results: list[journal.RunResult]) -> None:
-    """Best cell and median RTF of the finished children, so the sweep list in `mlflow ui`
-    answers "which cell won" without opening every child."""
-    timed = [r for r in results if r.ok and "rtf" in r.metrics]
-    if not timed:
+def forward_to_jobs(config: DictConfig, env: dict[str, str]) -> None:
+    """Every launcher composes each job from the sweep's Hydra overrides (load_sweep_config)
+    and applies hydra.job.env_set in the job's own process."""
+    with read_write(config.hydra.overrides):
+        for key, value in env.items():
+            quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+            config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{key}='{quoted}'")
+
+
+def finish_sweep(aborted: BaseException | None) -> None:
+    """Read the sweep's outcome back (store or journal), print it, close the parent.
+
+    ``aborted``: the launcher stopped with this error (a worker died, Ctrl-C); an interrupt
+    ends the parent KILLED, anything else is read back and ends it FAILED."""
+    global _OPEN
+    sweep, _OPEN = _OPEN, None
+    if sweep is None:
         return
-    best = min(timed, key=lambda r: r.metrics["rtf"])
-    client.log_metric(run_id, "sweep.best_rtf", best.metrics["rtf"])
-    client.log_metric(run_id, "sweep.median_rtf",
-                      statistics.median(r.metrics["rtf"] for r in timed))
-    client.set_tag(run_id, "sweep.best_cell", best.name)
-    client.set_tag(run_id, "sweep.best_run_id", best.run_id or "")
+    wall_s = time.perf_counter() - sweep.started_at
+    if isinstance(aborted, (KeyboardInterrupt, Interrupted)):
+        _end_killed(sweep, str(as_interrupted(aborted)))
+        return
+    results, notes = _outcome(sweep)
+    if aborted is not None:
+        notes.insert(0, f"the launcher stopped early ({type(aborted).__name__}); "
+                        "cells that never reported are lost")
+    journal.replace(results)
+    print_sweep_summary(results, wall_s, sweep.parent_run_id if sweep.uri else None,
+                        sweep.uri, notes)
+    try:
+        tables = write_tables(results, sweep.sweep_dir)
+    except OSError as error:  # a sweep dir on a remote machine's disk only
+        print_line(f"  could not write the sweep tables to {sweep.sweep_dir}: {error}")
+        tables = []
+    if sweep.uri is not None:
+        from avbench.tracking.mlflow_logger import open_client
+
+        close_parent(open_client(sweep.uri), sweep.parent_run_id, results, wall_s,
+                     notes=notes, artifacts=tables, failed_run=aborted is not None)
 
 
-def close_interrupted_sweep(error: BaseException | None = None) -> None:
-    """End a parent run left open by an interrupted sweep as KILLED (with ``error``, e.g.
-    "interrupted by SIGTERM", as its error tag), never RUNNING."""
-    run_id = os.environ.pop(PARENT_RUN_ENV, None)
-    uri = os.environ.pop(PARENT_URI_ENV, None)
-    if run_id is None:
+def _outcome(sweep: OpenSweep) -> tuple[list[journal.RunResult], list[str]]:
+    if sweep.uri is None:  # tracking=none: only jobs of this process can be seen
+        seen = {tuple(r.overrides): r for r in journal.JOURNAL}
+        return [seen.get(cell.overrides) or journal.RunResult(
+            cell.label, journal.LOST, error="no result reached this process (tracking=none "
+            "sees only the basic launcher's jobs: use tracking=mlflow)",
+            overrides=list(cell.overrides)) for cell in sweep.plan.cells], []
+    from avbench.tracking.mlflow_logger import open_client
+    from avbench.tracking.sweep_store import core_overlaps, read_cells
+
+    results, children = read_cells(open_client(sweep.uri), sweep.parent_run_id, sweep.plan)
+    return results, core_overlaps(children)
+
+
+def _end_killed(sweep: OpenSweep, reason: str) -> None:
+    """An interrupted sweep: the parent ends KILLED with the signal as its error."""
+    if sweep.uri is None:
         return
     from avbench.tracking.mlflow_logger import open_client
 
-    client = open_client(uri or None)
+    client = open_client(sweep.uri)
     try:
-        client.set_tag(run_id, "error", str(error or "the sweep stopped before its end"))
+        client.set_tag(sweep.parent_run_id, "error", reason)
     finally:
-        client.set_terminated(run_id, status="KILLED")
+        client.set_terminated(sweep.parent_run_id, status="KILLED")
+
+
+def close_interrupted_sweep(error: BaseException | None = None) -> None:
+    """Called by the command line after Hydra returns: a sweep still open here was stopped
+    by its launcher (or an interrupt) before on_multirun_end; never leave it RUNNING."""
+    finish_sweep(aborted=error if error is not None else RuntimeError("sweep not finished"))

@@ -35,7 +35,7 @@ def test_report_of_a_single_run_falls_back_to_the_output_dir(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
     journal.JOURNAL.clear()
     result = tasks.run(compose_run(tmp_path, asset_cache, "task=report", "tracking=mlflow",
-                                   f"sweep={tiny_sweep.baseline_run_id}"))
+                                   f"sweep.id={tiny_sweep.baseline_run_id}"))
     journal.JOURNAL.clear()
     assert result.ok, result.error
     assert result.metrics["report.cells"] == 1 and result.metrics["report.failed"] == 0

@@ -1,0 +1,154 @@
+"""Sweeps through the real CLI under real Hydra launchers: the store is the record."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from mlflow.tracking import MlflowClient
+
+from avbench.sweeps.placement import parse_cores
+from tests.conftest import run_cli, start_cli
+
+CHEAP = ["pipeline=calibration", "audio=1s", "bench.warmup=0", "bench.min_repeats=2",
+         "bench.min_time_s=0", "tracking.output_sample_s=0"]
+
+
+def sweep_runs(uri: str) -> tuple[object, list]:
+    """The one parent and its children in the store."""
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("avbench")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("avbench.sweep") == "true"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    return parent, children
+
+
+def assert_failing_cell_sweep(done, uri: str, tmp_path: Path) -> None:
+    """Two cells, the second a missing audio file: exit 1, parent FAILED, table from store."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "sweep · 2 cells" in done.stdout and "1 of 2 cells failed" in done.stdout
+    parent, children = sweep_runs(uri)
+    assert parent.info.status == "FAILED"
+    assert parent.data.params["sweep.axis.audio.path"].startswith("null,")
+    by_job = {c.data.tags["avbench.job_num"]: c for c in children}
+    assert by_job["0"].info.status == "FINISHED" and by_job["0"].data.metrics["rtf"] > 0
+    assert by_job["1"].info.status == "FAILED" and "not found" in by_job["1"].data.tags["error"]
+    for child in children:
+        assert len(child.data.tags["avbench.cell_key"]) == 16
+    assert by_job["0"].data.tags["avbench.cell_key"] != by_job["1"].data.tags["avbench.cell_key"]
+    artifacts = {a.path for a in MlflowClient(uri).list_artifacts(parent.info.run_id)}
+    assert {"sweep.csv", "sweep.json", "sweep.md"} <= artifacts
+    assert (tmp_path / "sweep" / "sweep.csv").read_text().count("\n") == 3
+
+
+@pytest.mark.slow
+def test_joblib_two_workers_pinned_with_a_failing_cell(mlflow_store: str, asset_cache: Path,
+                                                       tmp_path: Path) -> None:
+    done = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *CHEAP,
+                   f"audio.path=null,{tmp_path}/missing.wav", f"paths.cache_dir={asset_cache}",
+                   f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert_failing_cell_sweep(done, mlflow_store, tmp_path)
+    parent, children = sweep_runs(mlflow_store)
+    assert parent.data.params["sweep.launcher"] == "joblib"
+    assert {c.data.tags["bench.concurrent_cells"] for c in children} == {"2"}
+    if len(os.sched_getaffinity(0)) >= 2:  # disjoint cores, matching thread counts
+        cores = [parse_cores(c.data.tags["bench.cpu_affinity"]) for c in children]
+        assert not cores[0] & cores[1]
+        assert all(c.data.tags["threads.torch"] == str(len(parse_cores(
+            c.data.tags["bench.cpu_affinity"]))) for c in children)
+    # Jobs ran in worker processes: the parent process never saw them, the store did.
+    assert {c.data.tags["avbench.pid"] for c in children}.isdisjoint({str(os.getpid())})
+
+
+@pytest.mark.slow
+def test_ray_local_cluster_with_a_failing_cell(mlflow_store: str, asset_cache: Path,
+                                               tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="needs avbench[ray]")
+    done = run_cli("-m", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
+                   "+hydra.launcher.ray.init.include_dashboard=false", *CHEAP,
+                   f"audio.path=null,{tmp_path}/missing.wav", f"paths.cache_dir={asset_cache}",
+                   f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert_failing_cell_sweep(done, mlflow_store, tmp_path)
+    parent, _ = sweep_runs(mlflow_store)
+    assert parent.data.params["sweep.launcher"] == "ray"
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_cell_is_lost_never_running(mlflow_store: str, asset_cache: Path,
+                                                        tmp_path: Path) -> None:
+    sweep = start_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *CHEAP[:-2],
+                      "bench.min_time_s=60,61", f"paths.cache_dir={asset_cache}",
+                      f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    client = MlflowClient(tracking_uri=mlflow_store)
+    victim = None
+    deadline = time.monotonic() + 240
+    while victim is None and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.5)
+        experiment = client.get_experiment_by_name("avbench")
+        running = client.search_runs([experiment.experiment_id],
+                                     "attributes.status = 'RUNNING'") if experiment else []
+        victim = next((r for r in running if "avbench.pid" in r.data.tags), None)
+    assert victim is not None, "no cell started"
+    os.kill(int(victim.data.tags["avbench.pid"]), signal.SIGKILL)
+    stdout, stderr = sweep.communicate(timeout=300)
+    assert sweep.returncode != 0, stdout + stderr
+    killed = client.get_run(victim.info.run_id)
+    assert killed.info.status == "KILLED" and killed.data.tags["avbench.lost"] == "true"
+    assert "cells lost" in stdout and victim.info.run_name in stdout
+    parent, _ = sweep_runs(mlflow_store)
+    assert parent.info.status == "FAILED" and int(parent.data.tags["sweep.lost"]) >= 1
+
+
+@pytest.mark.slow
+def test_resume_reruns_exactly_the_missing_cells(mlflow_store: str, asset_cache: Path,
+                                                 tmp_path: Path) -> None:
+    song = tmp_path / "song.wav"
+    cells = ["-m", *CHEAP, f"audio.path=null,{song}", "sweep.name=resumable",
+             f"paths.cache_dir={asset_cache}"]
+    first = run_cli(*cells, f"hydra.sweep.dir={tmp_path}/first", cwd=tmp_path)
+    assert first.returncode == 1, first.stdout + first.stderr  # the song is missing
+    sf.write(song, np.sin(np.arange(22050) * 2 * np.pi * 220 / 22050).astype(np.float32),
+             22050)
+    second = run_cli(*cells, "sweep.resume=true", f"hydra.sweep.dir={tmp_path}/second",
+                     cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resume: 1 of 2 cells reused a FINISHED run" in second.stdout
+    client = MlflowClient(tracking_uri=mlflow_store)
+    experiment = client.get_experiment_by_name("avbench")
+    parents = client.search_runs([experiment.experiment_id], "tags.`avbench.sweep` = 'true'",
+                                 order_by=["attributes.start_time"])
+    assert [p.info.status for p in parents] == ["FAILED", "FINISHED"]
+    assert parents[1].data.tags["sweep.skipped"] == "1"
+    children = client.search_runs([experiment.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{parents[1].info.run_id}'")
+    by_job = {c.data.tags["avbench.job_num"]: c for c in children}
+    first_ok = client.search_runs([experiment.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}' "
+                                  "and attributes.status = 'FINISHED'")
+    assert by_job["0"].data.tags["avbench.resumed_from"] == first_ok[0].info.run_id
+    assert by_job["0"].data.metrics["rtf"] == first_ok[0].data.metrics["rtf"]
+    assert "avbench.resumed_from" not in by_job["1"].data.tags  # measured now
+    assert by_job["1"].info.status == "FINISHED" and by_job["1"].data.metrics["rtf"] > 0
+
+
+@pytest.mark.slow
+def test_sweep_logs_to_a_real_mlflow_server(mlflow_server: str, asset_cache: Path,
+                                            tmp_path: Path) -> None:
+    done = run_cli("-m", *CHEAP, "pipeline.stage_ms.long=50,100",
+                   f"paths.cache_dir={asset_cache}", f"hydra.sweep.dir={tmp_path}/sweep",
+                   cwd=tmp_path, env={"MLFLOW_TRACKING_URI": mlflow_server})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"--backend-store-uri {mlflow_server}" in done.stdout
+    assert not (tmp_path / "mlflow.db").exists()
+    parent, children = sweep_runs(mlflow_server)
+    assert parent.info.status == "FINISHED" and len(children) == 2
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert parent.data.params["sweep.axis.pipeline.stage_ms.long"] == "50,100"
+    artifacts = {a.path for a in MlflowClient(mlflow_server).list_artifacts(parent.info.run_id)}
+    assert "sweep.json" in artifacts
