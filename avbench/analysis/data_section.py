@@ -33,7 +33,7 @@ def data_rows(client: Any, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["loader", "workers"]).reset_index(drop=True)
 
 
-def compare_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def compare_rows(client: Any, frame: pd.DataFrame) -> pd.DataFrame:
     """Runs with data.compare: each variant's loader-alone samples/s, side by side."""
     prefix = "data.loader_samples_per_s."
     columns = [c for c in frame.columns if c.startswith(prefix) and c != prefix + "first_epoch"]
@@ -44,8 +44,12 @@ def compare_rows(frame: pd.DataFrame) -> pd.DataFrame:
     table = runs[["run_id", *columns, *speedups]].rename(
         columns={c: c.removeprefix(prefix) + " /s" for c in columns}
         | {c: c.removeprefix("data.speedup.") + " x" for c in speedups})
+    table.insert(0, "workers", [client.get_run(r).data.tags.get("data.workers", "-")
+                                for r in table["run_id"]])
+    table.insert(1, "batch", [client.get_run(r).data.tags.get("data.batch_size", "-")
+                              for r in table["run_id"]])
     table["run_id"] = table["run_id"].str[:8]
-    return table.rename(columns={"run_id": "run"})
+    return table.rename(columns={"run_id": "run"}).sort_values(["workers", "batch"])
 
 
 def data_section(client: Any, frame: pd.DataFrame) -> list[str]:
@@ -57,7 +61,7 @@ def data_section(client: Any, frame: pd.DataFrame) -> list[str]:
              "Samples/s drawn by the loader alone and with the train step; wait % is the "
              "share of the epoch the step spent waiting for its next batch (medians over the "
              "epochs after the first).", "", to_markdown(rows, digits=1), ""]
-    compared = compare_rows(frame)
+    compared = compare_rows(client, frame)
     if not compared.empty:
         lines += ["Loader alone, every variant at the run's worker count (data.compare):", "",
                   to_markdown(compared, digits=1), ""]

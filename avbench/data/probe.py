@@ -19,6 +19,7 @@ import psutil
 import torch
 
 from avbench.data.features import FeatureSettings
+from avbench.runtime import ConfigError
 
 
 @dataclass
@@ -52,6 +53,10 @@ class TrainStep:
         from avbench.models.vocoder import HiFiGANConfig, HiFiGANGenerator
 
         rates = _upsample_rates(settings.hop_length)
+        if channels < 2 ** len(rates):
+            raise ConfigError(f"data.model_channels={channels} is too small: the generator "
+                              f"halves it at each of {len(rates)} upsampling layers; use at "
+                              f"least {2 ** len(rates)}")
         config = HiFiGANConfig(resblock="2", upsample_rates=rates,
                                upsample_kernel_sizes=tuple(2 * r for r in rates),
                                upsample_initial_channel=channels,
