@@ -94,7 +94,8 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
         print(f"avbench: error: {result.error}", file=sys.stderr)
     except Exception as error:
         result.error = f"{type(error).__name__}: {error}".splitlines()[0]
-        result.crashed = True
+        # A user error raised inside Hydra's instantiate arrives wrapped: not a crash.
+        result.crashed = not isinstance(error.__cause__, user_errors())
         error_detail = traceback.format_exc()
         log.exception("run %s failed", name)
         print(f"avbench: error: {result.error} (traceback in {hydra['log_file']})",
