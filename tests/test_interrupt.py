@@ -19,7 +19,7 @@ from avbench.tracking.liveness import HOST_TAG, PID_TAG, START_TAG, is_alive, pr
 from tests.conftest import run_cli, start_cli
 
 # A real benchmark that keeps timing for a minute: long enough to be interrupted.
-LONG = ["pipeline=calibration", "debug=default", "bench.min_time_s=60", "bench.max_repeats=1000"]
+LONG = ["pipeline=calibration", "debug=default", "bench.min_time_s=600", "bench.max_repeats=1000000"]
 
 
 def _runs(uri: str) -> list:
@@ -82,7 +82,7 @@ def test_sigterm_ends_a_sweep_and_its_current_cell(mlflow_store: str, tmp_path: 
     assert {r.data.tags["error"] for r in runs} == {"interrupted by SIGTERM"}
     cells = [p for p in (tmp_path / "multirun").glob("*/*/*") if p.is_dir()]
     assert [c.name for c in cells] == [  # multirun/<date>/<time>/<job number>-<overrides>
-        "0-audio=1s,bench.max_repeats=1000,bench.min_time_s=60,debug=default,"
+        "0-audio=1s,bench.max_repeats=1000000,bench.min_time_s=600,debug=default,"
         "pipeline=calibration"]
 
 

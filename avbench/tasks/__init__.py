@@ -106,7 +106,8 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
         print(f"avbench: error: {result.error}", file=sys.stderr)
     except Exception as error:
         result.error = f"{type(error).__name__}: {error}".strip().splitlines()[0]
-        result.crashed = True
+        # A user error raised inside Hydra's instantiate arrives wrapped: not a crash.
+        result.crashed = not isinstance(error.__cause__, user_errors())
         _log_traceback_to_file(f"run {name} failed")
         print(f"avbench: error: {result.error} (traceback in {log_file})", file=sys.stderr)
     except (Interrupted, KeyboardInterrupt) as error:

@@ -26,7 +26,7 @@ from avbench.sweeps.job import SWEEP_NAME_ENV, SWEEP_PARALLEL_ENV
 from avbench.sweeps.plan import SweepPlan, SweepPlanError, plan_sweep
 from avbench.sweeps.summary import write_tables
 from avbench.tracking.liveness import end_dead_runs, process_tags
-from avbench.tracking.logger import PARENT_RUN_ENV, PARENT_URI_ENV, resolve_tracking_uri
+from avbench.tracking.logger import PARENT_RUN_ENV, resolve_tracking_uri
 from avbench.tracking.parent import absolute_uri, close_parent, sweep_name
 
 
@@ -36,8 +36,9 @@ class OpenSweep:
 
     plan: SweepPlan
     parent_run_id: str
-    uri: str | None  # None: tracking=none (the outcome comes from this process's journal)
+    uri: str | None  # None: MLflow's default store
     sweep_dir: Path
+    tracked: bool  # false: tracking=none (the outcome comes from this process's journal)
     started_at: float = field(default_factory=time.perf_counter)
 
 
@@ -91,10 +92,11 @@ def start_sweep(config: DictConfig) -> None:
         parent_run_id = open_parent(client, experiment_id, plan, name, process_tags() | {
             "avbench.sweep.overrides": " ".join(config.hydra.overrides.task),
             "avbench.sweep.dir": str(sweep_dir)})
-        env |= {PARENT_URI_ENV: uri or "", "MLFLOW_TRACKING_URI": uri or ""}
+        if uri:
+            env["MLFLOW_TRACKING_URI"] = uri
     env[PARENT_RUN_ENV] = parent_run_id
     forward_to_jobs(config, env)
-    _OPEN = OpenSweep(plan, parent_run_id, uri, sweep_dir)
+    _OPEN = OpenSweep(plan, parent_run_id, uri, sweep_dir, bool(config.tracking.enabled))
 
 
 def forward_to_jobs(config: DictConfig, env: dict[str, str]) -> None:
@@ -124,14 +126,14 @@ def finish_sweep(aborted: BaseException | None) -> None:
         notes.insert(0, f"the launcher stopped early ({type(aborted).__name__}); "
                         "cells that never reported are lost")
     journal.replace(results)
-    print_sweep_summary(results, wall_s, sweep.parent_run_id if sweep.uri else None,
+    print_sweep_summary(results, wall_s, sweep.parent_run_id if sweep.tracked else None,
                         sweep.uri, notes)
     try:
         tables = write_tables(results, sweep.sweep_dir)
     except OSError as error:  # a sweep dir on a remote machine's disk only
         print_line(f"  could not write the sweep tables to {sweep.sweep_dir}: {error}")
         tables = []
-    if sweep.uri is not None:
+    if sweep.tracked:
         from avbench.tracking.mlflow_logger import open_client
 
         close_parent(open_client(sweep.uri), sweep.parent_run_id, results, wall_s,
@@ -139,7 +141,7 @@ def finish_sweep(aborted: BaseException | None) -> None:
 
 
 def _outcome(sweep: OpenSweep) -> tuple[list[journal.RunResult], list[str]]:
-    if sweep.uri is None:  # tracking=none: only jobs of this process can be seen
+    if not sweep.tracked:  # tracking=none: only jobs of this process can be seen
         seen = {tuple(r.overrides): r for r in journal.JOURNAL}
         return [seen.get(cell.overrides) or journal.RunResult(
             cell.label, journal.LOST, error="no result reached this process (tracking=none "
@@ -154,7 +156,7 @@ def _outcome(sweep: OpenSweep) -> tuple[list[journal.RunResult], list[str]]:
 
 def _end_killed(sweep: OpenSweep, reason: str) -> None:
     """An interrupted sweep: the parent ends KILLED with the signal as its error."""
-    if sweep.uri is None:
+    if not sweep.tracked:
         return
     from avbench.tracking.mlflow_logger import open_client
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 PARENT_RUN_ENV = "AVBENCH_PARENT_RUN_ID"
-PARENT_URI_ENV = "AVBENCH_PARENT_TRACKING_URI"
 
 
 class RunLogger(Protocol):

@@ -51,11 +51,14 @@ def assert_failing_cell_sweep(done, uri: str, tmp_path: Path) -> None:
 def test_joblib_two_workers_pinned_with_a_failing_cell(mlflow_store: str, asset_cache: Path,
                                                        tmp_path: Path) -> None:
     done = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *CHEAP,
-                   f"audio.path=null,{tmp_path}/missing.wav", f"paths.cache_dir={asset_cache}",
-                   f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+                   f"audio.path=null,{tmp_path}/missing.wav", "sweep.retries=1",
+                   f"paths.cache_dir={asset_cache}", f"hydra.sweep.dir={tmp_path}/sweep",
+                   cwd=tmp_path)
     assert_failing_cell_sweep(done, mlflow_store, tmp_path)
     parent, children = sweep_runs(mlflow_store)
     assert parent.data.params["sweep.launcher"] == "joblib"
+    # A missing file is a user error: never retried.
+    assert len(children) == 2 and {c.data.tags["avbench.attempt"] for c in children} == {"0"}
     assert {c.data.tags["bench.concurrent_cells"] for c in children} == {"2"}
     if len(os.sched_getaffinity(0)) >= 2:  # disjoint cores, matching thread counts
         cores = [parse_cores(c.data.tags["bench.cpu_affinity"]) for c in children]
@@ -64,6 +67,25 @@ def test_joblib_two_workers_pinned_with_a_failing_cell(mlflow_store: str, asset_
             c.data.tags["bench.cpu_affinity"]))) for c in children)
     # Jobs ran in worker processes: the parent process never saw them, the store did.
     assert {c.data.tags["avbench.pid"] for c in children}.isdisjoint({str(os.getpid())})
+
+
+@pytest.mark.slow
+def test_a_crashed_cell_is_retried(mlflow_store: str, asset_cache: Path, tmp_path: Path) -> None:
+    # bench.threads=-1 raises ValueError inside the run: a crash, not a user error.
+    done = run_cli("-m", *CHEAP, "bench.threads=-1,1", "sweep.retries=2",
+                   f"paths.cache_dir={asset_cache}", f"hydra.sweep.dir={tmp_path}/sweep",
+                   cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    parent, children = sweep_runs(mlflow_store)
+    crashed = sorted((c for c in children if c.data.tags["avbench.job_num"] == "0"),
+                     key=lambda c: c.data.tags["avbench.attempt"])
+    assert [c.data.tags["avbench.attempt"] for c in crashed] == ["0", "1", "2"]
+    assert all(c.info.status == "FAILED" and "ValueError" in c.data.tags["error"]
+               for c in crashed)
+    (fine,) = [c for c in children if c.data.tags["avbench.job_num"] == "1"]
+    assert fine.info.status == "FINISHED" and fine.data.tags["avbench.attempt"] == "0"
+    assert parent.data.tags["sweep.retried"] == "1" and parent.info.status == "FAILED"
+    assert "sweep · 2 cells" in done.stdout and "1 of 2 cells failed" in done.stdout
 
 
 @pytest.mark.slow
