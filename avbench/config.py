@@ -131,6 +131,7 @@ class AudioConfig:
     duration_s: float = 10.0
     sample_rate: int = 22050
     path: str | None = None
+    vocals_path: str | None = None  # the real file's reference vocal stem (quality figures)
     seed: int = 0
     cache_dir: str | None = None
     # Lengths a TensorRT engine accepts: min, opt = the input's length, max = the larger

@@ -19,6 +19,8 @@ import torch
 from avbench.audio.synth import load_voice_profile
 from avbench.dsp.modules import LogMel, YinPitch
 from avbench.models import load_checkpoint
+from avbench.models.hifigan_pretrained import SAMPLE_RATE as HIFIGAN_RATE
+from avbench.models.hifigan_pretrained import HiFiGANMel
 from avbench.pipelines.base import Component, Pipeline, Stage, State
 from avbench.pipelines.settings import SVCSettings
 from avbench.pipelines.svc_modules import build_modules, example_inputs
@@ -91,6 +93,10 @@ class SVCPipeline(Pipeline):
         self.pitch = YinPitch(sample_rate, frame_length=s.f0_frame_length,
                               hop_length=s.hop_length, fmin=s.f0_fmin_hz, fmax=s.f0_fmax_hz,
                               threshold=s.f0_threshold, kernel=kernel).to(self.device)
+        # HiFi-GAN's own mel, for the vocoder's copy-synthesis (when the sizes are its sizes).
+        self.vocoder_mel = (HiFiGANMel(kernel).to(self.device)
+                            if (sample_rate, s.n_mels, s.hop_length) == (HIFIGAN_RATE, 80, 256)
+                            else None)
         self.peak = 10.0 ** (s.peak_dbfs / 20.0)
         self.components = {
             name: Component(name, module, example_inputs(name, s, self.separation_grid,
@@ -138,6 +144,17 @@ class SVCPipeline(Pipeline):
     def extract_f0(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """F0 in Hz and the voiced mask of ``waveform``, as the f0_extraction stage does it."""
         return self.pitch(waveform.to(self.device, torch.float32))
+
+    def resynthesize(self, waveform: torch.Tensor) -> torch.Tensor | None:
+        """The vocoder's copy-synthesis of ``waveform`` from HiFi-GAN's mel of it, through the
+        prepared vocoder component; None when the pipeline's mel is not HiFi-GAN's."""
+        if self.vocoder_mel is None:
+            return None
+        signal = waveform.to(self.device, torch.float32).reshape(-1)
+        # One extra hop makes the frame count the pipeline's own (1 + samples // hop).
+        mel = self.vocoder_mel(torch.nn.functional.pad(signal, (0, self.hop_length)))
+        wave = self.components["vocoder"](mel[None].to(self.dtype).contiguous())
+        return wave.float().reshape(-1)[: signal.shape[-1]]
 
     def _f0_extraction(self, state: State) -> None:
         state["f0_hz"], state["voiced"] = self.extract_f0(state["vocals"])
