@@ -7,7 +7,7 @@ from avbench.phases.evaluate import GRADED, GRADING_TAG
 
 def _suffix(tags: dict[str, str], metric: str) -> str:
     verdict = tags.get(f"{GRADING_TAG}{metric}", GRADED)
-    return "" if verdict == GRADED else f"  [{verdict}]"
+    return "" if verdict == GRADED else f"  · {verdict}"
 
 
 def quality_lines(metrics: dict[str, float], tags: dict[str, str]) -> list[tuple[str, str]]:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from avbench.runtime import ConfigError
+
 INDEX_URL_ENV = "AVBENCH_INDEX_URL"  # another index (or an unreachable one, in tests)
 
 
@@ -64,8 +66,9 @@ WEIGHTS: dict[str, WeightFile] = {
 }
 
 
-class WeightsUnavailable(RuntimeError):
-    """Pretrained weights are neither cached nor fetchable; the message names the fix."""
+class WeightsUnavailable(ConfigError):
+    """Pretrained weights are neither cached nor fetchable (or fail their digest); the message
+    names the fix. A ConfigError: the run fails with that one line."""
 
 
 def weights_dir(cache_dir: str | os.PathLike[str]) -> Path:

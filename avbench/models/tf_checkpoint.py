@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avbench.models.checkpoint import CheckpointError
+
 _MAGIC = 0xDB4775248B80FB57
 _FOOTER_BYTES = 48
 _BLOCK_TRAILER_BYTES = 5  # compression type (1 byte) + masked CRC-32C (4 bytes)
@@ -25,7 +27,7 @@ _DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 
            9: np.int64, 10: np.bool_, 14: np.uint16, 17: np.uint16, 19: np.float16}
 
 
-class TFCheckpointError(ValueError):
+class TFCheckpointError(CheckpointError):
     """The files are not a readable tensor bundle (or use a feature this reader lacks)."""
 
 

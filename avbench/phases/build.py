@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -45,8 +46,15 @@ def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, ke
         runtime["voice_profile"] = str(write_voice_profiles(cache_dir / "profiles")[1])
     known = {k: v for k, v in OmegaConf.to_container(cfg.pipeline, resolve=True).items()
              if k == "_target_" or k in accepted}
-    return instantiate(known, _convert_="all",
-                       **{k: v for k, v in runtime.items() if k in accepted})
+    try:
+        return instantiate(known, _convert_="all",
+                           **{k: v for k, v in runtime.items() if k in accepted})
+    except InstantiationException as error:
+        # Hydra wraps the constructor's error; the run reports the error itself (a user
+        # error such as missing weights is then its own one-line message).
+        if error.__cause__ is None:
+            raise
+        raise error.__cause__ from error
 
 
 def reference_builder(ctx: RunContext) -> Callable[[], Pipeline]:
