@@ -26,9 +26,14 @@ def quality_lines(metrics: dict[str, float], tags: dict[str, str]) -> list[tuple
                       f"{metrics['quality.vocoder_resynthesis_stoi']:.3f}{_suffix(tags, key)}"))
     key = "quality.speaker_similarity"
     if key in metrics:
-        lines.append(("speaker", f"similarity {metrics[key]:.3f}{_suffix(tags, key)}"))
-    key = "quality.dnsmos_ovrl"
-    if key in metrics:
-        lines.append(("DNSMOS", f"OVRL {metrics[key]:.2f}, SIG {metrics['quality.dnsmos_sig']:.2f}"
-                      f", BAK {metrics['quality.dnsmos_bak']:.2f}{_suffix(tags, key)}"))
+        source = metrics.get("quality.speaker_similarity_source")
+        lines.append(("speaker", f"similarity to target {metrics[key]:.3f}"
+                      + (f", to source {source:.3f}" if source is not None else "")
+                      + _suffix(tags, key)))
+    for label, prefix in (("DNSMOS output", "quality.dnsmos_"),
+                          ("DNSMOS separated", "quality.separated_dnsmos_")):
+        key = f"{prefix}ovrl"
+        if key in metrics:
+            lines.append((label, f"OVRL {metrics[key]:.2f}, SIG {metrics[prefix + 'sig']:.2f}, "
+                          f"BAK {metrics[prefix + 'bak']:.2f}{_suffix(tags, key)}"))
     return lines

@@ -12,10 +12,12 @@ from typing import Protocol
 
 from avbench.evaluators.calibration import KnownCost
 from avbench.evaluators.clean_pitch import CleanStemPitch
+from avbench.evaluators.dnsmos import DnsMos
 from avbench.evaluators.parity import Parity
 from avbench.evaluators.pitch import PitchAccuracy
 from avbench.evaluators.resynthesis import VocoderResynthesis
 from avbench.evaluators.separation import SeparationQuality
+from avbench.evaluators.speaker import SpeakerSimilarity
 from avbench.evaluators.vs_eager import VsEager
 from avbench.phases.context import RunContext
 from avbench.phases.input import RunInput
@@ -36,6 +38,7 @@ class Evaluator(Protocol):
 
 def default_evaluators() -> list[Evaluator]:
     return [PitchAccuracy(), CleanStemPitch(), SeparationQuality(), VocoderResynthesis(),
+            DnsMos(), DnsMos("vocals", "separated_", ("separation",)), SpeakerSimilarity(),
             Parity(), VsEager(), KnownCost()]
 
 
