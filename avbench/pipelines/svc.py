@@ -22,6 +22,7 @@ from avbench.models import load_checkpoint
 from avbench.models.hifigan_pretrained import SAMPLE_RATE as HIFIGAN_RATE
 from avbench.models.hifigan_pretrained import HiFiGANMel
 from avbench.pipelines.base import Component, Pipeline, Stage, State
+from avbench.pipelines.fcpe_pitch import FCPEFrontEnd
 from avbench.pipelines.settings import SVCSettings
 from avbench.pipelines.svc_modules import build_modules, example_inputs
 
@@ -35,6 +36,7 @@ COMPONENTS = {
     "flow_decoder": ("hidden", "speaker"),
     "mel_projection": ("latent",),
     "vocoder": ("mel",),
+    "f0": ("mel",),  # f0_method=fcpe
 }
 
 
@@ -90,6 +92,8 @@ class SVCPipeline(Pipeline):
         self.window = torch.hann_window(self.separation_grid.n_fft, device=self.device)
         self.log_mel = LogMel(sample_rate, n_fft=s.n_fft, hop_length=s.hop_length,
                               n_mels=s.n_mels, kernel=kernel).to(self.device)
+        self.fcpe = (FCPEFrontEnd(sample_rate, s.hop_length, kernel).to(self.device)
+                     if "f0" in modules else None)
         self.pitch = YinPitch(sample_rate, frame_length=s.f0_frame_length,
                               hop_length=s.hop_length, fmin=s.f0_fmin_hz, fmax=s.f0_fmax_hz,
                               threshold=s.f0_threshold, kernel=kernel).to(self.device)
@@ -100,13 +104,14 @@ class SVCPipeline(Pipeline):
         self.peak = 10.0 ** (s.peak_dbfs / 20.0)
         self.components = {
             name: Component(name, module, example_inputs(name, s, self.separation_grid,
-                                                          self.device, dtype),
+                                                          self.device, dtype, sample_rate),
                             COMPONENTS[name])
             for name, module in modules.items()
         }
         self.stages = [
             Stage("separation", self._separation, ("separation",), ("vocals",)),
-            Stage("f0_extraction", self._f0_extraction, (), ("f0_hz",)),
+            Stage("f0_extraction", self._f0_extraction, ("f0",) if self.fcpe else (),
+                  ("f0_hz",)),
             Stage("conversion", self._conversion,
                   ("content_encoder", "pitch_encoder", "flow_decoder", "mel_projection"),
                   ("converted_mel",)),
@@ -143,7 +148,12 @@ class SVCPipeline(Pipeline):
 
     def extract_f0(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """F0 in Hz and the voiced mask of ``waveform``, as the f0_extraction stage does it."""
-        return self.pitch(waveform.to(self.device, torch.float32))
+        signal = waveform.to(self.device, torch.float32)
+        if self.fcpe is None:
+            return self.pitch(signal)
+        mel = self.fcpe.mel(signal).to(self.dtype).contiguous()
+        f0_hz = self.components["f0"](mel)[0].float()
+        return self.fcpe.to_grid(f0_hz, 1 + signal.shape[-1] // self.hop_length)
 
     def resynthesize(self, waveform: torch.Tensor) -> torch.Tensor | None:
         """The vocoder's copy-synthesis of ``waveform`` from HiFi-GAN's mel of it, through the

@@ -5,7 +5,9 @@ separation (Spleeter's 2-stem U-Nets, in every preset: its architecture is fixed
 checkpoint, so the preset's separation sizes apply to the seeded U-Net only) and the vocoder
 when the preset asks for HiFi-GAN V1 (the universal checkpoint; V2/V3 have no weights in a
 package we can take, and stay seeded). The content encoder, pitch encoder, flow decoder and
-mel projection have no public weights and stay seeded. ``weights="seeded"``: all seeded.
+mel projection have no public weights and stay seeded. With ``f0_method="fcpe"`` the F0
+method is a neural component too (``f0``: torchfcpe's bundled FCPE). ``weights="seeded"``:
+all seeded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from avbench.models import (
     PitchEncoder,
     ResidualCouplingFlow,
     SpectrogramUNet,
+    fcpe,
     hifigan_config,
     hifigan_pretrained,
     spleeter,
@@ -57,6 +60,8 @@ def build_modules(s: SVCSettings, seed: int, weights: str,
             raise ValueError("weights=pretrained needs a weights cache directory")
         tags["separation"] = spleeter.load_pretrained(modules["separation"], cache_dir)
         grid = SeparationGrid(spleeter.N_FFT, spleeter.HOP_LENGTH)
+        if "f0" in modules:
+            tags["f0"] = fcpe.load_pretrained(modules["f0"], cache_dir)
         if s.vocoder == "v1" and s.n_mels == hifigan_pretrained.N_MELS:
             tags["vocoder"] = hifigan_pretrained.load_pretrained(modules["vocoder"], cache_dir)
     return modules, tags, grid
@@ -77,6 +82,10 @@ def seeded_modules(s: SVCSettings, seed: int, spleeter_separation: bool = False
         "mel_projection": lambda: MelProjection(s.hidden, s.n_mels),
         "vocoder": lambda: HiFiGANGenerator(hifigan_config(s.vocoder), n_mels=s.n_mels),
     }
+    if s.f0_method == "fcpe":
+        builders["f0"] = fcpe.FCPE
+    elif s.f0_method != "yin":
+        raise ValueError(f"preset.svc.f0_method={s.f0_method!r} is not one of yin, fcpe")
     modules = {}
     for index, (name, build) in enumerate(builders.items()):
         with torch.random.fork_rng(devices=[]):
@@ -86,7 +95,8 @@ def seeded_modules(s: SVCSettings, seed: int, spleeter_separation: bool = False
 
 
 def example_inputs(
-    name: str, s: SVCSettings, grid: SeparationGrid, device: torch.device, dtype: torch.dtype
+    name: str, s: SVCSettings, grid: SeparationGrid, device: torch.device, dtype: torch.dtype,
+    sample_rate: int = 22050,
 ) -> Callable[[int], tuple[torch.Tensor, ...]]:
     """Inputs of the right shape for ``frames`` mel frames, for export and parity."""
 
@@ -105,6 +115,9 @@ def example_inputs(
             return randn(1, s.hidden, frames), randn(1, s.speaker_dim, 1)
         if name == "mel_projection":
             return (randn(1, s.hidden, frames),)
+        if name == "f0":  # FCPE's mel: the same audio at 16 kHz, hop 160
+            samples_16k = (frames - 1) * s.hop_length * fcpe.SAMPLE_RATE // sample_rate
+            return (randn(1, fcpe.N_MELS, samples_16k // fcpe.HOP_LENGTH + 1),)
         return (randn(1, s.n_mels, frames),)
 
     return make
