@@ -140,3 +140,21 @@ def test_no_index_and_no_cache_is_one_clear_error(tmp_path: Path,
         fetch("dnsmos", tmp_path)
     assert "speechmos==0.0.1.1" in str(error.value) and "\n" not in str(error.value)
     assert not any((weights_dir(tmp_path)).rglob("*.onnx"))
+
+
+@pytest.mark.slow
+def test_fcpe_port_tracks_the_labelled_vocals(machine_cache: Path) -> None:
+    from avbench.metrics.quality import pitch_metrics
+    from avbench.models import fcpe
+    from avbench.pipelines.fcpe_pitch import FCPEFrontEnd
+
+    model = fcpe.FCPE()
+    assert fcpe.load_pretrained(model, machine_cache) == (
+        "pretrained:torchfcpe/fcpe_c_v001.pt")
+    song = generate_song(2.0, 22050, seed=2)
+    front = FCPEFrontEnd(22050, 256)
+    with torch.inference_mode():
+        f0_16k = model.eval()(front.mel(torch.from_numpy(song.vocals)))[0]
+    f0_hz, voiced = front.to_grid(f0_16k, 1 + len(song.vocals) // 256)
+    scores = pitch_metrics(f0_hz, voiced, song.f0_hz, song.voiced)
+    assert scores["pitch_rpa_50c"] > 0.9 and scores["pitch_rmse_hz"] < 5, scores
