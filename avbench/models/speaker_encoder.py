@@ -83,7 +83,7 @@ class VoiceEmbedder:
         rms_dbfs = 20 * np.log10(max(float(np.sqrt(np.mean(wav.astype(np.float64) ** 2))),
                                      1e-9))
         if rms_dbfs < TARGET_DBFS:
-            wav = wav * 10 ** ((TARGET_DBFS - rms_dbfs) / 20)
+            wav = (wav * 10 ** ((TARGET_DBFS - rms_dbfs) / 20)).astype(np.float32)
         slices = partial_slices(len(wav))
         wav = np.pad(wav, (0, max(0, slices[-1].stop * HOP_LENGTH - len(wav))))
         power = fn.power_spectrogram(torch.from_numpy(wav), N_FFT, HOP_LENGTH, self.window)

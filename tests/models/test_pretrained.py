@@ -158,3 +158,22 @@ def test_fcpe_port_tracks_the_labelled_vocals(machine_cache: Path) -> None:
     f0_hz, voiced = front.to_grid(f0_16k, 1 + len(song.vocals) // 256)
     scores = pitch_metrics(f0_hz, voiced, song.f0_hz, song.voiced)
     assert scores["pitch_rpa_50c"] > 0.9 and scores["pitch_rmse_hz"] < 5, scores
+
+
+@pytest.mark.slow
+def test_speaker_and_mos_instruments_rank_what_they_should(machine_cache: Path) -> None:
+    from avbench.models.dnsmos import DNSMOS
+    from avbench.models.speaker_encoder import VoiceEmbedder, similarity
+
+    song, other = generate_song(4.0, 22050, seed=0), generate_song(4.0, 22050, seed=5)
+    embedder = VoiceEmbedder(machine_cache)
+    voice = embedder.embed(song.vocals, 22050)
+    same = embedder.embed(song.vocals[: 3 * 22050], 22050)
+    quiet = embedder.embed(1e-3 * other.vocals, 22050)  # raised to -30 dBFS first
+    assert voice.shape == (256,) and quiet.dtype == np.float32
+    assert similarity(voice, same) > similarity(voice, embedder.embed(song.accompaniment,
+                                                                      22050))
+    mos = DNSMOS(machine_cache)
+    noise = np.random.default_rng(0).standard_normal(3 * 22050).astype(np.float32) * 0.1
+    clean, noisy = mos(song.vocals, 22050), mos(noise, 22050)
+    assert clean["ovrl"] > noisy["ovrl"] + 0.5 and 1.0 <= noisy["ovrl"] <= 5.0
