@@ -107,10 +107,11 @@ class SpleeterSeparator(nn.Module):
         pad_time = (n_frames + 63) // 64 * 64 - n_frames
         x = F.pad(magnitude[:, :N_BINS] * MAGNITUDE_SCALE, (0, pad_time))
         x = x.transpose(1, 2).unsqueeze(1).expand(-1, 2, -1, -1)  # mono as both channels
-        vocals = self.stems["vocals"](x).square()
-        accompaniment = self.stems["accompaniment"](x).square()
+        # The ratio masks in float32: squared magnitude estimates overflow float16 (max 65504).
+        vocals = self.stems["vocals"](x).float().square()
+        accompaniment = self.stems["accompaniment"](x).float().square()
         mask = (vocals + _EPS / 2) / (vocals + accompaniment + _EPS)
-        mask = mask.mean(dim=1)[:, :n_frames].transpose(1, 2)
+        mask = mask.mean(dim=1)[:, :n_frames].transpose(1, 2).to(magnitude.dtype)
         return F.pad(mask, (0, 0, 0, n_freq - N_BINS))
 
 

@@ -177,3 +177,20 @@ def test_speaker_and_mos_instruments_rank_what_they_should(machine_cache: Path) 
     noise = np.random.default_rng(0).standard_normal(3 * 22050).astype(np.float32) * 0.1
     clean, noisy = mos(song.vocals, 22050), mos(noise, 22050)
     assert clean["ovrl"] > noisy["ovrl"] + 0.5 and 1.0 <= noisy["ovrl"] <= 5.0
+
+
+@pytest.mark.slow
+def test_spleeter_in_float16_stays_finite_and_close(machine_cache: Path) -> None:
+    """Squared magnitude estimates overflow float16; the ratio masks are made in float32."""
+    from avbench.tasks.parity import compare
+
+    song = generate_song(1.0, 22050, seed=0)
+    window = torch.hann_window(spleeter.N_FFT)
+    magnitude = torch.stft(torch.from_numpy(song.mix), spleeter.N_FFT, spleeter.HOP_LENGTH,
+                           window=window, return_complex=True).abs()[None]
+    separator = spleeter.pretrained_separator(machine_cache)
+    with torch.inference_mode():
+        reference = separator(magnitude)
+        half = separator.half()(magnitude.half()).float()
+    assert torch.isfinite(half).all()
+    assert compare(half, reference, audio=False)["rel_l2"] < 1e-2
