@@ -12,7 +12,7 @@ EXTRAS ?= cpu,dev
 ORT_OTHERS = $(if $(findstring gpu,$(EXTRAS)),onnxruntime onnxruntime-openvino,onnxruntime-gpu)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup bench test test-fast sweep ui lint clean
+.PHONY: help setup weights bench test test-fast sweep ui lint clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip uninstall --quiet --yes $(ORT_OTHERS) 2>/dev/null || true
 	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
+
+weights: setup ## Fetch, verify and convert the pretrained weights once (docs/models.md)
+	$(PY) -m avbench.models.pretrained
 
 bench: setup ## One benchmark on the embedded defaults (add ARGS="preset=fast ...")
 	$(PY) -m avbench $(ARGS)

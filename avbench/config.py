@@ -55,6 +55,14 @@ class PipelineConfig:
 
 
 @dataclass
+class WeightsConfig:
+    """``pretrained``: real weights where they exist (docs/models.md); ``seeded``: none."""
+
+    name: str = "pretrained"
+    cache_dir: str | None = None  # null: the machine's avbench cache, whatever paths.cache_dir
+
+
+@dataclass
 class PresetConfig:
     name: str = "balanced"
     svc: SVCSettings = field(default_factory=SVCSettings)
@@ -124,6 +132,7 @@ class AudioConfig:
     duration_s: float = 10.0
     sample_rate: int = 22050
     path: str | None = None
+    vocals_path: str | None = None  # the real file's reference vocal stem (quality figures)
     seed: int = 0
     cache_dir: str | None = None
     # Lengths a TensorRT engine accepts: min, opt = the input's length, max = the larger
@@ -226,6 +235,7 @@ class AvbenchConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     preset: PresetConfig = field(default_factory=PresetConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     kernel: KernelConfig = field(default_factory=KernelConfig)

@@ -9,7 +9,11 @@ GPU utilisation is higher-is-better: > 70 % good, 50-70 % fair, < 50 % poor
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
 
 EXCELLENT, GOOD, FAIR, POOR = "excellent", "good", "fair", "poor"
 
@@ -46,6 +50,26 @@ GPU_MEMORY = Bands("memory_peak_mb", "GPU memory peak", "GB",
 HEADLINE = (RTF, PITCH_RMSE, CLEAN_PITCH_RMSE, GPU_MEMORY)
 
 GPU_UTIL_METRIC = "monitor.gpu_util_pct_mean"
+GRADED = "graded"
+
+
+def ungraded(run: Mapping[str, Any], metric: str) -> str | None:
+    """None when ``metric`` of ``run`` (a row of ``analysis.runs``) may be graded, else why not
+    (``not graded (seeded: <components>)``: a component its figure depends on has no real
+    weights). Runs recorded before grading existed carry no tag and stay graded."""
+    verdict = run.get(f"grading.{metric}")
+    if not isinstance(verdict, str) or verdict == GRADED:
+        return None
+    return verdict
+
+
+def graded_values(frame: pd.DataFrame, metric: str) -> pd.Series:
+    """``frame[metric]`` with every ungraded value set to NaN (tables and plots use these)."""
+    column = f"grading.{metric}"
+    if column not in frame.columns:
+        return frame[metric]
+    verdicts = frame[column]
+    return frame[metric].where(verdicts.isna() | (verdicts == GRADED))
 
 
 def gpu_util_band(util_pct: float) -> str | None:

@@ -74,7 +74,8 @@ def interpretation(frame: pd.DataFrame) -> pd.DataFrame:
             if band is bands.GPU_MEMORY and not on_gpu:
                 continue
             value = run.get(band.metric)
-            verdict = None if value is None else band.of(float(value))
+            verdict = None if value is None else (bands.ungraded(run, band.metric)
+                                                  or band.of(float(value)))
             if verdict is not None:
                 rows.append({"cell": run["cell"], "metric": band.label,
                              "value": f"{float(value) * band.scale:.3g} {band.unit}".strip(),

@@ -25,6 +25,8 @@ PARENT_TAG = "mlflow.parentRunId"
 # Groups that decide what a run measures, in the order labels show them.
 CONFIG_GROUPS = ("pipeline", "preset", "precision", "backend", "kernel", "gpu", "audio",
                  "scenario")
+# grading.<metric> tags (graded | not graded (seeded: ...)) are copied as they are.
+GRADING_PREFIX = "grading."
 # Tags copied to columns (tag -> column).
 TAG_COLUMNS = {
     "hardware.key": "hardware_key", "hardware.gpu_name": "gpu_name",
@@ -124,6 +126,7 @@ def runs_frame(runs: Iterable[Any]) -> pd.DataFrame:
         row |= {column: tags.get(tag) for tag, column in TAG_COLUMNS.items()}
         row |= {key.removeprefix("choice."): value for key, value in tags.items()
                 if key.startswith("choice.")}
+        row |= {key: value for key, value in tags.items() if key.startswith(GRADING_PREFIX)}
         row |= run.data.metrics
         row |= identity(run.data.params, tags, run.data.metrics)
         rows.append(row)

@@ -161,8 +161,10 @@ def log_mel_spectrogram(
     window: Tensor | None = None,
     mel_basis: Tensor | None = None,
     plan: MelPlan | None = None,
+    power: float = 2.0,
+    floor: float = LOG_MEL_FLOOR,
 ) -> Tensor:
-    """Natural-log mel power spectrogram, ``log(clamp(mel, min=1e-10))``.
+    """Natural-log mel spectrogram, ``log(clamp(mel, min=floor))`` of ``|STFT| ** power``.
 
     Equals ``np.log(np.maximum(librosa.feature.melspectrogram(y, sr, n_fft=n_fft,
     hop_length=hop_length, n_mels=n_mels, fmin=f_min, fmax=f_max, center=center), 1e-10))``
@@ -175,6 +177,9 @@ def log_mel_spectrogram(
             built per call if None.
         plan: ``mel_basis`` prepared by :func:`avbench.dsp.spectral.mel_plan` (made per call
             if None). Pass all three from a module so nothing is rebuilt in a timed region.
+        power: 2 projects the power spectrum (librosa's default); 1 the magnitude (HiFi-GAN's
+            mel: ``power=1.0, floor=1e-5``, f_max 8 kHz).
+        floor: the clamp before the log.
 
     The work runs through :func:`avbench.dsp.spectral.chunked_log_mel`: runs of frames that
     stay in cache, and a banded mel projection.
@@ -190,5 +195,5 @@ def log_mel_spectrogram(
         plan = mel_plan(mel_basis.to(waveform.device))
     batch_shape = waveform.shape[:-1]
     signal = _framing_input(waveform, n_fft, center)
-    log_mel = chunked_log_mel(signal, n_fft, hop_length, window, plan, LOG_MEL_FLOOR)
+    log_mel = chunked_log_mel(signal, n_fft, hop_length, window, plan, floor, power)
     return log_mel.reshape(*batch_shape, *log_mel.shape[-2:])

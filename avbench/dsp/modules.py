@@ -53,10 +53,11 @@ def _triton_input(waveform: Tensor) -> Tensor:
 
 
 class LogMel(nn.Module):
-    """Natural-log Slaney mel power spectrogram, ``(..., time) -> (..., n_mels, frames)``.
+    """Natural-log Slaney mel spectrogram, ``(..., time) -> (..., n_mels, frames)``.
 
-    Matches ``log(clamp(librosa.feature.melspectrogram(...), 1e-10))``; see
-    :func:`avbench.dsp.functional.log_mel_spectrogram`.
+    Matches ``log(clamp(librosa.feature.melspectrogram(..., power=power), floor))``; see
+    :func:`avbench.dsp.functional.log_mel_spectrogram`. The Triton kernel computes the
+    power mel (``power=2``); other powers run the torch path on every device.
     """
 
     window: Tensor
@@ -75,9 +76,13 @@ class LogMel(nn.Module):
         f_max: float | None = None,
         center: bool = True,
         kernel: str = "torch",
+        power: float = 2.0,
+        floor: float = functional.LOG_MEL_FLOOR,
     ) -> None:
         super().__init__()
         self.kernel = _check_kernel(kernel, "LogMel")
+        self.power = power
+        self.floor = floor
         self.sample_rate = sample_rate
         self.n_fft = n_fft
         self.hop_length = hop_length
@@ -96,7 +101,7 @@ class LogMel(nn.Module):
         self.register_buffer("mel_pair_weights", plan.pair_weights, persistent=False)
         self._half_bases: tuple[Tensor, Tensor] | None = None
         self._triton_log_mel: Callable[..., Tensor] | None = None
-        if _may_use_triton(self.kernel):
+        if _may_use_triton(self.kernel) and power == 2.0:
             from kernels_triton.mel import log_mel
             from kernels_triton.stft import dft_bases
 
@@ -118,7 +123,7 @@ class LogMel(nn.Module):
         if self._triton_log_mel is not None and _uses_triton(self.kernel, waveform):
             signal = _triton_input(waveform)
             return self._triton_log_mel(signal, self._bases(signal.dtype), self.mel_basis,
-                                        self.hop_length, self.center, functional.LOG_MEL_FLOOR)
+                                        self.hop_length, self.center, self.floor)
         return functional.log_mel_spectrogram(
             waveform,
             self.sample_rate,
@@ -131,13 +136,16 @@ class LogMel(nn.Module):
             window=self.window,
             mel_basis=self.mel_basis,
             plan=spectral.MelPlan(self.mel_blocks, self.mel_pair_weights),
+            power=self.power,
+            floor=self.floor,
         )
 
     def extra_repr(self) -> str:
         return (
             f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
             f"n_mels={self.n_mels}, f_min={self.f_min}, f_max={self.f_max}, "
-            f"center={self.center}, kernel={self.kernel!r}"
+            f"center={self.center}, kernel={self.kernel!r}, power={self.power}, "
+            f"floor={self.floor}"
         )
 
 

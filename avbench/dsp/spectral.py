@@ -59,8 +59,11 @@ def mel_plan(mel_basis: Tensor, block: int = MEL_BLOCK) -> MelPlan:
 
 
 def chunked_log_mel(signal: Tensor, n_fft: int, hop_length: int, window: Tensor,
-                    plan: MelPlan, floor: float) -> Tensor:
+                    plan: MelPlan, floor: float, power: float = 2.0) -> Tensor:
     """``log(clamp(mel, floor))`` of an already padded ``(batch, samples)`` signal.
+
+    ``power=2`` projects the power spectrum (re^2 and im^2 squared in place); any other
+    power projects ``|X| ** power`` (``power=1``: magnitude, as HiFi-GAN's mel does).
 
     Returns ``(batch, n_mels, frames)``, contiguous.
     """
@@ -71,17 +74,23 @@ def chunked_log_mel(signal: Tensor, n_fft: int, hop_length: int, window: Tensor,
         chunk = max(16, _CPU_CHUNK_BINS // (n_fft // 2 + 1))
     window = window.to(signal.dtype)
     weights = plan.pair_weights.to(signal.dtype)
+    if power != 2.0:  # one row per bin: |X| ** power is not a sum of re^2 and im^2 terms
+        weights = weights[0::2]
+    step = 2 if power == 2.0 else 1
     mel = signal.new_empty(batch, n_frames, weights.shape[1])
     for row in range(batch):
         for start in range(0, n_frames, chunk):
             spectrum = torch.fft.rfft(frames[row, start : start + chunk] * window)
-            # (frames, 2 * n_freqs) of re^2, im^2: squared in place on the FFT output.
-            squares = torch.view_as_real(spectrum).square_().flatten(-2)
+            if power == 2.0:
+                # (frames, 2 * n_freqs) of re^2, im^2: squared in place on the FFT output.
+                squares = torch.view_as_real(spectrum).square_().flatten(-2)
+            else:
+                squares = spectrum.abs().pow_(power)
             out = mel[row, start : start + chunk]
             for first, end, lo, hi in plan.blocks:
                 if hi > lo:
-                    out[:, first:end] = squares[:, 2 * lo : 2 * hi] @ weights[2 * lo : 2 * hi,
-                                                                             first:end]
+                    out[:, first:end] = (squares[:, step * lo : step * hi]
+                                         @ weights[step * lo : step * hi, first:end])
                 else:
                     out[:, first:end] = 0.0
     return mel.clamp_(min=floor).log_().transpose(1, 2).contiguous()

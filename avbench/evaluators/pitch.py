@@ -1,9 +1,8 @@
-"""Pitch accuracy of the pipeline's F0 against a synthetic song's labels."""
+"""Pitch accuracy of the pipeline's F0 (on the separated vocals) against the input's labels."""
 
 from __future__ import annotations
 
-import torch
-
+from avbench.evaluators.references import references
 from avbench.metrics.quality import pitch_metrics
 from avbench.phases.context import RunContext
 from avbench.phases.input import RunInput
@@ -12,27 +11,24 @@ from avbench.pipelines.base import Pipeline
 
 
 class PitchAccuracy:
-    """``pitch_*``: the f0_extraction stage's output, i.e. F0 of the separated vocals (with
-    untrained separation weights this mostly measures the separation). ``f0_clean.pitch_*``:
-    the same extractor on the clean vocal stem, which isolates the F0 method itself."""
+    """``pitch_*``: the f0_extraction stage's output, i.e. F0 of the separated vocals, against
+    the synthetic song's exact labels or, for a real file with ``audio.vocals_path``, the F0
+    method's own track of the reference vocals (tag ``pitch.labels`` says which)."""
 
     name = "pitch"
-    depends_on = ("separation",)
+    depends_on = ("separation", "f0")
 
     def applies(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput,
                 measured: Measurement) -> bool:
-        return (run_input.song is not None and measured.output is not None
-                and "f0_hz" in measured.output.state)
+        return ((run_input.song is not None or bool(ctx.cfg.audio.get("vocals_path")))
+                and measured.output is not None and "f0_hz" in measured.output.state)
 
     def evaluate(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput,
                  measured: Measurement) -> dict[str, float]:
-        song, state = run_input.song, measured.output.state
-        labels = (song.f0_hz, song.voiced)
-        metrics = pitch_metrics(state["f0_hz"].cpu().numpy(), state["voiced"].cpu().numpy(),
-                                *labels)
-        if hasattr(pipe, "extract_f0"):
-            with torch.inference_mode():
-                f0_hz, voiced = pipe.extract_f0(torch.from_numpy(song.vocals))
-            clean = pitch_metrics(f0_hz.cpu().numpy(), voiced.cpu().numpy(), *labels)
-            metrics |= {f"f0_clean.{key}": value for key, value in clean.items()}
-        return metrics
+        refs = references(ctx, pipe, run_input)
+        if refs is None or refs.f0_hz is None:
+            return {}
+        state = measured.output.state
+        ctx.set_tags({"pitch.labels": refs.labels})
+        return pitch_metrics(state["f0_hz"].cpu().numpy(), state["voiced"].cpu().numpy(),
+                             refs.f0_hz, refs.voiced)

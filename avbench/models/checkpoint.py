@@ -2,6 +2,8 @@
 
 The file is ``torch.save({name: state_dict})``. Loading is strict per
 component and uses ``weights_only=True``, so a checkpoint can never run code.
+Published layouts are converted on load: an official HiFi-GAN generator file
+(``{"generator": ...}`` with ``weight_g``/``weight_v``) loads into ``vocoder``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,16 @@ def _first_mismatch(name: str, expected: Mapping[str, torch.Tensor], found: Mapp
     return None
 
 
+def _from_official_layout(states: object) -> object:
+    """``{"vocoder": ...}`` from an official HiFi-GAN generator checkpoint; else unchanged."""
+    if isinstance(states, Mapping) and isinstance(states.get("generator"), Mapping) and any(
+            str(key).endswith(".weight_v") for key in states["generator"]):
+        from avbench.models.hifigan_pretrained import official_to_ours
+
+        return {"vocoder": official_to_ours(states)}
+    return states
+
+
 def load_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -> list[str]:
     """Load each component of ``modules`` found in the checkpoint at ``path``.
 
@@ -94,6 +106,7 @@ def load_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Modul
     except Exception as exc:  # torch.load raises many types for corrupt files
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"cannot read checkpoint {source}: {first_line}") from exc
+    states = _from_official_layout(states)
     if not isinstance(states, Mapping) or not all(isinstance(v, Mapping) for v in states.values()):
         raise CheckpointError(
             f"checkpoint {source} is not a {{component: state_dict}} mapping; "

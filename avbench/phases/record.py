@@ -7,6 +7,7 @@ from typing import Any
 
 from avbench import console
 from avbench.backends import BackendReport
+from avbench.evaluators.summary import quality_lines
 from avbench.phases.context import RunContext
 from avbench.phases.input import RunInput
 from avbench.phases.measure import Measurement
@@ -58,8 +59,11 @@ def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measu
                                 measured.times, metrics, measured.output):
         logger.log_artifact(path)
     failures = ctx.parity_failures
-    console.print_run_summary(run_summary(ctx.name, ctx.cfg, ctx.device, measured.times,
-                                          metrics, report, logger, failures))
+    summary = run_summary(ctx.name, ctx.cfg, ctx.device, measured.times, metrics, report, logger,
+                          failures)
+    at = len(summary["lines"]) - (1 if logger.run_id else 0)  # before the "mlflow run" line
+    summary["lines"][at:at] = quality_lines(metrics, ctx.tags)
+    console.print_run_summary(summary)
     if failures and ctx.cfg.backend.parity.enforce:
         raise parity.ParityError(f"parity beyond precision={ctx.cfg.precision.name} thresholds: "
                                  + "; ".join(failures))

@@ -8,28 +8,23 @@ dtype; DSP (STFT, mel, YIN, mixing) stays float32.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from avbench.audio.synth import load_voice_profile
 from avbench.dsp.modules import LogMel, YinPitch
-from avbench.models import (
-    ContentEncoder,
-    HiFiGANGenerator,
-    MelProjection,
-    PitchEncoder,
-    ResidualCouplingFlow,
-    SpectrogramUNet,
-    hifigan_config,
-    load_checkpoint,
-)
+from avbench.models import load_checkpoint
+from avbench.models.hifigan_pretrained import SAMPLE_RATE as HIFIGAN_RATE
+from avbench.models.hifigan_pretrained import HiFiGANMel
 from avbench.pipelines.base import Component, Pipeline, Stage, State
+from avbench.pipelines.fcpe_pitch import FCPEFrontEnd
 from avbench.pipelines.settings import SVCSettings
+from avbench.pipelines.svc_modules import build_modules, example_inputs
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +36,7 @@ COMPONENTS = {
     "flow_decoder": ("hidden", "speaker"),
     "mel_projection": ("latent",),
     "vocoder": ("mel",),
+    "f0": ("mel",),  # f0_method=fcpe
 }
 
 
@@ -61,6 +57,8 @@ class SVCPipeline(Pipeline):
         checkpoint: str | Path | None = None,
         seed: int = 0,
         name: str = "svc",
+        weights: str = "seeded",
+        weights_cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(torch.device(device), sample_rate)
         self.name = name
@@ -68,8 +66,11 @@ class SVCPipeline(Pipeline):
         self.dtype = dtype
         self.kernel = kernel
         s = self.settings
-        modules = _build_modules(s, seed)
+        modules, self.weights, self.separation_grid = build_modules(s, seed, weights,
+                                                                    weights_cache_dir)
         self.loaded_components = load_checkpoint(checkpoint, modules) if checkpoint else []
+        for component in self.loaded_components:
+            self.weights[component] = f"checkpoint:{Path(checkpoint).name}"
         for module in modules.values():
             if hasattr(module, "remove_weight_norm"):
                 module.remove_weight_norm()
@@ -88,21 +89,29 @@ class SVCPipeline(Pipeline):
             )
         with torch.inference_mode():  # an inference tensor, like every input built in run()
             self.speaker = speaker_embedding.reshape(1, -1, 1).to(self.device, dtype).clone()
-        self.window = torch.hann_window(s.n_fft, device=self.device)
+        self.window = torch.hann_window(self.separation_grid.n_fft, device=self.device)
         self.log_mel = LogMel(sample_rate, n_fft=s.n_fft, hop_length=s.hop_length,
                               n_mels=s.n_mels, kernel=kernel).to(self.device)
+        self.fcpe = (FCPEFrontEnd(sample_rate, s.hop_length, kernel).to(self.device)
+                     if "f0" in modules else None)
         self.pitch = YinPitch(sample_rate, frame_length=s.f0_frame_length,
                               hop_length=s.hop_length, fmin=s.f0_fmin_hz, fmax=s.f0_fmax_hz,
                               threshold=s.f0_threshold, kernel=kernel).to(self.device)
+        # HiFi-GAN's own mel, for the vocoder's copy-synthesis (when the sizes are its sizes).
+        self.vocoder_mel = (HiFiGANMel(kernel).to(self.device)
+                            if (sample_rate, s.n_mels, s.hop_length) == (HIFIGAN_RATE, 80, 256)
+                            else None)
         self.peak = 10.0 ** (s.peak_dbfs / 20.0)
         self.components = {
-            name: Component(name, module, _example_inputs(name, s, self.device, dtype),
+            name: Component(name, module, example_inputs(name, s, self.separation_grid,
+                                                          self.device, dtype, sample_rate),
                             COMPONENTS[name])
             for name, module in modules.items()
         }
         self.stages = [
             Stage("separation", self._separation, ("separation",), ("vocals",)),
-            Stage("f0_extraction", self._f0_extraction, (), ("f0_hz",)),
+            Stage("f0_extraction", self._f0_extraction, ("f0",) if self.fcpe else (),
+                  ("f0_hz",)),
             Stage("conversion", self._conversion,
                   ("content_encoder", "pitch_encoder", "flow_decoder", "mel_projection"),
                   ("converted_mel",)),
@@ -116,14 +125,15 @@ class SVCPipeline(Pipeline):
                   for name, c in self.components.items()}
         return {"settings": asdict(self.settings), "parameters": params,
                 "dtype": str(self.dtype).removeprefix("torch."), "kernel": self.kernel,
-                "checkpoint_components": list(self.loaded_components)}
+                "checkpoint_components": list(self.loaded_components),
+                "weights": dict(self.weights)}
 
     # Stages: each reads the state earlier stages wrote and adds its own keys.
 
     def _separation(self, state: State) -> None:
         mix = state["input"].to(self.device, torch.float32)
-        s = self.settings
-        spec = torch.stft(mix, s.n_fft, s.hop_length, window=self.window, center=True,
+        grid = self.separation_grid
+        spec = torch.stft(mix, grid.n_fft, grid.hop_length, window=self.window, center=True,
                           return_complex=True)
         magnitude = spec.abs()[None].to(self.dtype).contiguous()  # stft leaves it transposed
         mask = self.components["separation"](magnitude)[0].float()
@@ -132,13 +142,29 @@ class SVCPipeline(Pipeline):
         state["accompaniment"] = self._istft(spec * (1.0 - mask), length)
 
     def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        s = self.settings
-        return torch.istft(spec, s.n_fft, s.hop_length, window=self.window, center=True,
+        grid = self.separation_grid
+        return torch.istft(spec, grid.n_fft, grid.hop_length, window=self.window, center=True,
                            length=length)
 
     def extract_f0(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """F0 in Hz and the voiced mask of ``waveform``, as the f0_extraction stage does it."""
-        return self.pitch(waveform.to(self.device, torch.float32))
+        signal = waveform.to(self.device, torch.float32)
+        if self.fcpe is None:
+            return self.pitch(signal)
+        mel = self.fcpe.mel(signal).to(self.dtype).contiguous()
+        f0_hz = self.components["f0"](mel)[0].float()
+        return self.fcpe.to_grid(f0_hz, 1 + signal.shape[-1] // self.hop_length)
+
+    def resynthesize(self, waveform: torch.Tensor) -> torch.Tensor | None:
+        """The vocoder's copy-synthesis of ``waveform`` from HiFi-GAN's mel of it, through the
+        prepared vocoder component; None when the pipeline's mel is not HiFi-GAN's."""
+        if self.vocoder_mel is None:
+            return None
+        signal = waveform.to(self.device, torch.float32).reshape(-1)
+        # One extra hop makes the frame count the pipeline's own (1 + samples // hop).
+        mel = self.vocoder_mel(torch.nn.functional.pad(signal, (0, self.hop_length)))
+        wave = self.components["vocoder"](mel[None].to(self.dtype).contiguous())
+        return wave.float().reshape(-1)[: signal.shape[-1]]
 
     def _f0_extraction(self, state: State) -> None:
         state["f0_hz"], state["voiced"] = self.extract_f0(state["vocals"])
@@ -164,48 +190,3 @@ class SVCPipeline(Pipeline):
         mixed = converted * gain + accompaniment
         peak = mixed.abs().max().clamp_min(1e-8)
         state["output"] = mixed * torch.clamp(self.peak / peak, max=1.0)
-
-
-def _build_modules(s: SVCSettings, seed: int) -> dict[str, nn.Module]:
-    """Seeded, architecture-faithful initialisation: same seed, same weights."""
-    builders: dict[str, Callable[[], nn.Module]] = {
-        "separation": lambda: SpectrogramUNet(s.n_fft // 2 + 1, s.separation_channels,
-                                              s.separation_depth),
-        "content_encoder": lambda: ContentEncoder(s.n_mels, s.hidden, s.content_layers),
-        "pitch_encoder": lambda: PitchEncoder(s.hidden),
-        "flow_decoder": lambda: ResidualCouplingFlow(
-            channels=s.hidden, hidden=s.hidden, n_layers=s.flow_layers, n_flows=s.n_flows,
-            gin_channels=s.speaker_dim),
-        "mel_projection": lambda: MelProjection(s.hidden, s.n_mels),
-        "vocoder": lambda: HiFiGANGenerator(hifigan_config(s.vocoder), n_mels=s.n_mels),
-    }
-    modules = {}
-    for index, (name, build) in enumerate(builders.items()):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed * 1000 + index)
-            modules[name] = build()
-    return modules
-
-
-def _example_inputs(
-    name: str, s: SVCSettings, device: torch.device, dtype: torch.dtype
-) -> Callable[[int], tuple[torch.Tensor, ...]]:
-    """Inputs of the right shape for ``frames`` mel frames, for export and parity."""
-
-    def make(frames: int) -> tuple[torch.Tensor, ...]:
-        def randn(*shape: int) -> torch.Tensor:
-            return torch.randn(*shape, device=device, dtype=dtype)
-
-        if name == "separation":
-            return (randn(1, s.n_fft // 2 + 1, frames).abs(),)
-        if name == "content_encoder":
-            return (randn(1, s.n_mels, frames),)
-        if name == "pitch_encoder":
-            return (torch.full((1, frames), 220.0, device=device, dtype=dtype),)
-        if name == "flow_decoder":
-            return randn(1, s.hidden, frames), randn(1, s.speaker_dim, 1)
-        if name == "mel_projection":
-            return (randn(1, s.hidden, frames),)
-        return (randn(1, s.n_mels, frames),)
-
-    return make

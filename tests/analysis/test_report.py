@@ -72,7 +72,7 @@ def test_plots_from_synthetic_runs(tmp_path: Path) -> None:
         "precision": ["fp32", "fp32", "fp16"], "rtf": [2.0, 0.4, 0.3],
         "rtf_ci_low": [1.9, 0.35, 0.28], "rtf_ci_high": [2.2, 0.45, 0.33],
         "stage_ms.vocoder": [80.0, 9.0, 7.0], "stage_ms.vocoder.p90": [90.0, 10.0, 8.0],
-        "stage_ms.separation": [20.0, 3.0, 2.0], "f0_clean.pitch_rmse_hz": [3.0, 3.0, 4.0]})
+        "stage_ms.separation": [20.0, 3.0, 2.0], "quality.vocals_si_sdr_db": [9.0, 9.5, 8.0]})
     assert plots.stage_columns(frame) == ["stage_ms.vocoder", "stage_ms.separation"]
     paths = plots.sweep_plots(frame, {"a": [1.0, 2.0, 3.0], "b": [0.5, 0.6]}, tmp_path)
     assert [p.name for p in paths] == ["stage_breakdown.png", "rtf_by_preset_precision.png",

@@ -6,7 +6,8 @@ import torch
 
 from avbench.pipelines.base import Component, Pipeline
 from avbench.pipelines.settings import SVCSettings
-from avbench.pipelines.svc import COMPONENTS, _build_modules, _example_inputs
+from avbench.pipelines.svc import COMPONENTS
+from avbench.pipelines.svc_modules import SeparationGrid, example_inputs, seeded_modules
 
 TINY = SVCSettings(n_fft=64, hop_length=256, n_mels=16, separation_channels=4,
                    separation_depth=3, hidden=24, content_layers=2, flow_layers=2, n_flows=2,
@@ -17,12 +18,13 @@ def svc_components(device: torch.device, dtype: torch.dtype, seed: int = 0,
                    names: tuple[str, ...] | None = None) -> dict[str, Component]:
     """The SVC pipeline's neural components, tiny, on ``device`` in ``dtype``."""
     components = {}
-    for name, module in _build_modules(TINY, seed=seed).items():
+    for name, module in seeded_modules(TINY, seed=seed).items():
         if names is not None and name not in names:
             continue
         module.to(device, dtype).eval().requires_grad_(False)
-        components[name] = Component(name, module, _example_inputs(name, TINY, device, dtype),
-                                     COMPONENTS[name])
+        inputs = example_inputs(name, TINY, SeparationGrid(TINY.n_fft, TINY.hop_length),
+                                device, dtype)
+        components[name] = Component(name, module, inputs, COMPONENTS[name])
     return components
 
 

@@ -78,6 +78,23 @@ def test_log_mel_matches_librosa(song, n_fft, hop_length, n_mels, center):
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-2)
 
 
+@pytest.mark.parametrize("center", [True, False])
+def test_magnitude_log_mel_matches_librosa_hifigan_settings(song, center):
+    """HiFi-GAN's mel: magnitude (power 1), f_max 8 kHz, log of clamp 1e-5."""
+    audio = song.mix[: SR // 2]
+    mel = librosa.feature.melspectrogram(y=audio, sr=SR, n_fft=1024, hop_length=256, n_mels=80,
+                                         fmax=8000.0, center=center, power=1.0,
+                                         pad_mode="constant")
+    ref = np.log(np.maximum(mel, 1e-5))
+    ours = fn.log_mel_spectrogram(torch.from_numpy(audio), SR, 1024, 256, 80, f_max=8000.0,
+                                  center=center, power=1.0, floor=1e-5).numpy()
+    assert ours.shape == ref.shape
+    loud = ref > np.log(1e-3)  # float32 rounding only matters near the floor
+    assert loud.mean() > 0.5
+    np.testing.assert_allclose(ours[loud], ref[loud], rtol=0, atol=2e-4)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=2e-3)
+
+
 def test_log_mel_prebuilt_state_and_batch_shapes():
     audio = torch.from_numpy(
         np.random.default_rng(0).standard_normal((2, 3, 4000)).astype(np.float32)

@@ -161,3 +161,27 @@ def test_weight_norm_removed_before_save_is_reported(tmp_path: Path) -> None:
 
 def test_error_is_a_value_error() -> None:
     assert issubclass(CheckpointError, ValueError)
+
+
+def _official_layout(generator: HiFiGANGenerator) -> dict:
+    """Our generator's state in the published HiFi-GAN layout (hook-based weight norm)."""
+    state = {key.replace(".parametrizations.weight.original0", ".weight_g")
+             .replace(".parametrizations.weight.original1", ".weight_v"): value
+             for key, value in generator.state_dict().items()}
+    return {"generator": state}
+
+
+def test_official_hifigan_layout_is_converted_on_load(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    published = HiFiGANGenerator(hifigan_config("v3"), n_mels=16)
+    torch.save(_official_layout(published), tmp_path / "generator_v3.pth.tar")
+    target = _components(seed=9)
+    assert load_checkpoint(tmp_path / "generator_v3.pth.tar", target) == ["vocoder"]
+    _assert_same_state(target["vocoder"], published)
+
+
+def test_official_layout_that_does_not_fit_names_the_keys(tmp_path: Path) -> None:
+    torch.save(_official_layout(HiFiGANGenerator(hifigan_config("v1"), n_mels=16)),
+               tmp_path / "generator_v1.pth.tar")
+    with pytest.raises(CheckpointError, match=r"component 'vocoder': key 'conv_pre.*shape"):
+        load_checkpoint(tmp_path / "generator_v1.pth.tar", _components(seed=0))

@@ -13,7 +13,8 @@ from avbench.audio.synth import load_or_generate, write_voice_profiles
 from avbench.models import save_checkpoint
 from avbench.models.checkpoint import CheckpointError
 from avbench.pipelines.settings import SVCSettings
-from avbench.pipelines.svc import COMPONENTS, SVCPipeline, _build_modules
+from avbench.pipelines.svc import SVCPipeline
+from avbench.pipelines.svc_modules import seeded_modules
 from tests.test_config import compose_avbench
 
 STAGES = ["separation", "f0_extraction", "conversion", "vocoder", "mixing"]
@@ -64,9 +65,10 @@ def test_same_seed_same_output_other_seed_differs(song, profile: Path) -> None:
 def test_checkpoint_is_loaded(song, profile: Path, tmp_path: Path) -> None:
     source = build(profile, seed=7)
     # The pipeline folds weight norm at build, so save from freshly built (unfolded) modules.
-    save_checkpoint(tmp_path / "ckpt.pt", _build_modules(settings("fast"), seed=7))
+    modules = seeded_modules(settings("fast"), seed=7)
+    save_checkpoint(tmp_path / "ckpt.pt", modules)
     loaded = build(profile, seed=0, checkpoint=tmp_path / "ckpt.pt")
-    assert loaded.loaded_components == list(COMPONENTS)
+    assert loaded.loaded_components == list(modules)  # every component but f0 (yin: none)
     audio = torch.from_numpy(song.mix)
     assert torch.allclose(loaded.run(audio).audio, source.run(audio).audio, atol=1e-5)
 
