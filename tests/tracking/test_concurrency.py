@@ -17,7 +17,7 @@ PROCESSES = 8
 
 
 def _eight_runs(work: Path, uri: str, asset_cache: Path) -> list:
-    started = [start_cli("pipeline=calibration", "debug=default", f"tags.slot=s{i}",
+    started = [start_cli("pipeline=calibration", "debug=default", f"+tags.slot=s{i}",
                          f"paths.cache_dir={asset_cache}", cwd=work,
                          env={"MLFLOW_TRACKING_URI": uri}) for i in range(PROCESSES)]
     outcomes = [(p.wait(timeout=1200), p.communicate()) for p in started]
