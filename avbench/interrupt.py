@@ -11,6 +11,8 @@ it leaves RUNNING are ended by the liveness check (avbench/tracking/liveness.py)
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -25,6 +27,10 @@ class Interrupted(BaseException):
         super().__init__(f"interrupted by {self.signal_name}")
 
 
+_deferring = 0  # depth of `deferred()` sections on the main thread
+_pending: int | None = None  # a signal received inside one
+
+
 def install() -> None:
     """Raise :class:`Interrupted` on SIGTERM and SIGINT (main thread only)."""
     for signum in SIGNALS:
@@ -32,9 +38,29 @@ def install() -> None:
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:
+    global _pending
     for other in SIGNALS:
         signal.signal(other, signal.SIG_IGN)
+    if _deferring:
+        _pending = signum
+        return
     raise Interrupted(signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A section a signal must not cut in half (a write to the tracking store: a write
+    stopped midway can leave the database locked, and the run could then not be ended);
+    a signal received inside it is raised when the outermost section ends."""
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending is not None:
+            signum, _pending = _pending, None
+            raise Interrupted(signum)
 
 
 def as_interrupted(error: BaseException) -> Interrupted:

@@ -70,13 +70,14 @@ def _follow_in_hydra(old: Path, new: Path) -> None:
 
 
 def remove_if_unused(out_dir: Path, log_file: Path | None) -> None:
-    """Remove a run folder that holds only Hydra's files and the job log (and its date
-    folder when that is left empty)."""
+    """Remove a run folder that holds only Hydra's files and the job log, and the
+    folders above it that are left empty."""
     if not out_dir.is_dir():
         return
     ours = HYDRA_FILES | ({log_file.name} if log_file is not None else set())
     if any(entry.name not in ours for entry in out_dir.iterdir()):
         return
     shutil.rmtree(out_dir, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        out_dir.parent.rmdir()  # the <date> folder, when this was its only run
+    with contextlib.suppress(OSError):  # outputs/<date> and outputs/, when left empty
+        out_dir.parent.rmdir()
+        out_dir.parent.parent.rmdir()

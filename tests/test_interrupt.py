@@ -133,3 +133,21 @@ def test_liveness_by_pid_and_start_time_never_by_age() -> None:
     assert is_alive(tags) is False
     assert is_alive(tags | {HOST_TAG: "another-host"}) is None  # cannot be seen from here
     assert is_alive({}) is None  # a run without the tags is never ended
+
+
+def test_a_signal_inside_a_store_write_is_raised_after_it() -> None:
+    from avbench import interrupt
+
+    previous = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
+    interrupt.install()
+    finished = False
+    try:
+        with (pytest.raises(interrupt.Interrupted, match="interrupted by SIGTERM"),
+              interrupt.deferred()):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handler has run by now, and deferred the signal
+            finished = True
+        assert finished
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

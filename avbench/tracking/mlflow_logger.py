@@ -14,6 +14,8 @@ from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from avbench.interrupt import deferred
+
 log = logging.getLogger(__name__)
 
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
@@ -88,9 +90,29 @@ def open_client(uri: str | None) -> MlflowClient:
 
 
 def _migrated_client(uri: str | None) -> MlflowClient:
-    client = MlflowClient(tracking_uri=uri)
-    client.search_experiments(max_results=1)  # creates / migrates the schema
-    return client
+    with deferred():
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # creates / migrates the schema
+    return UninterruptedClient(client)  # type: ignore[return-value]
+
+
+class UninterruptedClient:
+    """An MlflowClient whose calls a SIGTERM / SIGINT never cuts in half: the signal is
+    raised when the call returns (avbench.interrupt.deferred)."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with deferred():
+                return attribute(*args, **kwargs)
+
+        return call
 
 
 def is_read_only_error(error: BaseException) -> bool:

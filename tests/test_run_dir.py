@@ -1,0 +1,56 @@
+"""Output folders: a single run under outputs/<date>/<time>-<run id>, logged from there;
+tasks that run no benchmark leave no folder behind."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from avbench.run_dir import cell_name, remove_if_unused
+from tests.conftest import run_cli
+
+
+@pytest.mark.slow
+def test_single_run_folder_is_named_after_its_run(mlflow_store: str, tmp_path: Path,
+                                                  asset_cache: Path) -> None:
+    done = run_cli("pipeline=calibration", "debug=default", f"paths.cache_dir={asset_cache}",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    client = MlflowClient(tracking_uri=mlflow_store)
+    (run,) = client.search_runs([client.get_experiment_by_name("avbench").experiment_id])
+    (folder,) = (tmp_path / "outputs").glob("*/*")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", folder.parent.name)
+    assert re.fullmatch(rf"\d{{2}}-\d{{2}}-\d{{2}}-{run.info.run_id}", folder.name), folder.name
+    logged = Path(client.download_artifacts(run.info.run_id, "avbench.log")).read_text()
+    assert logged == (folder / "avbench.log").read_text()
+    assert not (tmp_path / "multirun").exists()
+
+
+@pytest.mark.slow
+def test_doctor_leaves_no_run_folder(mlflow_store: str, tmp_path: Path) -> None:
+    done = run_cli("task=doctor", "task.noise_probe_s=0", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
+
+
+def test_folder_with_files_of_its_own_is_kept(tmp_path: Path) -> None:
+    only_hydra = tmp_path / "outputs" / "2026-01-01" / "10-00-00-pid1"
+    (only_hydra / ".hydra").mkdir(parents=True)
+    (only_hydra / "avbench.log").write_text("")
+    remove_if_unused(only_hydra, only_hydra / "avbench.log")
+    assert not (tmp_path / "outputs").exists()  # nor the <date> and outputs/ left empty
+    kept = tmp_path / "outputs" / "2026-01-02" / "10-00-00-pid1"
+    (kept / ".hydra").mkdir(parents=True)
+    (kept / "compare.json").write_text("{}")
+    remove_if_unused(kept, kept / "avbench.log")
+    assert (kept / "compare.json").exists()
+
+
+def test_cell_names_are_one_safe_path_component() -> None:
+    assert cell_name(3, "audio.path=/data/a b.wav,preset=fast") == (
+        "3-audio.path=_data_a_b.wav,preset=fast")
+    assert cell_name(0, "") == "0-default"
+    assert len(cell_name(12, "x=" + "y" * 500)) == 120
