@@ -6,12 +6,14 @@ audio duration (the ``audio_duration_s`` metric) and sample rate, the pipeline,
 preset and precision (dtype), the effective backend and kernel, the scenario and
 the hardware key. A group compared ``across`` (``task.across=[audio]``) leaves its
 fields out of the match; across audio lengths the times are compared per second of
-audio (RTF), never as milliseconds.
+audio (RTF), never as milliseconds. Each side of a cell also carries its stability
+(RTF CV, the ``bench.unstable`` tag) and the git commits it ran.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -57,6 +59,39 @@ def nearest_difference(row: Mapping[str, Any], others: pd.DataFrame,
     """How ``row`` differs from the run of ``others`` it is closest to (fewest differences)."""
     found = [differences(row, other, columns) for _, other in others.iterrows()]
     return min(found, key=len) if found else []
+
+
+@dataclass(frozen=True)
+class Stability:
+    """One side of a cell: its worst run's RTF coefficient of variation, whether any of its
+    runs was tagged unstable (``bench.unstable``), and the git commits it ran."""
+
+    cv: float
+    unstable: bool
+    git: str
+
+
+def stability(runs: pd.DataFrame) -> Stability:
+    """The stability of one side of a cell (its runs)."""
+    cv_column = "rtf_cv" if "rtf_cv" in runs else "rtf.cv"
+    cv = float(runs[cv_column].max()) if cv_column in runs else float("nan")
+    unstable = bool((runs.get("unstable", pd.Series(dtype=str)).astype(str) == "true").any())
+    shas = runs.get("git_sha", pd.Series(dtype=str)).dropna().astype(str)
+    dirty = (runs.get("git_dirty", pd.Series(dtype=str)).astype(str) == "true").any()
+    git = ", ".join(sorted({sha[:10] for sha in shas})) or "unknown"
+    return Stability(cv, unstable, git + (" (dirty)" if dirty else ""))
+
+
+def refusal(baseline: pd.DataFrame, candidate: pd.DataFrame, key: list[str],
+            across: Sequence[str]) -> str:
+    """Why no cell matched, naming the difference between the nearest runs."""
+    nearest = min((nearest_difference(row, candidate, key) for _, row in baseline.iterrows()),
+                  key=len, default=[])
+    why = f"they differ in {'; '.join(nearest)}" if nearest else "one side has no finished run"
+    hint = (" (to compare across audio lengths by RTF, pass task.across=[audio])"
+            if any(d.startswith("audio") for d in nearest) and "audio" not in across else "")
+    return ("no cell of the candidate matches a finished cell of the baseline: "
+            f"{why}; compare like with like{hint}")
 
 
 def rtf_samples(total_ms: Any, duration: str | None) -> Any:

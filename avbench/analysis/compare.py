@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from avbench.analysis import bands
-from avbench.analysis.cells import identity_columns, nearest_difference, rtf_samples
+from avbench.analysis import bands, cells
+from avbench.analysis.cells import Stability, identity_columns, refusal, rtf_samples, stability
 from avbench.analysis.runs import CONFIG_GROUPS, AnalysisError, group_columns, total_ms_samples
 
 SLOWER, FASTER, UNCHANGED = "slower", "faster", "unchanged"
@@ -104,16 +104,6 @@ def classify(baseline_ms: np.ndarray, candidate_ms: np.ndarray, threshold_pct: f
 
 
 @dataclass(frozen=True)
-class Stability:
-    """One side of a cell: its worst run's RTF coefficient of variation, whether any of its
-    runs was tagged unstable (``bench.unstable``), and the git commits it ran."""
-
-    cv: float
-    unstable: bool
-    git: str
-
-
-@dataclass(frozen=True)
 class CellChange:
     cell: str
     hardware_key: str
@@ -177,7 +167,7 @@ def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFr
                                                     (base, cand))
         spread = speedup(base_rtf, cand_rtf)
         change = classify(base_rtf, cand_rtf, threshold_pct, alpha)
-        sides = _stability(base), _stability(cand)
+        sides = stability(base), stability(cand)
         unstable = sides[0].unstable or sides[1].unstable
         changes.append(CellChange(
             cell=_label(base.iloc[0], varying, str(base.iloc[0]["run_name"])),
@@ -189,7 +179,7 @@ def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFr
             baseline_side=sides[0], candidate_side=sides[1],
             verdict=INCONCLUSIVE if unstable and not gate_unstable else change.verdict))
     if not changes:
-        raise AnalysisError(_refusal(baseline, candidate, key, across))
+        raise AnalysisError(refusal(baseline, candidate, key, across))
     return changes
 
 
@@ -205,7 +195,7 @@ def unmatched(baseline: pd.DataFrame, candidate: pd.DataFrame,
     missing = finished[~finished[key].apply(tuple, axis=1).isin(done)]
     return [f"{row['run_name']}" + (f" ({', '.join(diff)})" if diff else "")
             for _, row in missing.iterrows()
-            for diff in [nearest_difference(row, finished_candidate, key)]]
+            for diff in [cells.nearest_difference(row, finished_candidate, key)]]
 
 
 def _samples(client: Any, runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -220,28 +210,6 @@ def _samples(client: Any, runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         raise AnalysisError(f"run {runs['run_id'].iloc[0]} recorded no audio duration: "
                             "compare runs made by this version of avbench") from None
     return np.concatenate(list(by_run.values())), np.concatenate(rtf)
-
-
-def _stability(runs: pd.DataFrame) -> Stability:
-    cv_column = "rtf_cv" if "rtf_cv" in runs else "rtf.cv"
-    cv = float(runs[cv_column].max()) if cv_column in runs else float("nan")
-    unstable = bool((runs.get("unstable", pd.Series(dtype=str)).astype(str) == "true").any())
-    shas = runs.get("git_sha", pd.Series(dtype=str)).dropna().astype(str)
-    dirty = (runs.get("git_dirty", pd.Series(dtype=str)).astype(str) == "true").any()
-    git = ", ".join(sorted({sha[:10] for sha in shas})) or "unknown"
-    return Stability(cv, unstable, git + (" (dirty)" if dirty else ""))
-
-
-def _refusal(baseline: pd.DataFrame, candidate: pd.DataFrame, key: list[str],
-             across: Sequence[str]) -> str:
-    """Why no cell matched, naming the difference between the nearest runs."""
-    nearest = min((nearest_difference(row, candidate, key) for _, row in baseline.iterrows()),
-                  key=len, default=[])
-    why = f"they differ in {'; '.join(nearest)}" if nearest else "one side has no finished run"
-    hint = (" (to compare across audio lengths by RTF, pass task.across=[audio])"
-            if any(d.startswith("audio") for d in nearest) and "audio" not in across else "")
-    return ("no cell of the candidate matches a finished cell of the baseline: "
-            f"{why}; compare like with like{hint}")
 
 
 def _one_value_per_cell(side: str, frame: pd.DataFrame, key: list[str],

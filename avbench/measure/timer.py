@@ -109,21 +109,23 @@ class RepeatPolicy:
         return (max(window) - min(window)) <= self.settle_pct / 100 * float(np.median(window))
 
 
-def warm_up(run: Callable[[None], object], policy: RepeatPolicy) -> WarmUp:
+def warm_up(run: Callable[[None], object], policy: RepeatPolicy,
+            clock_ns: Callable[[], int] = time.perf_counter_ns) -> WarmUp:
     """Call ``run(None)`` until the minimum (``warmup`` calls, ``warmup_s`` seconds) is done
-    and the per-call time has settled, or ``warmup_max`` calls are done."""
+    and the per-call time has settled, or ``warmup_max`` calls are done. ``clock_ns`` reads
+    the time (nanoseconds)."""
     waits = policy.warmup_max > policy.warmup and policy.settle_pct > 0
-    start = time.perf_counter()
+    start_ns = clock_ns()
     call_ms: list[float] = []
     while True:
         minimum_done = (len(call_ms) >= policy.warmup
-                        and time.perf_counter() - start >= policy.warmup_s)
+                        and clock_ns() - start_ns >= policy.warmup_s * 1e9)
         if minimum_done and (not waits or policy.settled(call_ms)
                              or len(call_ms) >= policy.warmup_max):
             break
-        call_start = time.perf_counter_ns()
+        call_start = clock_ns()
         run(None)
-        call_ms.append((time.perf_counter_ns() - call_start) / 1e6)
+        call_ms.append((clock_ns() - call_start) / 1e6)
     return WarmUp(tuple(call_ms), policy.settled(call_ms) if waits else None)
 
 

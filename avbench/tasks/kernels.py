@@ -47,9 +47,10 @@ _LOG_MEL_RANGE = np.log(1e8)
 
 
 def run_name(cfg: DictConfig) -> str:
-    """e.g. kernels-auto-fp32-30s."""
-    audio = Path(cfg.audio.path).stem if cfg.audio.path else cfg.audio.name
-    return cfg.run_name or f"kernels-{cfg.kernel.name}-{cfg.precision.name}-{audio}"
+    """e.g. kernels-auto-fp32-30s (the audio part from the resolved duration)."""
+    from avbench.tasks.pipeline import audio_label
+
+    return cfg.run_name or f"kernels-{cfg.kernel.name}-{cfg.precision.name}-{audio_label(cfg)}"
 
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:

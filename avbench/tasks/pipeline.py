@@ -17,16 +17,20 @@ from avbench.phases.record import record, trust_flags
 from avbench.runtime import resolve_device
 from avbench.tracking import RunLogger
 
-__all__ = ["build_pipeline", "execute", "frame_range", "run_name"]
+__all__ = ["audio_label", "build_pipeline", "execute", "frame_range", "run_name"]
+
+
+def audio_label(cfg: DictConfig) -> str:
+    """The file's stem, or the synthetic song's real duration (``audio=1s
+    audio.duration_s=4`` is ``4s``), never the name of the audio option."""
+    return Path(cfg.audio.path).stem if cfg.audio.path else f"{float(cfg.audio.duration_s):g}s"
 
 
 def run_name(cfg: DictConfig) -> str:
     """Readable run name from resolved values, e.g. svc-balanced-fp32-pytorch-10s: the audio
-    part is the file's stem or the synthetic song's real duration (``audio=1s
-    audio.duration_s=4`` is a 4 s run), and a kernel chosen explicitly is named."""
-    audio = (Path(cfg.audio.path).stem if cfg.audio.path
-             else f"{float(cfg.audio.duration_s):g}s")
-    parts = [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name, audio]
+    part is ``audio_label``, and a kernel chosen explicitly is named."""
+    parts = [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name,
+             audio_label(cfg)]
     if cfg.kernel.name != "auto":
         parts.append(cfg.kernel.name)
     return cfg.run_name or "-".join(parts)

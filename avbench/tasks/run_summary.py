@@ -24,7 +24,7 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                    f"{int(metrics['repeats'])} repeats"
                    + ("  [UNSTABLE]" if metrics["rtf_cv"] > cfg.bench.max_cv else "")),
         ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"
-                         + (f"; outer clock vs total {metrics['harness.outer_vs_total_pct']:+.2f} %"
+                         + (f"; outer clock vs total {metrics['harness.outer_vs_total_pct']:+.3f} %"
                             if "harness.outer_vs_total_pct" in metrics else "")),
         *([("neural stages", f"{metrics['neural_ms']:,.1f} ms median per run (stages with "
                              "neural components, their DSP included)"

@@ -32,6 +32,10 @@ def test_the_run_name_says_the_resolved_duration(tmp_path: Path, asset_cache: Pa
     assert run_name(compose_run(tmp_path, asset_cache, "audio=1s")) == "svc-fast-fp32-pytorch-1s"
     assert run_name(compose_run(tmp_path, asset_cache, "audio=1s", "audio.duration_s=0.5",
                                 "kernel=triton")).endswith("-0.5s-triton")
+    from avbench.tasks import kernels
+
+    assert kernels.run_name(compose_run(tmp_path, asset_cache, "task=kernels", "audio=1s",
+                                        "audio.duration_s=4")) == "kernels-auto-fp32-4s"
 
 
 def test_identity_comes_from_recorded_values() -> None:

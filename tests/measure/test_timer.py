@@ -99,18 +99,21 @@ def test_perf_metrics_from_known_samples() -> None:
     assert metrics["stage_ms.a.iqr"] == pytest.approx(10.0)
 
 
-def timed_calls(costs_ms: list[float]):
-    """``run(callback)`` whose n-th call busy-waits ``costs_ms[n]`` (the last cost after)."""
-    from avbench.pipelines.calibration import busy_wait_ms
+class Costs:
+    """A clock that only the calls move: call n costs ``costs_ms[n]`` (the last one after),
+    so warm-up decisions are tested without depending on how busy the machine is."""
 
-    calls: list[float] = []
+    def __init__(self, costs_ms: list[float]) -> None:
+        self.costs_ms = costs_ms
+        self.now_ns = 0
+        self.calls = 0
 
-    def run(callback):
-        cost = costs_ms[min(len(calls), len(costs_ms) - 1)]
-        calls.append(cost)
-        busy_wait_ms(cost)
+    def clock_ns(self) -> int:
+        return self.now_ns
 
-    return run, calls
+    def run(self, callback) -> None:
+        self.now_ns += int(1e6 * self.costs_ms[min(self.calls, len(self.costs_ms) - 1)])
+        self.calls += 1
 
 
 def test_settled_needs_three_calls_within_the_tolerance() -> None:
@@ -124,30 +127,34 @@ def test_warm_up_goes_on_until_the_time_per_call_settles() -> None:
     from avbench.measure.timer import warm_up
 
     # Four slow calls (the heap still growing), then a steady 10 ms.
-    run, calls = timed_calls([60.0, 45.0, 30.0, 20.0, 10.0])
-    warm = warm_up(run, RepeatPolicy(warmup=1, warmup_max=30, settle_pct=25.0))
-    # The first window of three steady calls ends at the 7th call, never before.
-    assert warm.calls == len(calls) >= 7
-    assert warm.settled is True or warm.calls == 30
-    assert list(warm.call_ms[:4]) == sorted(warm.call_ms[:4], reverse=True)
+    costs = Costs([60.0, 45.0, 30.0, 20.0, 10.0])
+    warm = warm_up(costs.run, RepeatPolicy(warmup=1, warmup_max=30, settle_pct=5.0),
+                   clock_ns=costs.clock_ns)
+    # The first window of three steady calls ends at the 7th call.
+    assert warm.calls == costs.calls == 7 and warm.settled is True
+    assert warm.call_ms == (60.0, 45.0, 30.0, 20.0, 10.0, 10.0, 10.0)
 
 
 def test_warm_up_stops_at_its_cap_when_the_time_never_settles() -> None:
     from avbench.measure.timer import warm_up
 
-    run, calls = timed_calls([5.0, 20.0] * 10)
-    warm = warm_up(run, RepeatPolicy(warmup=2, warmup_max=6, settle_pct=5.0))
-    assert warm.calls == len(calls) == 6 and warm.settled is False
+    costs = Costs([5.0, 20.0] * 10)
+    warm = warm_up(costs.run, RepeatPolicy(warmup=2, warmup_max=6, settle_pct=5.0),
+                   clock_ns=costs.clock_ns)
+    assert warm.calls == costs.calls == 6 and warm.settled is False
 
 
 def test_warm_up_off_or_without_room_to_settle() -> None:
     from avbench.measure.timer import warm_up
 
-    run, calls = timed_calls([1.0])
-    off = warm_up(run, RepeatPolicy(warmup=0, warmup_max=0))
-    assert off.calls == 0 and off.settled is None and calls == []
-    fixed = warm_up(run, RepeatPolicy(warmup=3, warmup_max=3))
+    costs = Costs([1.0])
+    off = warm_up(costs.run, RepeatPolicy(warmup=0, warmup_max=0), clock_ns=costs.clock_ns)
+    assert off.calls == costs.calls == 0 and off.settled is None
+    fixed = warm_up(costs.run, RepeatPolicy(warmup=3, warmup_max=3), clock_ns=costs.clock_ns)
     assert fixed.calls == 3 and fixed.settled is None
+    by_time = warm_up(costs.run, RepeatPolicy(warmup=1, warmup_s=0.0105, warmup_max=2),
+                      clock_ns=costs.clock_ns)
+    assert by_time.calls == 11  # warmup_s is a floor the cap does not cut
 
 
 def test_repeat_keeps_the_warm_up_record() -> None:
