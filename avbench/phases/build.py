@@ -26,6 +26,8 @@ def build(ctx: RunContext) -> Pipeline:
     start = time.perf_counter()
     pipe = build_pipeline(cfg, ctx.device, ctx.dtype, ctx.kernel, ctx.cache_dir)
     ctx.metrics["cold.model_s"] = time.perf_counter() - start
+    ctx.set_tags({f"weights.{name}": source
+                  for name, source in getattr(pipe, "weight_sources", {}).items()})
     return pipe
 
 

@@ -54,7 +54,7 @@ def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measu
     for series_name, values in measured.series.items():
         logger.log_series(series_name, values)
     logger.log_params({f"model.{key}": value for key, value in _flat(pipe.describe()).items()})
-    for path in write_artifacts(ctx.cfg, ctx.out_dir, ctx.device, run_input.duration_s,
+    for path in write_artifacts(ctx.cfg, ctx.out_dir, ctx.device, metrics["audio_duration_s"],
                                 measured.times, metrics, measured.output):
         logger.log_artifact(path)
     failures = ctx.parity_failures

@@ -22,9 +22,14 @@ __all__ = ["build_pipeline", "execute", "frame_range", "run_name"]
 
 def run_name(cfg: DictConfig) -> str:
     """Readable run name, e.g. svc-balanced-fp32-pytorch-10s."""
-    audio = Path(cfg.audio.path).stem if cfg.audio.path else cfg.audio.name
-    return cfg.run_name or "-".join(
-        [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name, audio])
+    if cfg.pipeline.input == "text":
+        audio = Path(cfg.text.path).stem if cfg.text.path else cfg.text.name
+    else:
+        audio = Path(cfg.audio.path).stem if cfg.audio.path else cfg.audio.name
+    parts = [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name, audio]
+    if cfg.scenario.name != "repeats":
+        parts.append(cfg.scenario.name)
+    return cfg.run_name or "-".join(parts)
 
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
