@@ -152,6 +152,7 @@ class ScenarioConfig:
     max_queries: int = 200
     min_queries: int = 8
     streaming: bool = False  # TTS: the pipeline yields chunks; TTFA via LoadGen's first token
+    workers: int = 1  # LoadGen scenarios: queries served at once (a server's instances)
     target_qps: float = 1.0  # server: Poisson arrival rate
     latency_bound_ms: float = 2000.0  # server: LoadGen's target latency
     latency_percentile: float = 0.90  # server: the percentile held to the bound

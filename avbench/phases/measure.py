@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,6 +32,8 @@ class Measurement:
     output: PipelineOutput | None = None
     times: StageTimes | None = None
     series: dict[str, list[float]] = field(default_factory=dict)
+    artifacts: list[Path] = field(default_factory=list)  # e.g. LoadGen's logs
+    lines: list[tuple[str, str]] = field(default_factory=list)  # console summary of a load run
 
 
 class Scenario(Protocol):
@@ -64,8 +67,12 @@ class OfflineRepeats:
 
 
 def scenario_for(ctx: RunContext) -> Scenario:
-    """The run's scenario (``offline`` until a ``scenario`` group chooses another)."""
-    return OfflineRepeats()
+    """The run's scenario: ``scenario=repeats`` (the default) or a load scenario."""
+    if ctx.cfg.scenario.name == "repeats":
+        return OfflineRepeats()
+    from avbench.load.scenarios import load_scenario
+
+    return load_scenario(ctx.cfg.scenario.name)
 
 
 def measure(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement:
