@@ -120,7 +120,8 @@ def find_peak(work: Work, n_samples: int, sc: DictConfig, ctx: RunContext) -> tu
     tried: dict[float, bool] = {}
 
     def meets(qps: float) -> bool:
-        settings = loadgen_settings(sc, "server", target_qps=qps, duration_s=sc.peak_duration_s)
+        settings = loadgen_settings(sc, "server", target_qps=qps, duration_s=sc.peak_duration_s,
+                                    min_queries=max(4, int(qps * sc.peak_duration_s)))
         result = run_test(work, n_samples, settings, ctx.out_dir / "loadgen" / f"peak_{qps:.4f}")
         tried[qps] = result.constraints_met
         return tried[qps]
