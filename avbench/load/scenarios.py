@@ -4,6 +4,7 @@ pipelines; ``streaming`` (SVC) and ``http`` live in their own modules."""
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from typing import Any
@@ -68,8 +69,11 @@ def loadgen_measurement(ctx: RunContext, scenario: str, work: Work, n_samples: i
     sc = ctx.cfg.scenario
     result = run_test(work, n_samples, loadgen_settings(sc, scenario), ctx.out_dir / "loadgen")
     measured = Measurement(dict(result.metrics), artifacts=sorted(result.log_dir.glob("*.txt")))
-    ctx.set_tags(verdict_tags(result, prefix))
+    failures = failure_tags(result.records)
+    ctx.set_tags(verdict_tags(result, prefix) | failures)
     measured.lines = verdict_lines(result, sc)
+    if failures["load.failures"] != "none":
+        measured.lines.append(("failures", failures["load.failures"]))
     if scenario == "server" and sc.find_peak:
         peak, steps = find_peak(work, n_samples, sc, ctx)
         measured.metrics["server.peak_qps"] = peak
@@ -176,6 +180,13 @@ def closed_loop(work: Work, n_samples: int, concurrency: int,
     return records, time.perf_counter() - start
 
 
+def failure_tags(records: list[RequestRecord]) -> dict[str, str]:
+    """The commonest reasons requests failed, e.g. ``3x timeout after 30 s``."""
+    counts = collections.Counter(r.error for r in records if not r.ok)
+    return {"load.failures": "; ".join(f"{n}x {reason}" for reason, n in counts.most_common(5))
+            or "none"}
+
+
 class ConcurrencySweep:
     """Closed loop at each of scenario.levels; one child run per level. LoadGen has no
     closed-loop scenario (its SingleStream is this loop at concurrency 1), so this loop
@@ -184,24 +195,34 @@ class ConcurrencySweep:
     name = "concurrency"
 
     def run(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement:
-        sc = ctx.cfg.scenario
         work = text_work(ctx, pipe, run_input)
-        n_samples = len(run_input.texts or [])
-        measured = Measurement({})
-        for level in sc.levels:
-            records, wall_s = closed_loop(work, n_samples, int(level), int(sc.requests_per_level))
-            metrics = load_metrics(records, wall_s)
-            child = ctx.logger.child(f"{ctx.name}-c{level}", {
-                "scenario.concurrency": str(level), "avbench.task": "pipeline",
-                "choice.scenario": "concurrency", "choice.pipeline": ctx.cfg.pipeline.name})
-            child.log_metrics(metrics)
-            child.end("FINISHED")
-            ctx.logger.log_metrics({f"level.{k}": v for k, v in metrics.items()}, step=int(level))
-            measured.lines.append((f"concurrency {level}", level_line(metrics)))
-            if metrics.get("rps", 0) > measured.metrics.get("rps", -1):
-                measured.metrics = {k: v for k, v in metrics.items()}
-        ctx.set_tags({"concurrency.levels": ",".join(str(v) for v in sc.levels)})
-        return measured
+        return closed_loop_levels(ctx, work, len(run_input.texts or []))
+
+
+def closed_loop_levels(ctx: RunContext, work: Work, n_samples: int) -> Measurement:
+    """The closed loop at every level; the run's own metrics are those of the level with
+    the highest rps, each level's are in its child run and as ``level.*`` by step."""
+    sc = ctx.cfg.scenario
+    measured = Measurement({})
+    failed: list[RequestRecord] = []
+    for level in sc.levels:
+        records, wall_s = closed_loop(work, n_samples, int(level), int(sc.requests_per_level))
+        failed += [r for r in records if not r.ok]
+        metrics = load_metrics(records, wall_s)
+        child = ctx.logger.child(f"{ctx.name}-c{level}", {
+            "scenario.concurrency": str(level), "avbench.task": "pipeline",
+            "choice.scenario": "concurrency", "choice.pipeline": ctx.cfg.pipeline.name})
+        child.log_metrics(metrics)
+        child.end("FINISHED")
+        ctx.logger.log_metrics({f"level.{k}": v for k, v in metrics.items()}, step=int(level))
+        measured.lines.append((f"concurrency {level}", level_line(metrics)))
+        if metrics.get("rps", 0) > measured.metrics.get("rps", -1):
+            measured.metrics = dict(metrics)
+    failures = failure_tags(failed)
+    ctx.set_tags({"concurrency.levels": ",".join(str(v) for v in sc.levels)} | failures)
+    if failed:
+        measured.lines.append(("failures", failures["load.failures"]))
+    return measured
 
 
 def level_line(m: dict[str, float]) -> str:
