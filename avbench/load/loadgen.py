@@ -133,7 +133,7 @@ def run_test(work: Work, n_samples: int, s: LoadGenSettings, log_dir: Path) -> L
         lg.DestroySUT(sut)
     summary = parse_summary((log_dir / "mlperf_log_summary.txt").read_text())
     result = LoadGenResult(summary, records, log_dir)
-    result.metrics = result_metrics(summary, records)
+    result.metrics = result_metrics(summary, records, s.streaming)
     return result
 
 
@@ -164,7 +164,8 @@ def parse_summary(text: str) -> dict[str, Any]:
     return summary
 
 
-def result_metrics(summary: dict[str, Any], records: list[RequestRecord]) -> dict[str, float]:
+def result_metrics(summary: dict[str, Any], records: list[RequestRecord],
+                   streaming: bool) -> dict[str, float]:
     """LoadGen's QPS and percentiles; rps, asps and cps over the wall time LoadGen's QPS
     implies (queries / QPS), successful requests only; success rate and inputs from the
     workers' records. LoadGen's latencies count every query, failed ones included."""
@@ -179,6 +180,6 @@ def result_metrics(summary: dict[str, Any], records: list[RequestRecord]) -> dic
             if q in (50.0, 90.0, 95.0, 99.0):
                 metrics[f"latency_ms.p{int(q)}"] = value / 1e6
     for q, value in summary["first_token_ns"].items():
-        if q in (50.0, 90.0, 95.0, 99.0) and any(r.ttfa_ms is not None for r in done):
+        if q in (50.0, 90.0, 95.0, 99.0) and streaming and done:
             metrics[f"ttfa_ms.p{int(q)}"] = value / 1e6
     return metrics
