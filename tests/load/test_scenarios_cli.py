@@ -5,8 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hydra import compose, initialize_config_dir
 
+from avbench import journal, tasks
+from avbench.config import register_configs
 from tests.conftest import run_cli
+from tests.test_config import CONF
 
 TINY_TTS = ("pipeline=tts", "text=short", "debug=default", "bench.threads=1",
             "pipeline.settings.hidden=64", "pipeline.settings.encoder_layers=1",
@@ -129,35 +133,56 @@ def test_http_against_our_server(tmp_path: Path, asset_cache: Path, mlflow_store
     assert run.data.metrics["ttfa_ms.p50"] > 0
 
 
+def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str) -> Any:
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=["tracking=none", f"paths.cache_dir={asset_cache}",
+                                            f"paths.output_dir={tmp_path / 'out'}",
+                                            *overrides])
+
+
 @pytest.mark.slow
-def test_http_refused_is_counted_not_a_crash(tmp_path: Path, asset_cache: Path,
-                                             mlflow_store: str) -> None:
+def test_http_refused_is_counted_not_a_crash(tmp_path: Path, asset_cache: Path) -> None:
     from avbench.serve.server import free_port
 
-    cli(tmp_path, asset_cache, *TINY_TTS, "scenario=http", *LOADGEN_TINY,
-        f"scenario.url=http://127.0.0.1:{free_port()}")
-    run = only_run(mlflow_store)
-    assert run.info.status == "FINISHED" and run.data.metrics["success_rate"] == 0.0
-    assert run.data.metrics["rps"] == 0.0
-    assert "connection failed: connection refused" in run.data.tags["load.failures"]
+    journal.JOURNAL.clear()
+    result = tasks.run(compose_run(tmp_path, asset_cache, *TINY_TTS, "scenario=http",
+                                   *LOADGEN_TINY, f"scenario.url=http://127.0.0.1:{free_port()}"))
+    journal.JOURNAL.clear()
+    assert result.ok and result.metrics["success_rate"] == 0.0 and result.metrics["rps"] == 0.0
+    assert "connection failed: connection refused" in result.tags["load.failures"]
+    assert (tmp_path / "out" / "loadgen" / "mlperf_log_summary.txt").exists()
 
 
-def test_bad_text_file_fails_the_run_with_one_line(tmp_path: Path, mlflow_store: str) -> None:
+def test_bad_text_file_fails_the_run_with_one_line(tmp_path: Path, asset_cache: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    result = run_cli("pipeline=tts", f"text.path={empty}", cwd=tmp_path)
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1] == (
+    journal.JOURNAL.clear()
+    result = tasks.run(compose_run(tmp_path, asset_cache, "pipeline=tts", f"text.path={empty}"))
+    journal.JOURNAL.clear()
+    assert not result.ok
+    assert capsys.readouterr().err.strip() == (
         f"avbench: error: text.path={empty} has no text; give one utterance per line")
-    run = only_run(mlflow_store)
-    assert run.info.status == "FAILED" and "has no text" in run.data.tags["error"]
 
 
 @pytest.mark.slow
-def test_loadgen_scenario_on_svc_is_a_clear_error(tmp_path: Path, asset_cache: Path,
-                                                  mlflow_store: str) -> None:
-    result = run_cli("debug=default", "scenario=single_stream", f"paths.cache_dir={asset_cache}",
-                     cwd=tmp_path)
+def test_bad_text_through_the_cli_is_a_failed_run(tmp_path: Path, mlflow_store: str) -> None:
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\x00\xff")
+    result = run_cli("pipeline=tts", f"text.path={binary}", cwd=tmp_path)
     assert result.returncode != 0
-    assert "scenario=single_stream drives a text pipeline (pipeline=tts)" in result.stderr
-    assert only_run(mlflow_store).info.status == "FAILED"
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"avbench: error: text.path={binary} is a binary file")
+    run = only_run(mlflow_store)
+    assert run.info.status == "FAILED" and "binary file" in run.data.tags["error"]
+
+
+def test_loadgen_scenario_on_svc_is_a_clear_error(tmp_path: Path, asset_cache: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    journal.JOURNAL.clear()
+    result = tasks.run(compose_run(tmp_path, asset_cache, "debug=default",
+                                   "scenario=single_stream"))
+    journal.JOURNAL.clear()
+    assert not result.ok
+    assert "scenario=single_stream drives a text pipeline (pipeline=tts)" in result.error
