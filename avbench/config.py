@@ -53,6 +53,8 @@ class PipelineConfig:
     stage_ms: dict[str, float] = field(default_factory=dict)
     input: str = "audio"  # audio | text: what the input phase loads for this pipeline
     max_chars: int = 600  # text pipelines: the longest utterance the model takes
+    voice: str = "heart"  # pipeline=hibari: the voice (only "heart" ships in its wheel)
+    threads: int = 1  # pipeline=hibari: ONNX Runtime intra-op threads
 
 
 @dataclass
