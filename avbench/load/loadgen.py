@@ -68,7 +68,7 @@ def test_settings(s: LoadGenSettings) -> Any:
     settings.scenario = getattr(lg.TestScenario, SCENARIOS[s.scenario])
     settings.mode = lg.TestMode.PerformanceOnly
     settings.min_duration_ms = int(s.duration_s * 1000)
-    settings.max_duration_ms = int(s.duration_s * 1000 * 4)
+    settings.max_duration_ms = 0  # no time limit: max_query_count caps the run
     settings.min_query_count = s.min_queries
     settings.max_query_count = s.max_queries
     settings.server_target_qps = s.target_qps
