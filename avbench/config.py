@@ -169,6 +169,7 @@ class ScenarioConfig:
     url: str | None = None  # http: the server to drive; null = ours on loopback
     timeout_s: float = 30.0  # http: per request
     driver: str = "single_stream"  # http: which LoadGen scenario drives the server
+    paired: int = 0  # http, our server: in-process/HTTP pairs measuring HTTP's overhead
 
 
 @dataclass

@@ -4,7 +4,8 @@ Each query is ``POST {url}/v1/audio/speech``; non-streaming asks for WAV and che
 parses, streaming asks for PCM and times the first bytes of audio. A refused connection,
 a timeout, a non-2xx answer or malformed audio is a failed request with its reason
 (tag ``load.failures``), never a crash. Without ``scenario.url`` our own server runs on
-loopback for the length of the run, serving the run's pipeline.
+loopback for the length of the run, serving the run's pipeline; ``scenario.paired=N``
+then first measures HTTP's overhead over N interleaved in-process/HTTP pairs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+
+import numpy as np
 
 from avbench.load.work import Work
 from avbench.metrics.perf import RequestRecord
@@ -89,6 +92,29 @@ def _reason(error: Exception) -> str:
     return "connection refused" if "refused" in text.lower() else text.splitlines()[0][:120]
 
 
+def paired_overhead(pipe: Pipeline, work: Work, texts: list[str],
+                    pairs: int) -> dict[str, float]:
+    """HTTP's added latency: each utterance in process, then through the server, one at a
+    time, interleaved so that the machine's drift hits both alike (non-streaming)."""
+    from avbench.audio.texts import encode_text
+
+    in_process, over_http = [], []
+    for index in range(pairs):
+        sample = index % len(texts)
+        start = time.perf_counter()
+        pipe.run(encode_text(texts[sample]).to(pipe.device))
+        in_process.append((time.perf_counter() - start) * 1000.0)
+        record = work(sample, lambda: None)
+        if not record.ok:
+            raise RuntimeError(f"a paired request to our server failed: {record.error}")
+        over_http.append(record.latency_ms)
+    local, remote = np.asarray(in_process), np.asarray(over_http)
+    return {"http.overhead_pct": float(100.0 * (np.median(remote / local) - 1.0)),
+            "http.overhead_ms.p50": float(np.median(remote - local)),
+            "http.in_process_ms.p50": float(np.median(local)),
+            "http.latency_ms.p50": float(np.median(remote))}
+
+
 class HttpScenario:
     name = "http"
 
@@ -109,9 +135,19 @@ class HttpScenario:
             warm = work(0, lambda: None)
             if not warm.ok and not sc.url:
                 raise RuntimeError(f"the warm-up request to our server failed: {warm.error}")
+            overhead = (paired_overhead(pipe, work, run_input.texts, int(sc.paired))
+                        if sc.paired and not sc.url else {})
             if sc.driver == "concurrency":
-                return closed_loop_levels(ctx, work, len(run_input.texts))
-            return loadgen_measurement(ctx, sc.driver, work, len(run_input.texts))
+                measured = closed_loop_levels(ctx, work, len(run_input.texts))
+            else:
+                measured = loadgen_measurement(ctx, sc.driver, work, len(run_input.texts))
+        if overhead:
+            measured.metrics |= overhead
+            measured.lines.append(("HTTP overhead", (
+                f"{overhead['http.overhead_pct']:+.2f} % (median of {int(sc.paired)} paired "
+                f"ratios), {overhead['http.overhead_ms.p50']:+.1f} ms median difference; "
+                f"in process {overhead['http.in_process_ms.p50']:,.1f} ms")))
+        return measured
 
     @staticmethod
     def _server(ctx: RunContext, pipe: Pipeline) -> contextlib.AbstractContextManager[str]:

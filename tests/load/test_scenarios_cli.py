@@ -1,6 +1,7 @@
 """Every load scenario, and the TTS pipeline, through the real command line on tiny
 settings, recorded in a private MLflow store."""
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +126,13 @@ def test_svc_streaming(tmp_path: Path, asset_cache: Path, mlflow_store: str) -> 
 
 @pytest.mark.slow
 def test_http_against_our_server(tmp_path: Path, asset_cache: Path, mlflow_store: str) -> None:
-    cli(tmp_path, asset_cache, *TINY_TTS, "scenario=http", *LOADGEN_TINY)
+    out = cli(tmp_path, asset_cache, *TINY_TTS, "scenario=http", *LOADGEN_TINY,
+              "scenario.paired=2")
     run = only_run(mlflow_store)
-    tags = run.data.tags
+    tags, metrics = run.data.tags, run.data.metrics
+    assert metrics["http.in_process_ms.p50"] > 0 and metrics["http.latency_ms.p50"] > 0
+    assert math.isfinite(metrics["http.overhead_pct"])
+    assert "HTTP overhead" in out.stdout
     assert tags["http.server"] == "ours" and tags["http.url"].startswith("http://127.0.0.1:")
     assert tags["load.failures"] == "none" and run.data.metrics["success_rate"] == 1.0
     assert run.data.metrics["ttfa_ms.p50"] > 0
