@@ -52,6 +52,10 @@ class PipelineConfig:
     voice_profile: str | None = None
     seed: int = 0
     stage_ms: dict[str, float] = field(default_factory=dict)
+    input: str = "audio"  # audio | text: what the input phase loads for this pipeline
+    max_chars: int = 600  # text pipelines: the longest utterance the model takes
+    voice: str = "heart"  # pipeline=hibari: the voice (only "heart" ships in its wheel)
+    threads: int = 1  # pipeline=hibari: ONNX Runtime intra-op threads
 
 
 @dataclass
@@ -139,6 +143,51 @@ class AudioConfig:
     # of the input's length and profile_max_s (null: the input's length).
     profile_min_s: float = 1.0
     profile_max_s: float | None = None
+
+
+@dataclass
+class TextConfig:
+    """TTS inputs: a built-in corpus, or ``path`` (UTF-8, one utterance per line)."""
+
+    name: str = "harvard"
+    corpus: str = "harvard"
+    path: str | None = None
+
+
+@dataclass
+class ScenarioConfig:
+    """The load shape of the measure phase (avbench/load/); fields a scenario does not use
+    are ignored by it. Durations are LoadGen's minimum; max_queries caps a run."""
+
+    name: str = "repeats"
+    duration_s: float = 20.0
+    max_queries: int = 200
+    min_queries: int = 8
+    streaming: bool = False  # TTS: the pipeline yields chunks; TTFA via LoadGen's first token
+    workers: int = 1  # LoadGen scenarios: queries served at once (a server's instances)
+    target_qps: float = 1.0  # server: Poisson arrival rate
+    latency_bound_ms: float = 2000.0  # server: LoadGen's target latency
+    latency_percentile: float = 0.90  # server: the percentile held to the bound
+    ttfa_bound_ms: float = 1000.0  # server with streaming: LoadGen's TTFT bound
+    find_peak: bool = False  # server: ramp QPS, report the highest within the bound
+    peak_max_qps: float = 64.0  # find_peak: give up above this rate
+    peak_duration_s: float = 10.0  # find_peak: length of each step
+    levels: list[int] = field(default_factory=lambda: [1, 2, 4])  # concurrency: closed loop
+    requests_per_level: int = 16  # concurrency: requests timed per level (after warm-up)
+    chunk_s: float = 0.5  # streaming (SVC): seconds of input per chunk
+    context_s: float = 0.5  # streaming (SVC): past input each chunk is processed with
+    url: str | None = None  # http: the server to drive; null = ours on loopback
+    timeout_s: float = 30.0  # http: per request
+    driver: str = "single_stream"  # http: which LoadGen scenario drives the server
+    paired: int = 0  # http, our server: in-process/HTTP pairs measuring HTTP's overhead
+
+
+@dataclass
+class ServeConfig:
+    """task=serve: where the OpenAI-compatible speech server listens (loopback only)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
 
 
 @dataclass
@@ -241,6 +290,9 @@ class AvbenchConfig:
     kernel: KernelConfig = field(default_factory=KernelConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)

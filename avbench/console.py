@@ -48,6 +48,13 @@ def print_run_summary(summary: Mapping[str, Any]) -> None:
         console.print(f"  {label:<18} {value}", soft_wrap=True)
 
 
+def print_load_summary(run_name: str, lines: list[tuple[str, str]], run_id: str | None) -> None:
+    """The headline lines of a load scenario's run."""
+    console.print(f"[bold]avbench · {run_name}[/]", soft_wrap=True)
+    for label, value in [*lines, *([("mlflow run", run_id)] if run_id else [])]:
+        console.print(f"  {label:<20} {value}", soft_wrap=True)
+
+
 def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: str | None,
                         uri: str | None = None, notes: list[str] | None = None) -> None:
     """The sweep's cells as read back from the store, one row each, and what went wrong."""

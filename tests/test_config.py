@@ -15,7 +15,7 @@ from avbench.runtime import ConfigError, resolve_device, resolve_dtype
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ["task", "pipeline", "preset", "precision", "backend", "kernel", "gpu", "audio",
-          "tracking", "bench", "debug", "experiment", "loader"]
+          "tracking", "bench", "debug", "experiment", "loader", "text", "scenario"]
 
 
 def options(group: str) -> list[str]:
@@ -34,7 +34,7 @@ def test_every_option_composes(group: str, option: str) -> None:
     cfg = compose_avbench(f"{group}={option}")
     OmegaConf.resolve(cfg)
     if group in {"task", "pipeline", "preset", "precision", "backend", "kernel", "gpu",
-                 "audio", "tracking", "loader"}:
+                 "audio", "tracking", "loader", "text", "scenario"}:
         assert cfg[group].name == option
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from avbench.measure.stats import summarize
 from avbench.measure.timer import TOTAL, StageTimes
 
@@ -37,4 +41,63 @@ def perf_metrics(times: StageTimes, audio_duration_s: float) -> dict[str, float]
         metrics[f"stage_pct.{name}"] = percentages[name]
         for key in STAGE_STATS:
             metrics[f"stage_ms.{name}.{key}"] = getattr(stage, key)
+    return metrics
+
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+@dataclass
+class RequestRecord:
+    """One request of a load scenario: its latency, time to first audio (streaming only),
+    the audio it produced, its input length, and whether it succeeded (and why not)."""
+
+    latency_ms: float
+    audio_s: float = 0.0
+    chars: int = 0
+    ttfa_ms: float | None = None
+    ok: bool = True
+    error: str = ""
+
+
+def percentile_metrics(name: str, values_ms: list[float]) -> dict[str, float]:
+    """``<name>.p50/p90/p95/p99`` of ``values_ms`` (linear interpolation); none if empty."""
+    if not values_ms:
+        return {}
+    points = np.percentile(np.asarray(values_ms, dtype=float), PERCENTILES)
+    return {f"{name}.p{q}": float(v) for q, v in zip(PERCENTILES, points, strict=True)}
+
+
+def load_metrics(requests: list[RequestRecord], wall_s: float) -> dict[str, float]:
+    """Throughput and latency of requests that ran over ``wall_s`` seconds of wall time,
+    each from its own definition (successful requests only, except success_rate):
+
+    rtf           median over requests of latency / audio duration of that request
+    asps          audio seconds produced / wall seconds
+    rps           requests completed / wall seconds (with input_chars.p50, the median input)
+    cps           input characters synthesised / wall seconds
+    latency_ms.*  request latency percentiles; ttfa_ms.* time to first audio (streaming)
+    success_rate  successful / all requests
+
+    With one request at a time and no idle time, wall time is the sum of latencies and
+    asps = sum(audio) / sum(latency), which is 1/rtf only when every request has the same
+    rtf; with N requests in flight asps rises towards N/rtf while rtf itself grows.
+    """
+    if wall_s <= 0:
+        raise ValueError(f"wall time must be positive, got {wall_s}")
+    done = [r for r in requests if r.ok]
+    metrics = {"success_rate": len(done) / len(requests) if requests else 0.0,
+               "rps": len(done) / wall_s,
+               "asps": sum(r.audio_s for r in done) / wall_s,
+               "cps": sum(r.chars for r in done) / wall_s,
+               "wall_s": wall_s}
+    if not done:
+        return metrics
+    timed = [r for r in done if r.audio_s > 0]
+    if timed:
+        metrics["rtf"] = float(np.median([r.latency_ms / 1000.0 / r.audio_s for r in timed]))
+    metrics["input_chars.p50"] = float(np.median([r.chars for r in done]))
+    metrics["audio_s.mean"] = float(np.mean([r.audio_s for r in done]))
+    metrics |= percentile_metrics("latency_ms", [r.latency_ms for r in done])
+    metrics |= percentile_metrics("ttfa_ms", [r.ttfa_ms for r in done if r.ttfa_ms is not None])
     return metrics

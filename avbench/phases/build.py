@@ -29,8 +29,8 @@ def build(ctx: RunContext) -> Pipeline:
     pipe = build_pipeline(cfg, ctx.device, ctx.dtype, ctx.kernel, ctx.cache_dir)
     ctx.metrics["cold.model_s"] = time.perf_counter() - start
     # model.weights.<component> = pretrained:<package>/<file> | seeded (what grading reads)
-    ctx.set_tags({f"model.weights.{component}": tag
-                  for component, tag in pipe.describe().get("weights", {}).items()})
+    sources = pipe.describe().get("weights", {}) | getattr(pipe, "weight_sources", {})
+    ctx.set_tags({f"model.weights.{component}": tag for component, tag in sources.items()})
     return pipe
 
 

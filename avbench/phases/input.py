@@ -10,6 +10,7 @@ import torch
 from avbench import console
 from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate
+from avbench.audio.texts import encode_text, load_texts
 from avbench.phases.context import RunContext
 from avbench.runtime import resolve_cache_dir
 
@@ -17,15 +18,20 @@ from avbench.runtime import resolve_cache_dir
 @dataclass
 class RunInput:
     """The input on the run's device, its length, and the synthetic song it came from
-    (stems and F0 labels), if any."""
+    (stems and F0 labels), if any. A text pipeline's input is its first utterance as UTF-8
+    bytes (``audio.texts.encode_text``), ``texts`` all of them, and ``duration_s`` 0 (the
+    length of speech is known once it is synthesised)."""
 
     audio: torch.Tensor
     duration_s: float
     song: TestSong | None = None
+    texts: list[str] | None = None
 
 
 def load_input(ctx: RunContext) -> RunInput:
     cfg = ctx.cfg
+    if cfg.pipeline.input == "text":
+        return load_texts_input(ctx)
     console.phase(1, "input", cfg.audio.path or f"synthetic song, {cfg.audio.duration_s:g} s")
     sample_rate = int(cfg.pipeline.sample_rate)
     audio_np, song = _waveform(ctx, sample_rate)
@@ -42,3 +48,11 @@ def _waveform(ctx: RunContext, sample_rate: int) -> tuple[np.ndarray, TestSong |
                             cfg.audio.duration_s, sample_rate, seed=cfg.audio.seed,
                             hop_length=cfg.preset.svc.hop_length)
     return song.mix, song
+
+
+def load_texts_input(ctx: RunContext) -> RunInput:
+    """A text pipeline's utterances, checked against ``pipeline.max_chars``."""
+    text = ctx.cfg.text
+    console.phase(1, "input", text.path or f"text corpus {text.corpus}")
+    texts = load_texts(text.corpus, text.path, int(ctx.cfg.pipeline.max_chars))
+    return RunInput(encode_text(texts[0]).to(ctx.device), 0.0, texts=texts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,6 +31,8 @@ class Measurement:
     output: PipelineOutput | None = None
     times: StageTimes | None = None
     series: dict[str, list[float]] = field(default_factory=dict)
+    artifacts: list[Path] = field(default_factory=list)  # e.g. LoadGen's logs
+    lines: list[tuple[str, str]] = field(default_factory=list)  # console summary of a load run
 
 
 class Scenario(Protocol):
@@ -41,18 +44,20 @@ class Scenario(Protocol):
 class OfflineRepeats:
     """One input, the whole pipeline: a cold call, warm-up, adaptive timed repeats."""
 
-    name = "offline"
+    name = "repeats"
 
     def run(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement:
         timed = time_pipeline(pipe, run_input.audio, ctx.cfg.bench)
         times = timed.times
-        metrics = (perf_metrics(times, run_input.duration_s)
+        # TTS: the audio's length is that of the speech made, known after the first call.
+        duration_s = run_input.duration_s or timed.output.audio.shape[-1] / pipe.sample_rate
+        metrics = (perf_metrics(times, duration_s)
                    | neural_ms(pipe, times.samples_ms) | component_metrics(timed.component_ms))
         # This run's own peak (measure.memory); on CUDA plus what lives outside torch.
         peak_mb = timed.memory_peak_mb + timed.device_memory.get("memory_outside_torch_mb", 0.0)
         ctx.set_tags({"memory.method": timed.memory_method})
         metrics |= {"memory_peak_mb": peak_mb, **timed.device_memory,
-                    "audio_duration_s": run_input.duration_s,
+                    "audio_duration_s": duration_s,
                     "device.cuda": float(ctx.device.type == "cuda"),
                     "cold.first_call_s": timed.first_call_s,
                     **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
@@ -64,8 +69,12 @@ class OfflineRepeats:
 
 
 def scenario_for(ctx: RunContext) -> Scenario:
-    """The run's scenario (``offline`` until a ``scenario`` group chooses another)."""
-    return OfflineRepeats()
+    """The run's scenario: ``scenario=repeats`` (the default) or a load scenario."""
+    if ctx.cfg.scenario.name == "repeats":
+        return OfflineRepeats()
+    from avbench.load.scenarios import load_scenario
+
+    return load_scenario(ctx.cfg.scenario.name)
 
 
 def measure(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement:

@@ -13,7 +13,7 @@ from avbench.phases.input import RunInput
 from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
 from avbench.tasks import parity
-from avbench.tasks.artifacts import write_artifacts
+from avbench.tasks.artifacts import write_artifacts, write_json
 from avbench.tasks.run_summary import run_summary
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 def trust_flags(ctx: RunContext) -> None:
     """Tags that say whether the numbers can be trusted, with a warning for each problem."""
     cfg, metrics = ctx.cfg, ctx.metrics
+    if "rtf_cv" not in metrics:  # load scenarios: LoadGen's verdict is their trust flag
+        return
     unstable = metrics["rtf_cv"] > cfg.bench.max_cv
     flags = {"bench.unstable": str(unstable).lower()}
     if unstable:
@@ -50,12 +52,14 @@ def trust_flags(ctx: RunContext) -> None:
 def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measurement,
            report: BackendReport) -> dict[str, float]:
     """Log everything the run measured, print its summary, enforce the parity gate."""
+    if measured.times is None:
+        return record_load(ctx, pipe, measured)
     logger, metrics = ctx.logger, ctx.metrics
     logger.log_metrics(metrics)
     for series_name, values in measured.series.items():
         logger.log_series(series_name, values)
     logger.log_params({f"model.{key}": value for key, value in _flat(pipe.describe()).items()})
-    for path in write_artifacts(ctx.cfg, ctx.out_dir, ctx.device, run_input.duration_s,
+    for path in write_artifacts(ctx.cfg, ctx.out_dir, ctx.device, metrics["audio_duration_s"],
                                 measured.times, metrics, measured.output):
         logger.log_artifact(path)
     failures = ctx.parity_failures
@@ -67,6 +71,21 @@ def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measu
     if failures and ctx.cfg.backend.parity.enforce:
         raise parity.ParityError(f"parity beyond precision={ctx.cfg.precision.name} thresholds: "
                                  + "; ".join(failures))
+    return metrics
+
+
+def record_load(ctx: RunContext, pipe: Pipeline, measured: Measurement) -> dict[str, float]:
+    """A load scenario's record: its metrics, series, artifacts (LoadGen's logs) and the
+    summary lines it wrote."""
+    logger, metrics = ctx.logger, ctx.metrics
+    logger.log_metrics(metrics)
+    for series_name, values in measured.series.items():
+        logger.log_series(series_name, values)
+    logger.log_params({f"model.{key}": value for key, value in _flat(pipe.describe()).items()})
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    for path in [*measured.artifacts, write_json(ctx.out_dir / "metrics.json", metrics)]:
+        logger.log_artifact(path)
+    console.print_load_summary(ctx.name, measured.lines, logger.run_id)
     return metrics
 
 

@@ -25,13 +25,14 @@ def user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message is the whole story: one line on stderr, no traceback."""
     from avbench.audio.io import AudioInputError
     from avbench.audio.synth import VoiceProfileError
+    from avbench.audio.texts import TextInputError
     from avbench.models.checkpoint import CheckpointError
     from avbench.runtime import ConfigError
     from avbench.tasks.parity import ParityError
     from avbench.tracking.mlflow_logger import TrackingError
 
     return (AudioInputError, VoiceProfileError, CheckpointError, ConfigError, TrackingError,
-            ParityError)
+            ParityError, TextInputError)
 
 
 def task_module(name: str) -> ModuleType:

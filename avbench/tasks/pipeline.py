@@ -26,13 +26,23 @@ def audio_label(cfg: DictConfig) -> str:
     return Path(cfg.audio.path).stem if cfg.audio.path else f"{float(cfg.audio.duration_s):g}s"
 
 
+def input_label(cfg: DictConfig) -> str:
+    """The text corpus (or file stem) of a TTS run, else ``audio_label``."""
+    if cfg.pipeline.input == "text":
+        return Path(cfg.text.path).stem if cfg.text.path else cfg.text.name
+    return audio_label(cfg)
+
+
 def run_name(cfg: DictConfig) -> str:
-    """Readable run name from resolved values, e.g. svc-balanced-fp32-pytorch-10s: the audio
-    part is ``audio_label``, and a kernel chosen explicitly is named."""
+    """Readable run name from resolved values, e.g. svc-balanced-fp32-pytorch-10s: the input
+    part is ``audio_label`` (or the text corpus), a kernel chosen explicitly is named, and so
+    is a scenario other than the default repeats."""
     parts = [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name,
-             audio_label(cfg)]
+             input_label(cfg)]
     if cfg.kernel.name != "auto":
         parts.append(cfg.kernel.name)
+    if cfg.scenario.name != "repeats":
+        parts.append(cfg.scenario.name)
     return cfg.run_name or "-".join(parts)
 
 

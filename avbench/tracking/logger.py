@@ -20,6 +20,7 @@ class RunLogger(Protocol):
     def set_tags(self, tags: Mapping[str, Any]) -> None: ...
     def log_artifact(self, path: Path) -> None: ...
     def end(self, status: str, error: str | None = None) -> None: ...
+    def child(self, run_name: str, tags: Mapping[str, str]) -> RunLogger: ...
 
 
 class NullLogger:
@@ -47,6 +48,9 @@ class NullLogger:
 
     def end(self, status: str, error: str | None = None) -> None:
         pass
+
+    def child(self, run_name: str, tags: Mapping[str, str]) -> NullLogger:
+        return NullLogger()
 
 
 def resolve_tracking_uri(configured: str | None) -> str | None:

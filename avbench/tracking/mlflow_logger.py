@@ -173,6 +173,15 @@ class MlflowLogger:
     def log_artifact(self, path: Path) -> None:
         self.client.log_artifact(self.run_id, str(path))
 
+    def child(self, run_name: str, tags: Mapping[str, str]) -> MlflowLogger:
+        """A started run nested under this one (e.g. one per concurrency level); the
+        caller ends it."""
+        child = MlflowLogger.__new__(MlflowLogger)
+        child.client, child.uri, child.experiment_id = self.client, self.uri, self.experiment_id
+        child.parent_run_id, child.run_id = self.run_id, None
+        child.start(run_name, tags)
+        return child
+
     def end(self, status: str, error: str | None = None) -> None:
         if self.run_id is None:
             return
