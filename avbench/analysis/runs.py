@@ -31,7 +31,7 @@ TAG_COLUMNS = {
     "backend.requested": "backend_requested", "backend.effective": "backend_effective",
     "backend.fallback_reason": "backend_fallback", "backend.cache": "backend_cache",
     "parity.pass": "parity_pass", "kernel.effective": "kernel_effective",
-    "git.sha": "git_sha", "error": "error", PARENT_TAG: "sweep_id",
+    "git.sha": "git_sha", "error": "error", "bench.repeats": "repeats", PARENT_TAG: "sweep_id",
 }
 
 
@@ -128,6 +128,7 @@ def runs_frame(runs: Iterable[Any]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["run_id", "run_name", "status", "start_time",
                                      *TAG_COLUMNS.values()])
+    frame["repeats"] = pd.to_numeric(frame["repeats"])
     frame["cell"] = cell_labels(frame)
     return frame
 

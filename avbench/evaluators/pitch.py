@@ -10,6 +10,8 @@ from avbench.phases.input import RunInput
 from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
 
+COUNTS = ("pitch_frames_voiced", "pitch_frames_both_voiced")
+
 
 class PitchAccuracy:
     """``pitch_*``: the f0_extraction stage's output, i.e. F0 of the separated vocals (with
@@ -35,4 +37,8 @@ class PitchAccuracy:
                 f0_hz, voiced = pipe.extract_f0(torch.from_numpy(song.vocals))
             clean = pitch_metrics(f0_hz.cpu().numpy(), voiced.cpu().numpy(), *labels)
             metrics |= {f"f0_clean.{key}": value for key, value in clean.items()}
+        # Frame counts are the figures' support, not measurements: tags, not metrics.
+        counts = {key: int(metrics.pop(key)) for key in list(metrics)
+                  if key.removeprefix("f0_clean.") in COUNTS}
+        ctx.set_tags(counts)
         return metrics

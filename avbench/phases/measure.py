@@ -53,10 +53,11 @@ class OfflineRepeats:
         peak_mb = (max(timed.stage_memory_mb.values()) if ctx.device.type == "cuda"
                    else memory.peak_mb(ctx.device))
         metrics |= {"memory_peak_mb": peak_mb, "audio_duration_s": run_input.duration_s,
-                    "device.cuda": float(ctx.device.type == "cuda"),
                     "cold.first_call_s": timed.first_call_s,
                     **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
                     **timed.monitor.summary(), **timed.harness}
+        ctx.set_tags({"bench.repeats": times.repeats,
+                      "monitor.samples": len(timed.monitor.samples)})
         series = {"repeat.total_ms": times.samples_ms["total"], **timed.monitor.series()}
         return Measurement(metrics, timed.output, times, series)
 

@@ -17,7 +17,9 @@ from avbench.phases.record import record, trust_flags
 from avbench.runtime import resolve_device
 from avbench.tracking import RunLogger
 
-__all__ = ["build_pipeline", "execute", "frame_range", "run_name"]
+__all__ = ["TASK_OPTIONS", "build_pipeline", "execute", "frame_range", "run_name"]
+
+TASK_OPTIONS: tuple[str, ...] = ()  # task.* keys this task reads (the others are not logged)
 
 
 def run_name(cfg: DictConfig) -> str:

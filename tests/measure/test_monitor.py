@@ -28,9 +28,9 @@ def test_sampler_collects_and_leaves_no_thread() -> None:
     assert avbench_threads() == []
     assert 5 <= len(monitor.samples) <= 16
     summary = monitor.summary()
-    assert summary["monitor.samples"] == len(monitor.samples)
-    assert summary["monitor.rss_mb_max"] > 10
-    assert summary["monitor.cpu_pct_mean"] > 30  # the matmuls keep at least one core busy
+    assert summary.get("monitor.samples") is None
+    assert summary["monitor.rss_mb.max"] > 10
+    assert summary["monitor.cpu_pct.mean"] > 30  # the matmuls keep at least one core busy
     series = monitor.series()
     assert len(series["monitor.cpu_pct"]) == len(monitor.samples)
     assert monitor.stop() is monitor.samples  # stopping twice is harmless
