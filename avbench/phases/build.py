@@ -16,6 +16,7 @@ from avbench import console
 from avbench.audio.synth import write_voice_profiles
 from avbench.phases.context import RunContext
 from avbench.pipelines.base import Pipeline
+from avbench.runtime import ConfigError
 
 
 def build(ctx: RunContext) -> Pipeline:
@@ -32,7 +33,7 @@ def build(ctx: RunContext) -> Pipeline:
 def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, kernel: str,
                    cache_dir: Path) -> Pipeline:
     """Instantiate ``cfg.pipeline`` with the runtime values its constructor takes."""
-    target = get_class(cfg.pipeline._target_)
+    target = pipeline_class(cfg.pipeline)
     accepted = inspect.signature(target).parameters
     runtime: dict[str, Any] = {"device": device, "dtype": dtype, "kernel": kernel}
     if "voice_profile" in accepted and not cfg.pipeline.voice_profile:
@@ -41,6 +42,22 @@ def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, ke
              if k == "_target_" or k in accepted}
     return instantiate(known, _convert_="all",
                        **{k: v for k, v in runtime.items() if k in accepted})
+
+
+def pipeline_class(pipeline: DictConfig) -> type[Pipeline]:
+    """The class of ``pipeline._target_``, or an error that says how to name one."""
+    if OmegaConf.is_missing(pipeline, "_target_"):
+        raise ConfigError("pipeline=custom needs pipeline._target_=<module>.<Class>: a "
+                          "Pipeline subclass importable from PYTHONPATH (docs/extending.md)")
+    try:
+        target = get_class(pipeline._target_)
+    except Exception as error:
+        raise ConfigError(f"pipeline._target_={pipeline._target_} cannot be imported "
+                          f"({error}); put its package on PYTHONPATH") from error
+    if not (isinstance(target, type) and issubclass(target, Pipeline)):
+        raise ConfigError(f"pipeline._target_={pipeline._target_} is not a subclass of "
+                          "avbench.pipelines.base.Pipeline (docs/extending.md)")
+    return target
 
 
 def reference_builder(ctx: RunContext) -> Callable[[], Pipeline]:
