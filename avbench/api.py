@@ -83,8 +83,9 @@ def benchmark(model: Models, example_inputs: Any, *, name: str = "model",
     key = register(model_key(model, inputs, name), model, inputs, name)
     cfg = compose([f"pipeline._target_={MODULE_PIPELINE}", f"+pipeline.model={key}",
                    f"pipeline.name={name}", f"audio.duration_s={audio_s}",
+                   f"audio.name={audio_s:g}s",
                    f"run_name={name}", *option_overrides(options), *overrides])
-    return run(cfg)
+    return run(*cfg)
 
 
 def option_overrides(options: Mapping[str, Any]) -> list[str]:
@@ -130,13 +131,12 @@ def model_key(model: Models, inputs: tuple[Any, ...], name: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def compose(overrides: list[str]) -> Any:
-    """The run's config from the CLI's tree (``pipeline=custom`` + overrides), with Hydra's
-    runtime set as for a CLI run (group choices, output dir)."""
+def compose(overrides: list[str]) -> tuple[Any, Any]:
+    """The run's config from the CLI's tree (``pipeline=custom`` + overrides) and Hydra's
+    own config, with the runtime a CLI run has (group choices, output dir)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir, initialize_config_module
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import open_dict
 
     from avbench.cli import config_path
 
@@ -150,19 +150,27 @@ def compose(overrides: list[str]) -> Any:
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(Path(cfg.hydra.run.dir).resolve())
         cfg.hydra.job.name = "avbench"
-    HydraConfig.instance().set_config(cfg)
-    OmegaConf.resolve(cfg.paths)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
+        hydra_cfg = cfg.pop("hydra")
+    cfg.paths.output_dir = hydra_cfg.runtime.output_dir
+    return cfg, hydra_cfg
 
 
-def run(cfg: Any) -> Result:
-    """Run the composed config through ``avbench.tasks.run``, as the CLI does."""
+def run(cfg: Any, hydra_cfg: Any) -> Result:
+    """Run the composed config through ``avbench.tasks.run``, as the CLI does; Hydra's
+    runtime is set for the run and restored after it."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
     from avbench import tasks
 
+    holder = HydraConfig.instance()
+    previous = holder.cfg
+    holder.set_config(OmegaConf.create({"hydra": hydra_cfg}))
+    try:
+        result = tasks.run(cfg)
+    finally:
+        holder.cfg = previous
     out_dir = Path(cfg.paths.output_dir)
-    result = tasks.run(cfg)
     breakdown = out_dir / "performance_breakdown.json"
     summary = json.loads(breakdown.read_text()) if breakdown.is_file() else {}
     return Result(name=result.name, status=result.status, run_id=result.run_id,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -40,8 +41,11 @@ def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, ke
         runtime["voice_profile"] = str(write_voice_profiles(cache_dir / "profiles")[1])
     known = {k: v for k, v in OmegaConf.to_container(cfg.pipeline, resolve=True).items()
              if k == "_target_" or k in accepted}
-    return instantiate(known, _convert_="all",
-                       **{k: v for k, v in runtime.items() if k in accepted})
+    try:
+        return instantiate(known, _convert_="all",
+                           **{k: v for k, v in runtime.items() if k in accepted})
+    except InstantiationException as error:  # Hydra's wrapper: the cause is the story
+        raise (error.__cause__ or error) from None
 
 
 def pipeline_class(pipeline: DictConfig) -> type[Pipeline]:

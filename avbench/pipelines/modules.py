@@ -119,7 +119,11 @@ class ModulePipeline(Pipeline):
         with torch.no_grad():  # not inference mode: an exporter traces these tensors later
             for stage, module in modules.items():
                 inputs[stage] = current
-                current = _as_tuple(module(*current))
+                try:
+                    current = _as_tuple(module(*current))
+                except Exception as error:
+                    raise RuntimeError(f"stage {stage!r} failed on the example inputs: "
+                                       f"{type(error).__name__}: {error}") from error
         inputs["output"] = current
         return inputs
 
