@@ -163,7 +163,8 @@ def settings_params(cfg: DictConfig, task_options: tuple[str, ...] | None = None
         for key in node:
             path = f"{prefix}{key}"
             raw = node._get_node(key)._value()  # noqa: SLF001 (unresolved, to spot references)
-            if isinstance(raw, str) and _REFERENCE.fullmatch(raw):
+            if (isinstance(raw, str) and _REFERENCE.fullmatch(raw)) or OmegaConf.is_missing(
+                    node, key):
                 continue
             value = node[key]
             if isinstance(value, DictConfig):
