@@ -56,8 +56,9 @@ def pipeline_class(pipeline: DictConfig) -> type[Pipeline]:
     try:
         target = get_class(pipeline._target_)
     except Exception as error:
-        raise ConfigError(f"pipeline._target_={pipeline._target_} cannot be imported "
-                          f"({error}); put its package on PYTHONPATH") from error
+        cause = error.__cause__ or error
+        raise ConfigError(f"pipeline._target_={pipeline._target_} cannot be imported; put its "
+                          f"package on PYTHONPATH ({type(cause).__name__}: {cause})") from error
     if not (isinstance(target, type) and issubclass(target, Pipeline)):
         raise ConfigError(f"pipeline._target_={pipeline._target_} is not a subclass of "
                           "avbench.pipelines.base.Pipeline (docs/extending.md)")
