@@ -3,7 +3,7 @@
 Each named module (or plain callable) is one stage holding one component of the same
 name. The first stage gets the example inputs; every later stage gets the outputs of the
 one before (a tuple is spread over its arguments). A stage's outputs are kept in the
-state under its name (``<name>.<i>`` for each tensor of a tuple), so the parity gate
+state under its name (``<name>_<i>`` for each tensor of a tuple), so the parity gate
 compares every stage with the fp32 eager reference. The example inputs have fixed
 shapes, so exported graphs and engines are built for exactly those shapes.
 
@@ -64,8 +64,9 @@ def named_modules(models: Models, name: str = "model") -> dict[str, nn.Module]:
         if not callable(model):
             raise TypeError(f"stage {stage!r} is a {type(model).__name__}, not a module or "
                             "callable")
-        if stage in out or stage in ("input", "output", "total"):
-            raise ValueError(f"stage name {stage!r} is used twice or reserved; rename it")
+        if stage in out or stage in ("input", "next", "output", "total") or "." in str(stage):
+            raise ValueError(f"stage name {stage!r} is used twice, reserved or has a dot "
+                             "(metric names are dotted paths); rename it")
         out[str(stage)] = model if isinstance(model, nn.Module) else CallableModule(model)
     return out
 
@@ -132,7 +133,7 @@ class ModulePipeline(Pipeline):
         produced = inputs[names[names.index(stage) + 1]]
         if len(produced) == 1:
             return (stage,) if isinstance(produced[0], torch.Tensor) else ()
-        return tuple(f"{stage}.{i}" for i, value in enumerate(produced)
+        return tuple(f"{stage}_{i}" for i, value in enumerate(produced)
                      if isinstance(value, torch.Tensor))
 
     def _make(self, stage: str) -> Callable[[State], None]:
@@ -142,7 +143,7 @@ class ModulePipeline(Pipeline):
             if len(outputs) == 1:
                 state[stage] = outputs[0]
             else:
-                state |= {f"{stage}.{i}": value for i, value in enumerate(outputs)}
+                state |= {f"{stage}_{i}": value for i, value in enumerate(outputs)}
 
         return run
 

@@ -81,7 +81,7 @@ def test_named_stages_in_fp16_and_a_plain_callable(mlflow_store: str, asset_cach
     assert result.ok, result.error
     assert list(result.summary["stage_timings_ms"]) == ["encoder", "split", "decoder", "total"]
     # Both outputs of the split stage are compared with the fp32 reference.
-    assert {"parity.split.split.0.rel_l2", "parity.split.split.1.rel_l2"} <= set(result.metrics)
+    assert {"parity.split.split_0.rel_l2", "parity.split.split_1.rel_l2"} <= set(result.metrics)
     assert result.tags["precision.dtype"] == "float16" and result.tags["parity.pass"] == "true"
 
 
