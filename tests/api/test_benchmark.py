@@ -104,3 +104,20 @@ def test_options_become_overrides() -> None:
                              "backend.strict": False, "x": [1, 2]}) == [
         "backend=onnxruntime", "bench.threads=null", "bench.warmup=2", "backend.strict=false",
         "x=[1,2]"]
+
+
+@pytest.mark.slow
+def test_readme_example_runs(mlflow_store: str, asset_cache: Path,
+                             monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The 'Your own model' block of README.md, as written (caches under the test's)."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (code,) = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+               if "avbench.benchmark(" in block]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(asset_cache))
+    exec(compile(code, "README.md", "exec"), {})
+    run_id = capsys.readouterr().out.strip().splitlines()[-1].split()[-1]
+    run = MlflowClient(tracking_uri=mlflow_store).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["backend.effective"] == "onnxruntime"
