@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 from avbench.pipelines.settings import SVCSettings
 
@@ -44,7 +45,7 @@ class TaskConfig:
 
 @dataclass
 class PipelineConfig:
-    _target_: str = "avbench.pipelines.svc.SVCPipeline"
+    _target_: str = MISSING  # each conf/pipeline/*.yaml names its class
     name: str = "svc"
     sample_rate: int = 22050
     settings: Any = None

@@ -60,7 +60,8 @@ def cpu_gpu_speedups(results: list[RunResult]) -> list[tuple[str, float, float, 
     """(cell, CPU rtf, GPU rtf, speed-up) for each cell that ran on both a CPU and a GPU."""
     by_cell: dict[str, dict[bool, float]] = {}
     for r in results:
-        if r.ok and "rtf" in r.metrics and "device.cuda" in r.metrics:
-            by_cell.setdefault(cell_key(r), {})[bool(r.metrics["device.cuda"])] = r.metrics["rtf"]
+        if r.ok and "rtf" in r.metrics and "device" in r.tags:
+            cuda = r.tags["device"].startswith("cuda")
+            by_cell.setdefault(cell_key(r), {})[cuda] = r.metrics["rtf"]
     return [(cell, rtf[False], rtf[True], rtf[False] / rtf[True])
             for cell, rtf in by_cell.items() if False in rtf and True in rtf]

@@ -53,7 +53,8 @@ def test_single_run_logs_everything(mlflow_store: str, asset_cache: Path, tmp_pa
     assert 0 <= metrics["pitch_rpa_50c"] <= 1 and "pitch_rmse_hz" in metrics
     assert metrics["f0_clean.pitch_rpa_50c"] > 0.8 and metrics["f0_clean.pitch_rmse_hz"] < 10
     params, tags = run.data.params, run.data.tags
-    assert params["preset.svc.hidden"] == "128" and params["choice.preset"] == "fast"
+    assert params["preset.svc.hidden"] == "128" and tags["choice.preset"] == "fast"
+    assert "pipeline.settings.hidden" not in params and "task.n_fft" not in params
     assert tags["backend.requested"] == "pytorch" and tags["backend.effective"] == "pytorch"
     assert tags["kernel.effective"] == "torch" and tags["kernel.interpreted"] == "false"
     assert tags["hardware.key"] and tags["version.torch"]

@@ -9,8 +9,8 @@ from avbench.journal import FAILED, FINISHED, RunResult
 
 
 def result(overrides: list[str], rtf: float, cuda: bool, status: str = FINISHED) -> RunResult:
-    return RunResult("x", status, overrides=overrides,
-                     metrics={"rtf": rtf, "device.cuda": float(cuda)})
+    return RunResult("x", status, overrides=overrides, metrics={"rtf": rtf},
+                     tags={"device": "cuda:0" if cuda else "cpu"})
 
 
 def test_speedup_pairs_cpu_and_gpu_of_the_same_cell() -> None:

@@ -49,7 +49,7 @@ GPU_MEMORY = Bands("memory_peak_mb", "GPU memory peak", "GB",
                    ((4.0, EXCELLENT), (6.0, GOOD), (8.0, FAIR)), POOR, scale=1 / 1024)
 HEADLINE = (RTF, PITCH_RMSE, CLEAN_PITCH_RMSE, GPU_MEMORY)
 
-GPU_UTIL_METRIC = "monitor.gpu_util_pct_mean"
+GPU_UTIL_METRIC = "monitor.gpu_util_pct.mean"
 GRADED = "graded"
 
 

@@ -73,8 +73,7 @@ class Stability:
 
 def stability(runs: pd.DataFrame) -> Stability:
     """The stability of one side of a cell (its runs)."""
-    cv_column = "rtf_cv" if "rtf_cv" in runs else "rtf.cv"
-    cv = float(runs[cv_column].max()) if cv_column in runs else float("nan")
+    cv = float(runs["rtf.cv"].max()) if "rtf.cv" in runs else float("nan")
     unstable = bool((runs.get("unstable", pd.Series(dtype=str)).astype(str) == "true").any())
     shas = runs.get("git_sha", pd.Series(dtype=str)).dropna().astype(str)
     dirty = (runs.get("git_dirty", pd.Series(dtype=str)).astype(str) == "true").any()

@@ -63,9 +63,9 @@ def rtf_grid(frame: pd.DataFrame, path: Path) -> Path:
         presets = sorted(block["preset"].unique())
         for offset, precision in enumerate(precisions):
             cells = block[block["precision"] == precision].groupby("preset")[
-                ["rtf", "rtf_ci_low", "rtf_ci_high"]].median().reindex(presets)
-            errors = np.vstack([cells["rtf"] - cells["rtf_ci_low"],
-                                cells["rtf_ci_high"] - cells["rtf"]]).clip(min=0)
+                ["rtf", "rtf.ci_low", "rtf.ci_high"]].median().reindex(presets)
+            errors = np.vstack([cells["rtf"] - cells["rtf.ci_low"],
+                                cells["rtf.ci_high"] - cells["rtf"]]).clip(min=0)
             axis.bar(np.arange(len(presets)) + offset * width, cells["rtf"], width,
                      yerr=errors, capsize=3, label=precision)
         axis.set_xticks(np.arange(len(presets)) + width * (len(precisions) - 1) / 2, presets)

@@ -15,8 +15,8 @@ from avbench.analysis.data_section import data_section
 from avbench.analysis.runs import AnalysisError, get_run, is_sweep, resolve_runs, total_ms_samples
 
 CELL_METRICS = {
-    "rtf": "RTF", "rtf_ci_low": "RTF CI low", "rtf_ci_high": "RTF CI high", "asps": "ASPS",
-    "latency_ms_p50": "p50 ms", "latency_ms_p95": "p95 ms", "memory_peak_mb": "peak MB",
+    "rtf": "RTF", "rtf.ci_low": "RTF CI low", "rtf.ci_high": "RTF CI high", "asps": "ASPS",
+    "latency_ms.p50": "p50 ms", "latency_ms.p95": "p95 ms", "memory_peak_mb": "peak MB",
     "pitch_rmse_hz": "pitch RMSE Hz", "f0_clean.pitch_rmse_hz": "clean-stem RMSE Hz",
     "repeats": "repeats",
 }

@@ -35,7 +35,7 @@ TAG_COLUMNS = {
     "backend.fallback_reason": "backend_fallback", "backend.cache": "backend_cache",
     "parity.pass": "parity_pass", "kernel.effective": "kernel_effective",
     "git.sha": "git_sha", "git.dirty": "git_dirty", "bench.unstable": "unstable",
-    "error": "error", PARENT_TAG: "sweep_id",
+    "bench.repeats": "repeats", "error": "error", PARENT_TAG: "sweep_id",
 }
 
 
@@ -134,6 +134,7 @@ def runs_frame(runs: Iterable[Any]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["run_id", "run_name", "status", "start_time",
                                      *TAG_COLUMNS.values()])
+    frame["repeats"] = pd.to_numeric(frame["repeats"])
     frame["cell"] = cell_labels(frame)
     return frame
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from avbench.evaluators.pitch import pop_counts
 from avbench.metrics.quality import pitch_metrics
 from avbench.phases.context import RunContext
 from avbench.phases.input import RunInput
@@ -28,4 +29,4 @@ class CleanStemPitch:
         with torch.inference_mode():
             f0_hz, voiced = pipe.extract_f0(torch.from_numpy(song.vocals))
         clean = pitch_metrics(f0_hz.cpu().numpy(), voiced.cpu().numpy(), song.f0_hz, song.voiced)
-        return {f"f0_clean.{key}": value for key, value in clean.items()}
+        return pop_counts(ctx, {f"f0_clean.{key}": value for key, value in clean.items()})

@@ -9,6 +9,8 @@ from avbench.phases.input import RunInput
 from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
 
+COUNTS = ("pitch_frames_voiced", "pitch_frames_both_voiced")
+
 
 class PitchAccuracy:
     """``pitch_*``: the f0_extraction stage's output, i.e. F0 of the separated vocals, against
@@ -30,5 +32,14 @@ class PitchAccuracy:
             return {}
         state = measured.output.state
         ctx.set_tags({"pitch.labels": refs.labels})
-        return pitch_metrics(state["f0_hz"].cpu().numpy(), state["voiced"].cpu().numpy(),
-                             refs.f0_hz, refs.voiced)
+        metrics = pitch_metrics(state["f0_hz"].cpu().numpy(), state["voiced"].cpu().numpy(),
+                                refs.f0_hz, refs.voiced)
+        return pop_counts(ctx, metrics)
+
+
+def pop_counts(ctx: RunContext, metrics: dict[str, float]) -> dict[str, float]:
+    """Frame counts are the figures' support, not measurements: tags, not metrics."""
+    counts = {key: int(metrics.pop(key)) for key in list(metrics)
+              if key.rsplit(".", 1)[-1] in COUNTS}
+    ctx.set_tags(counts)
+    return metrics

@@ -251,19 +251,18 @@ class Monitor:
         if not self.samples:
             return {}
         series = self.series()
-        out = {"monitor.samples": float(len(self.samples)),
-               "monitor.cpu_pct_mean": float(np.mean(series["monitor.cpu_pct"])),
-               "monitor.rss_mb_max": float(np.max(series["monitor.rss_mb"]))}
+        out = {"monitor.cpu_pct.mean": float(np.mean(series["monitor.cpu_pct"])),
+               "monitor.rss_mb.max": float(np.max(series["monitor.rss_mb"]))}
         if self.cpu_share is not None:
             out |= {"monitor.other_cpu_pct": self.cpu_share.other_pct,
                     "monitor.steal_pct": self.cpu_share.steal_pct}
         if "monitor.gpu_util_pct" in series:
             out |= {
-                "monitor.gpu_util_pct_mean": float(np.mean(series["monitor.gpu_util_pct"])),
-                "monitor.gpu_mem_used_mb_max": float(np.max(series["monitor.gpu_mem_used_mb"])),
-                "monitor.gpu_temp_c_max": float(np.max(series["monitor.gpu_temp_c"])),
-                "monitor.gpu_power_w_mean": float(np.mean(series["monitor.gpu_power_w"])),
-                "monitor.gpu_sm_clock_mhz_mean": float(np.mean(series["monitor.gpu_sm_clock_mhz"])),
-                "monitor.gpu_throttled_fraction": float(np.mean(series["monitor.gpu_throttled"])),
+                "monitor.gpu_util_pct.mean": float(np.mean(series["monitor.gpu_util_pct"])),
+                "monitor.gpu_mem_used_mb.max": float(np.max(series["monitor.gpu_mem_used_mb"])),
+                "monitor.gpu_temp_c.max": float(np.max(series["monitor.gpu_temp_c"])),
+                "monitor.gpu_power_w.mean": float(np.mean(series["monitor.gpu_power_w"])),
+                "monitor.gpu_sm_clock_mhz.mean": float(np.mean(series["monitor.gpu_sm_clock_mhz"])),
+                "monitor.gpu_throttled.fraction": float(np.mean(series["monitor.gpu_throttled"])),
             }
         return out

@@ -17,8 +17,9 @@ def perf_metrics(times: StageTimes, audio_duration_s: float) -> dict[str, float]
 
     rtf = processing time / audio duration (median total); asps = audio
     seconds processed per second (1 / rtf here, since one request runs at a time).
-    rtf_cv is the coefficient of variation of the per-repeat totals and
-    rtf_ci_low/high the 95% bootstrap interval of the median, in RTF units.
+    rtf.cv is the coefficient of variation of the per-repeat totals and
+    rtf.ci_low/high the 95% bootstrap interval of the median, in RTF units.
+    The repeat count is not a metric: the caller tags it (``bench.repeats``).
     """
     total = summarize(times.samples_ms[TOTAL])
     total_s = total.median / 1000.0
@@ -26,14 +27,13 @@ def perf_metrics(times: StageTimes, audio_duration_s: float) -> dict[str, float]
         "rtf": total_s / audio_duration_s,
         "asps": audio_duration_s / total_s,
         "total_ms": total.median,
-        "rtf_cv": total.cv,
-        "rtf_ci_low": total.ci_low / 1000.0 / audio_duration_s,
-        "rtf_ci_high": total.ci_high / 1000.0 / audio_duration_s,
+        "rtf.cv": total.cv,
+        "rtf.ci_low": total.ci_low / 1000.0 / audio_duration_s,
+        "rtf.ci_high": total.ci_high / 1000.0 / audio_duration_s,
         "sum_vs_total_pct": times.sum_vs_total_pct(),
-        "repeats": float(times.repeats),
     }
     for q in ("p50", "p90", "p95", "p99"):
-        metrics[f"latency_ms_{q}"] = getattr(total, q)
+        metrics[f"latency_ms.{q}"] = getattr(total, q)
     percentages = times.percentages()
     for name in times.stages:
         stage = summarize(times.samples_ms[name])

@@ -17,7 +17,7 @@ from avbench import console
 from avbench.audio.synth import write_voice_profiles
 from avbench.phases.context import RunContext
 from avbench.pipelines.base import Pipeline
-from avbench.runtime import resolve_cache_dir
+from avbench.runtime import ConfigError, resolve_cache_dir
 
 
 def build(ctx: RunContext) -> Pipeline:
@@ -37,7 +37,7 @@ def build(ctx: RunContext) -> Pipeline:
 def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, kernel: str,
                    cache_dir: Path) -> Pipeline:
     """Instantiate ``cfg.pipeline`` with the runtime values its constructor takes."""
-    target = get_class(cfg.pipeline._target_)
+    target = pipeline_class(cfg.pipeline)
     accepted = inspect.signature(target).parameters
     runtime: dict[str, Any] = {"device": device, "dtype": dtype, "kernel": kernel,
                                "weights": cfg.weights.name,
@@ -49,17 +49,25 @@ def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, ke
     try:
         return instantiate(known, _convert_="all",
                            **{k: v for k, v in runtime.items() if k in accepted})
-    except InstantiationException as error:
-        raise _real_cause(error) from error
+    except InstantiationException as error:  # Hydra's wrapper: the cause is the story
+        raise (error.__cause__ or error) from None
 
 
-def _real_cause(error: InstantiationException) -> BaseException:
-    """What the constructor raised ("not a weights-only checkpoint", "no such file"), not
-    Hydra's "Error in call to target ..." wrapper around it."""
-    cause: BaseException = error
-    while isinstance(cause, InstantiationException) and cause.__cause__ is not None:
-        cause = cause.__cause__
-    return cause
+def pipeline_class(pipeline: DictConfig) -> type[Pipeline]:
+    """The class of ``pipeline._target_``, or an error that says how to name one."""
+    if OmegaConf.is_missing(pipeline, "_target_"):
+        raise ConfigError("pipeline=custom needs pipeline._target_=<module>.<Class>: a "
+                          "Pipeline subclass importable from PYTHONPATH (docs/extending.md)")
+    try:
+        target = get_class(pipeline._target_)
+    except Exception as error:
+        cause = error.__cause__ or error
+        raise ConfigError(f"pipeline._target_={pipeline._target_} cannot be imported; put its "
+                          f"package on PYTHONPATH ({type(cause).__name__}: {cause})") from error
+    if not (isinstance(target, type) and issubclass(target, Pipeline)):
+        raise ConfigError(f"pipeline._target_={pipeline._target_} is not a subclass of "
+                          "avbench.pipelines.base.Pipeline (docs/extending.md)")
+    return target
 
 
 def reference_builder(ctx: RunContext) -> Callable[[], Pipeline]:

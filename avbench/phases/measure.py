@@ -58,13 +58,13 @@ class OfflineRepeats:
         ctx.set_tags({"memory.method": timed.memory_method})
         metrics |= {"memory_peak_mb": peak_mb, **timed.device_memory,
                     "audio_duration_s": duration_s,
-                    "device.cuda": float(ctx.device.type == "cuda"),
                     "cold.first_call_s": timed.first_call_s,
                     **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},
                     **timed.monitor.summary(), **timed.harness}
         series = {"repeat.total_ms": times.samples_ms["total"],
                   "repeat.outer_ms": timed.outer_ms, **timed.monitor.series()}
-        ctx.set_tags(timed.monitor.tags() | timed.tags)
+        ctx.set_tags(timed.monitor.tags() | timed.tags | {
+            "bench.repeats": times.repeats, "monitor.samples": len(timed.monitor.samples)})
         return Measurement(metrics, timed.output, times, series)
 
 

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 def trust_flags(ctx: RunContext) -> None:
     """Tags that say whether the numbers can be trusted, with a warning for each problem."""
     cfg, metrics = ctx.cfg, ctx.metrics
-    if "rtf_cv" not in metrics:  # load scenarios: LoadGen's verdict is their trust flag
+    if "rtf.cv" not in metrics:  # load scenarios: LoadGen's verdict is their trust flag
         return
-    unstable = metrics["rtf_cv"] > cfg.bench.max_cv
+    unstable = metrics["rtf.cv"] > cfg.bench.max_cv
     flags = {"bench.unstable": str(unstable).lower()}
     if unstable:
         load = (f" (meanwhile other processes took {metrics['monitor.other_cpu_pct']:.1f}% and "
@@ -32,20 +32,20 @@ def trust_flags(ctx: RunContext) -> None:
                 if "monitor.other_cpu_pct" in metrics else "")
         log.warning("RTF varies %.1f%% between repeats (bench.max_cv=%.0f%%)%s: the machine is "
                     "busy or the run is too short; raise bench.min_time_s or check "
-                    "python -m avbench task=doctor (timing noise)", 100 * metrics["rtf_cv"],
+                    "python -m avbench task=doctor (timing noise)", 100 * metrics["rtf.cv"],
                     100 * cfg.bench.max_cv, load)
-    if "monitor.gpu_throttled_fraction" in metrics:
-        throttled = metrics["monitor.gpu_throttled_fraction"] > 0
+    if "monitor.gpu_throttled.fraction" in metrics:
+        throttled = metrics["monitor.gpu_throttled.fraction"] > 0
         flags["bench.throttled"] = str(throttled).lower()
         if throttled:
             log.warning("the GPU throttled its clocks during %.0f%% of samples",
-                        100 * metrics["monitor.gpu_throttled_fraction"])
-    if ctx.device.type == "cuda" and "monitor.gpu_util_pct_mean" in metrics:
-        starved = metrics["monitor.gpu_util_pct_mean"] < cfg.bench.min_gpu_util_pct
+                        100 * metrics["monitor.gpu_throttled.fraction"])
+    if ctx.device.type == "cuda" and "monitor.gpu_util_pct.mean" in metrics:
+        starved = metrics["monitor.gpu_util_pct.mean"] < cfg.bench.min_gpu_util_pct
         flags["bench.gpu_bottleneck_elsewhere"] = str(starved).lower()
         if starved:
             log.warning("mean GPU utilisation %.0f%% < %.0f%%: the GPU waits on something else",
-                        metrics["monitor.gpu_util_pct_mean"], cfg.bench.min_gpu_util_pct)
+                        metrics["monitor.gpu_util_pct.mean"], cfg.bench.min_gpu_util_pct)
     ctx.set_tags(flags)
 
 
@@ -58,7 +58,9 @@ def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measu
     logger.log_metrics(metrics)
     for series_name, values in measured.series.items():
         logger.log_series(series_name, values)
-    logger.log_params({f"model.{key}": value for key, value in _flat(pipe.describe()).items()})
+    described = {k: v for k, v in pipe.describe().items() if k != "weights"}  # weights: tags
+    logger.log_params({f"model.{key}": value for key, value in _flat(described).items()
+                       if value not in ([], {}, ())})
     for path in write_artifacts(ctx.cfg, ctx.out_dir, ctx.device, metrics["audio_duration_s"],
                                 measured.times, metrics, measured.output):
         logger.log_artifact(path)

@@ -40,6 +40,3 @@ class CalibrationPipeline(Pipeline):
             state["output"] = state["input"]
 
         return stage
-
-    def describe(self) -> dict[str, object]:
-        return {"stage_ms": dict(self.stage_ms)}

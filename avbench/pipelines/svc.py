@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +119,11 @@ class SVCPipeline(Pipeline):
         ]
 
     def describe(self) -> dict[str, Any]:
-        """Sizes and settings that identify what ran (for params and logs)."""
+        """What the config does not already say (its settings are params of their own):
+        parameter counts and the components loaded from the checkpoint."""
         params = {name: sum(p.numel() for p in c.module.parameters())
                   for name, c in self.components.items()}
-        return {"settings": asdict(self.settings), "parameters": params,
-                "dtype": str(self.dtype).removeprefix("torch."), "kernel": self.kernel,
-                "checkpoint_components": list(self.loaded_components),
+        return {"parameters": params, "checkpoint_components": list(self.loaded_components),
                 "weights": dict(self.weights)}
 
     # Stages: each reads the state earlier stages wrote and adds its own keys.

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from avbench import journal
 from avbench.journal import FAILED, FINISHED, KILLED, RunResult
@@ -94,7 +95,7 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
         result.run_id = logger.run_id
         out_dir = name_after_run(out_dir, logger.run_id)
         log_file = out_dir / log_file.name if log_file is not None else None
-        logger.log_params(_params(cfg, hydra["choices"]))
+        logger.log_params(settings_params(cfg, getattr(task, "TASK_OPTIONS", None)))
         validate(cfg)
         if tracked:
             for path in write_run_files(cfg, out_dir, env):
@@ -187,19 +188,43 @@ def _run_tags(cfg: DictConfig, env: dict[str, Any], choices: dict[str, str]) -> 
     return tags | {str(k): str(v) for k, v in cfg.tags.items()}
 
 
-def _params(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
-    """Every leaf of the resolved config as a dotted key, plus the group choices."""
-    container = OmegaConf.to_container(cfg, resolve=True)
+# Top-level inputs of the analysis tasks and the run's tags: logged only when given.
+_INPUTS = ("baseline", "candidate", "sweep", "tags")
+_REFERENCE = re.compile(r"\$\{\.*[\w.\[\]-]+\}")  # ${preset.svc}: a node, not a resolver
+
+
+def settings_params(cfg: DictConfig, task_options: tuple[str, ...] | None = None
+                    ) -> dict[str, Any]:
+    """Every setting once, as a dotted key with its resolved value.
+
+    A node that only points at another (``pipeline.settings: ${preset.svc}``) is logged
+    where it is set; empty containers say nothing; ``task.*`` holds the options of every
+    task, so only ``task.name`` and the task's own ``task_options`` are kept (None: all).
+    Group choices are tags (``choice.<group>``), not params.
+    """
     flat: dict[str, Any] = {}
 
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict):
-            if not node and prefix:
-                flat[prefix] = "{}"
-            for key, value in node.items():
-                walk(value, f"{prefix}.{key}" if prefix else str(key))
-        else:
-            flat[prefix] = node
+    def walk(node: DictConfig, prefix: str) -> None:
+        for key in node:
+            path = f"{prefix}{key}"
+            raw = node._get_node(key)._value()  # noqa: SLF001 (unresolved, to spot references)
+            if (isinstance(raw, str) and _REFERENCE.fullmatch(raw)) or OmegaConf.is_missing(
+                    node, key):
+                continue
+            value = node[key]
+            if isinstance(value, DictConfig):
+                walk(value, f"{path}.")
+            elif isinstance(value, ListConfig):
+                if len(value):
+                    flat[path] = OmegaConf.to_container(value, resolve=True)
+            else:
+                flat[path] = value
 
-    walk(container, "")
-    return flat | {f"choice.{group}": option for group, option in choices.items()}
+    walk(cfg, "")
+    for key in [k for k in flat if k.split(".", 1)[0] in _INPUTS]:
+        if flat[key] is None:
+            del flat[key]
+    if task_options is not None:
+        keep = {"task.name", *(f"task.{option}" for option in task_options)}
+        flat = {k: v for k, v in flat.items() if not k.startswith("task.") or k in keep}
+    return flat

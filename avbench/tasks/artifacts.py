@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -51,8 +52,11 @@ def write_artifacts(cfg: DictConfig, out_dir: Path, device: torch.device, durati
                     output: PipelineOutput) -> list[Path]:
     """Write every artifact of a finished run into ``out_dir``; returns those to log."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    audio = output.audio.detach().float().cpu().numpy()
-    write_audio(out_dir / "output.wav", audio, output.sample_rate)
+    audio = output.audio.detach().float().cpu().squeeze().numpy()
+    # A pipeline whose output is not a mono waveform (a model's mel, logits...) has no wav.
+    waveform = audio.ndim == 1 and bool(np.isfinite(audio).all())
+    if waveform:
+        write_audio(out_dir / "output.wav", audio, output.sample_rate)
     logged = [
         write_json(out_dir / "performance_breakdown.json",
                    performance_breakdown(device, duration_s, times, metrics["rtf"])),
@@ -60,7 +64,7 @@ def write_artifacts(cfg: DictConfig, out_dir: Path, device: torch.device, durati
         write_json(out_dir / "metrics.json", metrics),
     ]
     sample_s = cfg.tracking.output_sample_s
-    if sample_s > 0:
+    if sample_s > 0 and waveform:
         sample = audio[: int(sample_s * output.sample_rate)]
         write_audio(out_dir / "output_sample.wav", sample, output.sample_rate)
         logged.append(out_dir / "output_sample.wav")

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 _LOG_MEL_RANGE = np.log(1e8)
 
 
+TASK_OPTIONS = ("families", "n_fft", "hop_length", "n_mels", "frame_length", "fmin", "fmax",
+                "warmup", "repeats", "pyin_max_s", "interpret_max_s")  # task.* keys it reads
+
+
 def run_name(cfg: DictConfig) -> str:
     """e.g. kernels-auto-fp32-30s (the audio part from the resolved duration)."""
     from avbench.tasks.pipeline import audio_label
@@ -203,10 +207,15 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
+METRIC_NAMES = {"median_ms": "time_ms.p50", "iqr_ms": "time_ms.iqr"}
+
+
 def _metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """``kernels.<family>.<impl>.<figure>``: one column per figure in mlflow ui and pandas."""
-    skip = {"family", "impl", "interpreted", "note"}
-    return {f"kernels.{row['family']}.{row['impl']}.{key}": float(value)
+    """``kernels.<family>.<impl>.<figure>``: one column per figure in mlflow ui and pandas.
+    The table's ``median_ms``/``iqr_ms`` are ``time_ms.p50``/``time_ms.iqr`` there (the metric
+    naming scheme); the counts and sizes (``repeats``, ``audio_s``) stay in kernels.csv."""
+    skip = {"family", "impl", "interpreted", "note", "repeats", "audio_s"}
+    return {f"kernels.{row['family']}.{row['impl']}.{METRIC_NAMES.get(key, key)}": float(value)
             for row in rows for key, value in _public(row).items()
             if key not in skip and value is not None and np.isfinite(value)}
 

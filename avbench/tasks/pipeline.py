@@ -17,7 +17,10 @@ from avbench.phases.record import record, trust_flags
 from avbench.runtime import resolve_device
 from avbench.tracking import RunLogger
 
-__all__ = ["audio_label", "build_pipeline", "execute", "frame_range", "run_name"]
+__all__ = ["TASK_OPTIONS", "audio_label", "build_pipeline", "execute", "frame_range",
+           "run_name"]
+
+TASK_OPTIONS: tuple[str, ...] = ()  # task.* keys this task reads (the others are not logged)
 
 
 def audio_label(cfg: DictConfig) -> str:

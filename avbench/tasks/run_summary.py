@@ -19,10 +19,10 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
     lines = [
         ("RTF", f"{metrics['rtf']:.3f}  (processing time / audio duration)"),
         ("ASPS", f"{metrics['asps']:.2f}  audio seconds per second"),
-        ("spread", f"CV {100 * metrics['rtf_cv']:.1f} %, RTF 95% CI "
-                   f"[{metrics['rtf_ci_low']:.3f}, {metrics['rtf_ci_high']:.3f}], "
-                   f"{int(metrics['repeats'])} repeats"
-                   + ("  [UNSTABLE]" if metrics["rtf_cv"] > cfg.bench.max_cv else "")),
+        ("spread", f"CV {100 * metrics['rtf.cv']:.1f} %, RTF 95% CI "
+                   f"[{metrics['rtf.ci_low']:.3f}, {metrics['rtf.ci_high']:.3f}], "
+                   f"{times.repeats} repeats"
+                   + ("  [UNSTABLE]" if metrics["rtf.cv"] > cfg.bench.max_cv else "")),
         ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"
                          + (f"; outer clock vs total {metrics['harness.outer_vs_total_pct']:+.3f} %"
                             if "harness.outer_vs_total_pct" in metrics else "")),
@@ -52,7 +52,7 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
                        f"{metrics['cold.first_call_s']:.2f} s, cache {report.cache_status}"),
     ]
     if "vs_eager.total_speedup" in metrics:
-        lines.append(("vs fp32 eager", _vs_eager_line(metrics)))
+        lines.append(("vs fp32 eager", _vs_eager_line(metrics, cfg.bench.eager_side_by_side)))
     if report.fallback_reason:
         lines.append(("fallback", report.fallback_reason))
     if failures is not None:
@@ -78,11 +78,12 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
             "stage_pct": times.percentages(), "total_ms": medians["total"], "lines": lines}
 
 
-def _vs_eager_line(metrics: dict[str, float]) -> str:
+def _vs_eager_line(metrics: dict[str, float], pairs: int) -> str:
     """Speed-ups over the fp32 eager reference from interleaved pairs, with 95% CIs."""
     parts = [f"{metrics[f'vs_eager.{name}_speedup']:.3f}x {label} "
-             f"[{metrics[f'vs_eager.{name}_ci_low']:.3f}, {metrics[f'vs_eager.{name}_ci_high']:.3f}]"
+             f"[{metrics[f'vs_eager.{name}_speedup.ci_low']:.3f}, "
+             f"{metrics[f'vs_eager.{name}_speedup.ci_high']:.3f}]"
              for name, label in (("neural", "over the neural stages"), ("total", "in total"))
              if f"vs_eager.{name}_speedup" in metrics]
-    return (", ".join(parts) + f" (95% CI; {int(metrics['vs_eager.pairs'])} interleaved pairs, "
+    return (", ".join(parts) + f" (95% CI; {pairs} interleaved pairs, "
             f"eager {metrics['vs_eager.eager_ms']:,.1f} ms vs {metrics['vs_eager.run_ms']:,.1f} ms)")

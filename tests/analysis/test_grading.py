@@ -18,8 +18,8 @@ def _frame() -> pd.DataFrame:
     return pd.DataFrame({
         "run_id": ["r1", "r2"], "cell": ["real", "seeded"], "status": "FINISHED", "device": "cpu",
         "gpu_name": "none", "cpu_model": "EPYC", "preset": ["fast", "fast"],
-        "precision": ["fp32", "fp32"], "rtf": [0.8, 0.5], "rtf_ci_low": [0.7, 0.4],
-        "rtf_ci_high": [0.9, 0.6],
+        "precision": ["fp32", "fp32"], "rtf": [0.8, 0.5], "rtf.ci_low": [0.7, 0.4],
+        "rtf.ci_high": [0.9, 0.6],
         "pitch_rmse_hz": [3.0, 40.0], "grading.pitch_rmse_hz": ["graded", SEEDED],
         "quality.vocals_si_sdr_db": [15.0, 2.0],
         "grading.quality.vocals_si_sdr_db": ["graded", SEEDED]})

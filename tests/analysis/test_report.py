@@ -70,7 +70,7 @@ def test_plots_from_synthetic_runs(tmp_path: Path) -> None:
         "cell": ["a", "b", "c"], "status": "FINISHED", "device": ["cpu", "cuda:0", "cuda:0"],
         "gpu_name": ["none", "L4", "L4"], "cpu_model": "EPYC", "preset": ["fast"] * 3,
         "precision": ["fp32", "fp32", "fp16"], "rtf": [2.0, 0.4, 0.3],
-        "rtf_ci_low": [1.9, 0.35, 0.28], "rtf_ci_high": [2.2, 0.45, 0.33],
+        "rtf.ci_low": [1.9, 0.35, 0.28], "rtf.ci_high": [2.2, 0.45, 0.33],
         "stage_ms.vocoder": [80.0, 9.0, 7.0], "stage_ms.vocoder.p90": [90.0, 10.0, 8.0],
         "stage_ms.separation": [20.0, 3.0, 2.0], "quality.vocals_si_sdr_db": [9.0, 9.5, 8.0]})
     assert plots.stage_columns(frame) == ["stage_ms.vocoder", "stage_ms.separation"]

@@ -93,8 +93,8 @@ def test_perf_metrics_from_known_samples() -> None:
     assert metrics["stage_ms.a"] == 110.0
     assert metrics["stage_pct.b"] == pytest.approx(72.5)
     assert metrics["sum_vs_total_pct"] == 0.0
-    assert metrics["latency_ms_p50"] == 400.0
-    assert metrics["rtf_cv"] == 0.0 and metrics["rtf_ci_low"] == metrics["rtf_ci_high"] == 0.2
+    assert metrics["latency_ms.p50"] == 400.0
+    assert metrics["rtf.cv"] == 0.0 and metrics["rtf.ci_low"] == metrics["rtf.ci_high"] == 0.2
     assert metrics["stage_ms.a.p90"] == pytest.approx(118.0)
     assert metrics["stage_ms.a.iqr"] == pytest.approx(10.0)
 

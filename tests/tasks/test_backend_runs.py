@@ -59,10 +59,11 @@ def test_onnxruntime_run_records_backend_cold_start_and_parity(
     assert run.data.metrics["cold.export_s"] == 0.0
     # Interleaved with the fp32 eager reference: speed-ups with their intervals.
     vs_eager = run.data.metrics
-    assert vs_eager["vs_eager.pairs"] == 3 and vs_eager["vs_eager.eager_ms"] > 0
+    assert vs_eager["vs_eager.eager_ms"] > 0
     for name in ("total", "neural"):
-        assert (0 < vs_eager[f"vs_eager.{name}_ci_low"] <= vs_eager[f"vs_eager.{name}_speedup"]
-                <= vs_eager[f"vs_eager.{name}_ci_high"])
+        speedup = f"vs_eager.{name}_speedup"
+        assert (0 < vs_eager[f"{speedup}.ci_low"] <= vs_eager[speedup]
+                <= vs_eager[f"{speedup}.ci_high"])
 
 
 def test_parity_beyond_threshold_fails_the_run_when_enforced(

@@ -36,7 +36,6 @@ def test_known_speedups_from_interleaved_pairs() -> None:
     assert result.run_ms == pytest.approx(30, rel=0.1)
     metrics = result.metrics()
     assert metrics["vs_eager.neural_speedup"] == result.neural.ratio
-    assert metrics["vs_eager.pairs"] == 5
 
 
 def test_pairs_alternate_which_side_goes_first() -> None:
