@@ -134,7 +134,7 @@ def _bad_inputs(directory: Path) -> dict[str, tuple[Path, str]]:
     empty = directory / "empty.wav"
     sf.write(empty, np.zeros(0, dtype=np.float32), 22050)
     nan = directory / "nan.wav"
-    sf.write(nan, np.array([0.0, np.nan, 0.1] * 100, dtype=np.float32), 22050, subtype="FLOAT")
+    sf.write(nan, np.array([0.0, np.nan, 0.1] * 1000, dtype=np.float32), 22050, subtype="FLOAT")
     folder = directory / "a-folder"
     folder.mkdir(exist_ok=True)
     return {

@@ -100,6 +100,8 @@ def check_audio_file(path: str | Path, target_sr: int, min_s: float) -> None:
         AudioInputError: missing, undecodable, too short, or larger than available memory.
     """
     info = _info(Path(path))
+    if info.frames == 0:
+        raise AudioInputError(f"audio file has no samples: {path} ({_HINT} with some audio)")
     if info.frames < min_s * info.samplerate:
         raise AudioInputError(
             f"audio file is too short: {path} holds {info.frames} samples "
