@@ -12,6 +12,8 @@ from avbench.pipelines.svc_modules import SeparationGrid, example_inputs, seeded
 TINY = SVCSettings(n_fft=64, hop_length=256, n_mels=16, separation_channels=4,
                    separation_depth=3, hidden=24, content_layers=2, flow_layers=2, n_flows=2,
                    speaker_dim=12, vocoder="v3")
+# The components a YIN preset builds (FCPE's ``f0`` is one only with f0_method=fcpe).
+NAMES = tuple(name for name in COMPONENTS if name != "f0")
 
 
 def svc_components(device: torch.device, dtype: torch.dtype, seed: int = 0,

@@ -28,7 +28,7 @@ from avbench.backends.tensorrt import (
     unavailable_reason,
 )
 from avbench.pipelines.svc import COMPONENTS
-from tests.backends.components import svc_components
+from tests.backends.components import NAMES, svc_components
 
 # Multiples of the U-Net's 2**depth; every bound distinct so dynamic axes show in the shapes.
 FRAMES = FrameRange(min=8, opt=24, max=64)
@@ -83,7 +83,7 @@ def _dims(value_info: onnx.ValueInfoProto) -> list[onnx.TensorShapeProto.Dimensi
     return list(value_info.type.tensor_type.shape.dim)
 
 
-@pytest.mark.parametrize("name", list(COMPONENTS))
+@pytest.mark.parametrize("name", NAMES)
 def test_profiles_match_the_graph_tensorrt_would_parse(exported, name: str) -> None:
     graph, profiles = exported(name, torch.float32)
     inputs = list(graph.graph.input)
@@ -129,7 +129,7 @@ def test_static_speaker_input_stays_static(exported) -> None:
 
 # The vocoder is left out: its fp16 convolutions take seconds on a CPU, and the graph's
 # types come from the same export as the others'.
-@pytest.mark.parametrize("name", [name for name in COMPONENTS if name != "vocoder"])
+@pytest.mark.parametrize("name", [name for name in NAMES if name != "vocoder"])
 def test_half_precision_is_baked_into_the_graph(exported, name: str) -> None:
     graph, _ = exported(name, torch.float16)
     half = onnx.TensorProto.FLOAT16
