@@ -67,7 +67,7 @@ class HibariPipeline(Pipeline):
     def describe(self) -> dict[str, Any]:
         return {"model": f"hibari-tts {self.version}", "voice": self.voice,
                 "runtime": "onnxruntime CPUExecutionProvider (hibari's own session)",
-                "weights": "pretrained", "sample_rate": self.sample_rate}
+                "sample_rate": self.sample_rate}
 
     def _text_frontend(self, state: State) -> None:
         text = decode_text(state["input"])

@@ -21,7 +21,7 @@ from torch import nn
 
 from avbench.audio.frontend import G2P
 from avbench.audio.texts import decode_text
-from avbench.models import HiFiGANGenerator, hifigan_config
+from avbench.models import HiFiGANGenerator, hifigan_config, hifigan_pretrained
 from avbench.models.acoustic import DurationPredictor, MelDecoder, TextEncoder, regulate_length
 from avbench.pipelines.base import Component, Pipeline, Stage, State
 
@@ -60,19 +60,25 @@ class TTSPipeline(Pipeline):
 
     def __init__(self, settings: TTSSettings | Mapping[str, Any], sample_rate: int = 22050,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 kernel: str = "torch", seed: int = 0, name: str = "tts") -> None:
+                 kernel: str = "torch", seed: int = 0, name: str = "tts",
+                 weights: str = "seeded", weights_cache_dir: str | None = None) -> None:
         super().__init__(torch.device(device), sample_rate)
         self.name = name
         self.settings = settings if isinstance(settings, TTSSettings) else TTSSettings(**settings)
         self.dtype, self.kernel, self.seed = dtype, kernel, seed
         self.g2p = G2P()
         modules = _build_modules(self.settings, len(self.g2p.vocabulary), seed)
+        self.weight_sources = {name: "seeded" for name in modules}
+        if weights == "pretrained" and _has_pretrained_vocoder(self.settings):
+            if weights_cache_dir is None:
+                raise ValueError("weights=pretrained needs a weights cache directory")
+            self.weight_sources["vocoder"] = hifigan_pretrained.load_pretrained(
+                modules["vocoder"], weights_cache_dir)
         for module in modules.values():
             if hasattr(module, "remove_weight_norm"):
                 module.remove_weight_norm()
             module.to(self.device, dtype).eval().requires_grad_(False)
         self.hop_length = modules["vocoder"].hop_length
-        self.weight_sources = {name: "seeded" for name in modules}
         self.components = {
             name: Component(name, module, _example_inputs(name, self.settings, self.device,
                                                           dtype, len(self.g2p.vocabulary)),
@@ -90,7 +96,7 @@ class TTSPipeline(Pipeline):
         params = {name: sum(p.numel() for p in c.module.parameters())
                   for name, c in self.components.items()}
         return {"settings": asdict(self.settings), "parameters": params,
-                "dtype": str(self.dtype).removeprefix("torch."), "weights": "seeded",
+                "dtype": str(self.dtype).removeprefix("torch."),
                 "vocabulary": len(self.g2p.vocabulary)}
 
     def tokens(self, text: str) -> torch.Tensor:
@@ -133,6 +139,11 @@ class TTSPipeline(Pipeline):
                 right = min(stop + s.stream_context_frames, total)
                 wave = self.components["vocoder"](mel[..., left:right]).float().reshape(-1)
                 yield wave[(start - left) * hop: (stop - left) * hop]
+
+
+def _has_pretrained_vocoder(s: TTSSettings) -> bool:
+    """HiFi-GAN V1 at 80 mels has public weights (the universal generator); V2/V3 do not."""
+    return s.vocoder == "v1" and s.n_mels == hifigan_pretrained.N_MELS
 
 
 def _build_modules(s: TTSSettings, n_symbols: int, seed: int) -> dict[str, nn.Module]:
