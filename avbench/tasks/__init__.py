@@ -193,6 +193,23 @@ _INPUTS = ("baseline", "candidate", "sweep", "tags")
 _REFERENCE = re.compile(r"\$\{\.*[\w.\[\]-]+\}")  # ${preset.svc}: a node, not a resolver
 
 
+def _unused_nodes(cfg: DictConfig) -> set[str]:
+    """Top-level config nodes the run's task never reads (not logged as params)."""
+    task = cfg.task.name
+    unused = set()
+    if task != "data":
+        unused |= {"loader", "data"}
+    if task != "serve" and cfg.get("scenario", {}).get("name") != "http":
+        unused.add("serve")
+    if task not in ("pipeline", "serve"):
+        unused |= {"scenario", "text"}
+    elif cfg.pipeline.get("input", "audio") == "text":
+        unused.add("audio")
+    else:
+        unused.add("text")
+    return unused
+
+
 def settings_params(cfg: DictConfig, task_options: tuple[str, ...] | None = None
                     ) -> dict[str, Any]:
     """Every setting once, as a dotted key with its resolved value.
@@ -221,6 +238,8 @@ def settings_params(cfg: DictConfig, task_options: tuple[str, ...] | None = None
                 flat[path] = value
 
     walk(cfg, "")
+    unused = _unused_nodes(cfg)
+    flat = {k: v for k, v in flat.items() if k.split(".", 1)[0] not in unused}
     for key in [k for k in flat if k.split(".", 1)[0] in _INPUTS]:
         if flat[key] is None:
             del flat[key]
