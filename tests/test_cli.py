@@ -186,11 +186,13 @@ def test_bad_input_is_one_line_and_a_failed_run(bad_input_runs: dict, case: str)
 @pytest.mark.slow
 def test_each_sweep_cell_has_its_own_memory_peak(mlflow_store: str, asset_cache: Path,
                                                   tmp_path: Path) -> None:
-    """The bigger cell first: the smaller one after it must not inherit its peak."""
-    done = run_cli("-m", "preset=quality,fast", *QUICK[1:], f"paths.cache_dir={asset_cache}",
+    """The bigger cell first: the smaller one after it must not inherit its peak. Seeded
+    weights, so that the presets' own sizes decide which cell is bigger."""
+    done = run_cli("-m", "preset=quality,fast", *QUICK[1:], "weights=seeded",
+                   f"paths.cache_dir={asset_cache}",
                    f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    cells = {r.data.params["choice.preset"]: r for r in runs_of(mlflow_store)
+    cells = {r.data.tags["choice.preset"]: r for r in runs_of(mlflow_store)
              if "mlflow.parentRunId" in r.data.tags}
     quality, fast = cells["quality"].data, cells["fast"].data
     assert cells["quality"].info.start_time < cells["fast"].info.start_time

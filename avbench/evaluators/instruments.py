@@ -29,6 +29,12 @@ def _load(factory: Callable[[Path], Any], cache_dir: Path) -> Any:
     return factory(cache_dir)
 
 
+def release() -> None:
+    """Drop the loaded instruments at the end of a run, so that a sweep's next cell does not
+    carry them in its own memory peak (they load again in well under a second)."""
+    _load.cache_clear()
+
+
 def instrument(ctx: RunContext, name: str, factory: Callable[[Path], T]) -> T | None:
     """``factory(weights cache dir)``, cached per process; None (and a tag) when unavailable."""
     try:

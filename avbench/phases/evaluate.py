@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from avbench.evaluators import instruments
 from avbench.evaluators.calibration import KnownCost
 from avbench.evaluators.clean_pitch import CleanStemPitch
 from avbench.evaluators.dnsmos import DnsMos
@@ -65,3 +66,4 @@ def evaluate(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Mea
             if evaluator.depends_on:
                 verdict = grading(ctx.tags, evaluator.depends_on)
                 ctx.set_tags({f"{GRADING_TAG}{name}": verdict for name in metrics})
+    instruments.release()

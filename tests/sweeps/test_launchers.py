@@ -13,7 +13,7 @@ import soundfile as sf
 from mlflow.tracking import MlflowClient
 
 from avbench.sweeps.placement import parse_cores
-from tests.conftest import run_cli, start_cli
+from tests.conftest import REPO, run_cli, start_cli
 
 CHEAP = ["pipeline=calibration", "audio=1s", "bench.warmup=0", "bench.min_repeats=2",
          "bench.min_time_s=0", "tracking.output_sample_s=0"]
@@ -64,23 +64,29 @@ def test_joblib_two_workers_pinned_with_a_failing_cell(mlflow_store: str, asset_
         cores = [parse_cores(c.data.tags["bench.cpu_affinity"]) for c in children]
         assert not cores[0] & cores[1]
         assert all(c.data.tags["threads.torch"] == str(len(parse_cores(
-            c.data.tags["bench.cpu_affinity"]))) for c in children)
+            c.data.tags["bench.cpu_affinity"]))) for c in children
+            if c.info.status == "FINISHED")
     # Jobs ran in worker processes: the parent process never saw them, the store did.
     assert {c.data.tags["avbench.pid"] for c in children}.isdisjoint({str(os.getpid())})
 
 
 @pytest.mark.slow
 def test_a_crashed_cell_is_retried(mlflow_store: str, asset_cache: Path, tmp_path: Path) -> None:
-    # bench.threads=-1 raises ValueError inside the run: a crash, not a user error.
-    done = run_cli("-m", *CHEAP, "bench.threads=-1,1", "sweep.retries=2",
+    # A pipeline whose constructor raises RuntimeError: a crash, not a user error.
+    (tmp_path / "crash.py").write_text(
+        "from avbench.pipelines.calibration import CalibrationPipeline\n"
+        "class Crash(CalibrationPipeline):\n    def __init__(self, **kwargs) -> None:\n"
+        "        raise RuntimeError('a crash')\n")
+    real = "avbench.pipelines.calibration.CalibrationPipeline"
+    done = run_cli("-m", *CHEAP, f"pipeline._target_=crash.Crash,{real}", "sweep.retries=2",
                    f"paths.cache_dir={asset_cache}", f"hydra.sweep.dir={tmp_path}/sweep",
-                   cwd=tmp_path)
+                   cwd=tmp_path, env={"PYTHONPATH": f"{REPO}:{tmp_path}"})
     assert done.returncode == 1, done.stdout + done.stderr
     parent, children = sweep_runs(mlflow_store)
     crashed = sorted((c for c in children if c.data.tags["avbench.job_num"] == "0"),
                      key=lambda c: c.data.tags["avbench.attempt"])
     assert [c.data.tags["avbench.attempt"] for c in crashed] == ["0", "1", "2"]
-    assert all(c.info.status == "FAILED" and "ValueError" in c.data.tags["error"]
+    assert all(c.info.status == "FAILED" and "RuntimeError" in c.data.tags["error"]
                for c in crashed)
     (fine,) = [c for c in children if c.data.tags["avbench.job_num"] == "1"]
     assert fine.info.status == "FINISHED" and fine.data.tags["avbench.attempt"] == "0"

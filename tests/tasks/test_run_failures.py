@@ -60,7 +60,8 @@ def test_checkpoint_problem_is_the_line_the_user_sees(
 def test_unexpected_error_traceback_only_in_the_run_log(mlflow_store: str, tmp_path: Path,
                                                         asset_cache: Path) -> None:
     (tmp_path / "boom.py").write_text(
-        "class Boom:\n    def __init__(self, sample_rate: int) -> None:\n"
+        "from avbench.pipelines.calibration import CalibrationPipeline\n"
+        "class Boom(CalibrationPipeline):\n    def __init__(self, **kwargs) -> None:\n"
         "        raise RuntimeError('boom: the constructor failed')\n")
     done = run_cli(*CHEAP, "pipeline._target_=boom.Boom", f"paths.cache_dir={asset_cache}",
                    cwd=tmp_path, env={"PYTHONPATH": f"{REPO}:{tmp_path}"})
