@@ -240,6 +240,9 @@ def settings_params(cfg: DictConfig, task_options: tuple[str, ...] | None = None
     walk(cfg, "")
     unused = _unused_nodes(cfg)
     flat = {k: v for k, v in flat.items() if k.split(".", 1)[0] not in unused}
+    if cfg.get("scenario", {}).get("name") == "repeats":  # the load settings do not apply
+        flat = {k: v for k, v in flat.items()
+                if not k.startswith("scenario.") or k == "scenario.name"}
     for key in [k for k in flat if k.split(".", 1)[0] in _INPUTS]:
         if flat[key] is None:
             del flat[key]
