@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.avbench-installed
 ARGS ?=
-EXTRAS ?= cpu,dev
+EXTRAS ?= cpu,data,dev
 # ONNX Runtime builds that must go before these extras install theirs (one `onnxruntime` module).
 ORT_OTHERS = $(if $(findstring gpu,$(EXTRAS)),onnxruntime onnxruntime-openvino,onnxruntime-gpu)
 
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	@# build first, so an older venv does not end up with both.
 	$(PY) -c "import platform, sys; sys.exit(not (sys.platform == 'linux' and platform.machine() == 'x86_64'))" \
 		&& $(PY) -m pip uninstall --quiet --yes onnxruntime || true
-	@# ONNX Runtime's CPU build (the cpu extra); CUDA machines: make setup EXTRAS=gpu,dev
+	@# ONNX Runtime's CPU build (the cpu extra); CUDA machines: make setup EXTRAS=gpu,data,dev
 	@# (docs/gpu.md). The other builds are removed first: they share the onnxruntime module.
 	$(PY) -m pip uninstall --quiet --yes $(ORT_OTHERS) 2>/dev/null || true
 	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
