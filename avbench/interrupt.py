@@ -11,6 +11,7 @@ it leaves RUNNING are ended by the liveness check (avbench/tracking/liveness.py)
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -53,6 +54,9 @@ def deferred() -> Iterator[None]:
     stopped midway can leave the database locked, and the run could then not be ended);
     a signal received inside it is raised when the outermost section ends."""
     global _deferring, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield  # the handler runs on the main thread: only its sections defer a signal
+        return
     _deferring += 1
     try:
         yield
