@@ -60,22 +60,27 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
         lines.append(("parity", ("PASS" if not failures else "FAIL: " + "; ".join(failures))
                       + "  (rel L2 " + ", ".join(f"{s} {v:.1e}" for s, v in worst.items()
                                                  if v is not None) + ")"))
-    errors = {k.rsplit(".", 1)[1]: v for k, v in metrics.items() if k.startswith("calibration.")}
-    if errors:
-        lines.append(("known cost", ", ".join(f"{stage} {err:+.2f} %"
-                                              for stage, err in errors.items())))
-    if "pitch_rmse_hz" in metrics:
-        lines.append(("pitch (pipeline)", f"RMSE {metrics['pitch_rmse_hz']:.2f} Hz, "
-                                          f"RPA(50c) {metrics['pitch_rpa_50c']:.3f}"))
-    if "f0_clean.pitch_rmse_hz" in metrics:
-        lines.append(("pitch (clean stem)", f"RMSE {metrics['f0_clean.pitch_rmse_hz']:.2f} Hz, "
-                                            f"RPA(50c) {metrics['f0_clean.pitch_rpa_50c']:.3f}"))
+    lines += _accuracy_lines(metrics)
     if logger.run_id:
         uri = getattr(logger, "uri", None)
         ui = "mlflow ui" + (f" --backend-store-uri {uri}" if uri else "")
         lines.append(("mlflow run", f"{logger.run_id}  (open with: {ui})"))
     return {"run_name": name, "stage_ms": {s: medians[s] for s in times.stages},
             "stage_pct": times.percentages(), "total_ms": medians["total"], "lines": lines}
+
+
+def _accuracy_lines(metrics: dict[str, float]) -> list[tuple[str, str]]:
+    """Known-cost error (calibration) and pitch accuracy, where the run measured them."""
+    lines = []
+    errors = {k.rsplit(".", 1)[1]: v for k, v in metrics.items() if k.startswith("calibration.")}
+    if errors:
+        lines.append(("known cost", ", ".join(f"{stage} {err:+.2f} %"
+                                              for stage, err in errors.items())))
+    for prefix, label in (("", "pitch (pipeline)"), ("f0_clean.", "pitch (clean stem)")):
+        if f"{prefix}pitch_rmse_hz" in metrics:
+            lines.append((label, f"RMSE {metrics[f'{prefix}pitch_rmse_hz']:.2f} Hz, "
+                                 f"RPA(50c) {metrics[f'{prefix}pitch_rpa_50c']:.3f}"))
+    return lines
 
 
 def _vs_eager_line(metrics: dict[str, float], pairs: int) -> str:
