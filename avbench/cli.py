@@ -41,6 +41,7 @@ def main() -> None:
     try:
         _entry()
     except (interrupt.Interrupted, KeyboardInterrupt) as error:
+        interrupt.acknowledge()
         stop = interrupt.as_interrupted(error)
         close_interrupted_sweep(stop)
         print(f"avbench: {stop}: the runs in progress were ended KILLED",

@@ -32,19 +32,31 @@ VARIANTS = ("naive", "npy", "mmap", "shar", "lilcom_chunky", "numpy_hdf5")
 Reader = Callable[[Any], tuple[np.ndarray, np.ndarray]]
 
 
-def collate(items: list[tuple[str, np.ndarray, np.ndarray, float]], n_mels: int) -> dict:
-    """Pad to the longest clip; one copy per clip from its source into the batch arrays."""
+def pack(items: list[tuple[str, np.ndarray, np.ndarray, float]], n_mels: int) -> dict:
+    """Pad to the longest clip; one copy per clip from its source into one float32 array
+    ``(B, T, n_mels + 1)`` (mel, then F0). One array is one shared-memory segment to hand
+    from a worker to the training process; see :func:`unpack`."""
     frames = np.array([len(mel) for _, mel, _, _ in items], dtype=np.int64)
-    longest = int(frames.max())
-    mel = np.zeros((len(items), longest, n_mels), dtype=np.float32)
-    f0 = np.zeros((len(items), longest), dtype=np.float32)
+    features = np.zeros((len(items), int(frames.max()), n_mels + 1), dtype=np.float32)
     for i, (_, clip_mel, clip_f0, _) in enumerate(items):
-        mel[i, : len(clip_mel)] = clip_mel
-        f0[i, : len(clip_f0)] = clip_f0
-    return {"mel": torch.from_numpy(mel), "f0_hz": torch.from_numpy(f0),
-            "frames": torch.from_numpy(frames),
-            "audio_s": torch.tensor([a for _, _, _, a in items], dtype=torch.float64),
+        features[i, : len(clip_mel), :n_mels] = clip_mel
+        features[i, : len(clip_f0), n_mels] = clip_f0
+    return {"features": torch.from_numpy(features), "frames": frames,
+            "audio_s": np.array([a for _, _, _, a in items], dtype=np.float64),
             "ids": [i for i, _, _, _ in items]}
+
+
+def unpack(packed: dict) -> dict:
+    """The batch as the step reads it: views of the packed array, no copy."""
+    features = packed["features"]
+    return {"mel": features[..., :-1], "f0_hz": features[..., -1],
+            "frames": torch.from_numpy(packed["frames"]),
+            "audio_s": torch.from_numpy(packed["audio_s"]), "ids": packed["ids"]}
+
+
+def collate(items: list[tuple[str, np.ndarray, np.ndarray, float]], n_mels: int) -> dict:
+    """The padded batch dict (see the module docstring)."""
+    return unpack(pack(items, n_mels))
 
 
 class NaiveReader:
@@ -106,17 +118,36 @@ def shar_reader(cut: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 class CutBatches(torch.utils.data.Dataset):
-    """Map-style lhotse dataset: a CutSet (one sampled batch) -> a padded batch dict."""
+    """Map-style lhotse dataset: one sampled batch -> a packed batch (:func:`pack`).
 
-    def __init__(self, read: Reader, n_mels: int) -> None:
+    The batch arrives as a tuple of cut ids (:class:`CutIds`): the cuts themselves reach
+    each worker once, with the dataset, instead of being pickled with every batch. Shar's
+    iterable wrapper samples inside the worker and passes the CutSet itself."""
+
+    def __init__(self, read: Reader, n_mels: int, cuts: Any = None) -> None:
         self.read, self.n_mels = read, n_mels
+        self.cuts = {cut.id: cut for cut in cuts} if cuts is not None else {}
 
-    def __getitem__(self, cuts: Any) -> dict:
+    def __getitem__(self, batch: Any) -> dict:
+        cuts = [self.cuts[i] for i in batch] if isinstance(batch, tuple) else batch
         items = []
         for cut in cuts:
             mel, f0 = self.read(cut)
             items.append((cut.id, mel, f0, float(cut.duration)))
-        return collate(items, self.n_mels)
+        return pack(items, self.n_mels)
+
+
+class CutIds(torch.utils.data.Sampler):
+    """A lhotse sampler whose batches travel to the workers as tuples of cut ids."""
+
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        return (tuple(cut.id for cut in batch) for batch in self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
 
 
 def make_reader(variant: str, settings: FeatureSettings, cache: FeatureCache | None) -> Reader:
@@ -143,8 +174,10 @@ def make_loader(variant: str, cuts: Any, settings: FeatureSettings,
     from lhotse.dataset.iterable_dataset import IterableDatasetWrapper
 
     workers = int(data_cfg.workers)
-    dataset = CutBatches(make_reader(variant, settings, cache), settings.n_mels)
+    dataset = CutBatches(make_reader(variant, settings, cache), settings.n_mels,
+                         None if variant == "shar" else cuts)
     options: dict[str, Any] = {"batch_size": None, "num_workers": workers,
+                               "collate_fn": _as_is,
                                "pin_memory": bool(data_cfg.pin_memory) and
                                torch.cuda.is_available()}
     if workers > 0:
@@ -161,16 +194,22 @@ def make_loader(variant: str, cuts: Any, settings: FeatureSettings,
             IterableDatasetWrapper(dataset, sampler, auto_increment_epoch=workers > 0),
             **options)
     else:
-        sampler = SimpleCutSampler(cuts, max_cuts=int(data_cfg.batch_size), shuffle=True,
-                                   seed=int(data_cfg.seed))
+        sampler = CutIds(SimpleCutSampler(cuts, max_cuts=int(data_cfg.batch_size),
+                                          shuffle=True, seed=int(data_cfg.seed)))
         loader = torch.utils.data.DataLoader(dataset, sampler=sampler, **options)
     loader.sampler_epoch = sampler.set_epoch  # type: ignore[attr-defined]
     return loader
 
 
+def _as_is(batch: dict) -> dict:
+    """The packed batch unchanged: DataLoader's default would turn its small numpy arrays
+    into tensors, one more shared-memory segment each."""
+    return batch
+
+
 def epoch_batches(loader: torch.utils.data.DataLoader, epoch: int) -> Iterator[dict]:
     loader.sampler_epoch(epoch)  # type: ignore[attr-defined]
-    return iter(loader)
+    return map(unpack, loader)
 
 
 def build_shar(cache: FeatureCache, cuts: Any, out_dir: Path, shard_clips: int) -> Path:

@@ -70,7 +70,7 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
     """One attempt at the job. Errors end it FAILED (a crash is ``result.crashed``);
     SIGTERM / SIGINT (avbench.interrupt) end it KILLED with the signal as its error, then
     propagate so that the sweep stops too."""
-    from avbench.interrupt import Interrupted, as_interrupted
+    from avbench.interrupt import Interrupted, acknowledge, as_interrupted
     from avbench.measure.env import fingerprint
     from avbench.run_dir import name_after_run, remove_if_unused
     from avbench.tasks.artifacts import write_run_files
@@ -113,6 +113,7 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
         _log_traceback_to_file(f"run {name} failed")
         print(f"avbench: error: {result.error} (traceback in {log_file})", file=sys.stderr)
     except (Interrupted, KeyboardInterrupt) as error:
+        acknowledge()
         result.status = KILLED
         result.error = str(as_interrupted(error))
         journal.record(result)
