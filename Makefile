@@ -31,6 +31,9 @@ $(STAMP): pyproject.toml
 	@# (docs/gpu.md). The other builds are removed first: they share the onnxruntime module.
 	$(PY) -m pip uninstall --quiet --yes $(ORT_OTHERS) 2>/dev/null || true
 	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
+	@# pipeline=hibari's model: the wheel without its declared dependency on the plain
+	@# onnxruntime, which would install a second onnxruntime module (docs/load.md).
+	$(PY) -m pip install --progress-bar off --no-deps 'hibari-tts==0.2.1'
 	@touch $(STAMP)
 
 weights: setup ## Fetch, verify and convert the pretrained weights once (docs/models.md)

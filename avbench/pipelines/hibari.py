@@ -34,8 +34,9 @@ def _hibari() -> Any:
         import hibari
         from hibari import dsp
     except ImportError:
-        raise ConfigError(f"pipeline=hibari needs the hibari-tts package: {INSTALL} "
-                          "(--no-deps: it would install a second onnxruntime)") from None
+        raise ConfigError(f"pipeline=hibari needs the hibari-tts package: make setup, or "
+                          f"{INSTALL} (--no-deps: it would install a second onnxruntime)"
+                          ) from None
     return hibari, dsp
 
 
