@@ -41,6 +41,7 @@ class Parity:
         values, failures = parity.check(pipe, measured.output.state, reference,
                                         cfg.precision.parity)
         ctx.set_tags({"parity.pass": str(not failures).lower(),
+                      "parity.method": "by_stage" if pipe.parity_by_stage else "chained",
                       "parity.reference_cache": "hit" if hit else "miss",
                       "parity.failures": "; ".join(failures)[:5000]})
         for failure in failures:

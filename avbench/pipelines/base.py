@@ -76,6 +76,9 @@ class Pipeline:
     name: str = "pipeline"
     # State keys holding waveforms (the parity gate reports SNR for these).
     audio_keys: frozenset[str] = frozenset({"output"})
+    # Every stage reads its inputs from named state keys (tensors), so the parity gate can
+    # feed each stage the reference's inputs and hold it to its own error alone.
+    parity_by_stage: bool = False
 
     def __init__(self, device: torch.device, sample_rate: int) -> None:
         self.device = device

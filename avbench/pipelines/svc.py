@@ -44,6 +44,7 @@ class SVCPipeline(Pipeline):
 
     name = "svc"
     audio_keys = frozenset({"vocals", "accompaniment", "converted", "output"})
+    parity_by_stage = True
 
     def __init__(
         self,

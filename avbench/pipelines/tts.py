@@ -57,6 +57,7 @@ class TTSPipeline(Pipeline):
 
     name = "tts"
     audio_keys = frozenset({"output"})
+    parity_by_stage = True
 
     def __init__(self, settings: TTSSettings | Mapping[str, Any], sample_rate: int = 22050,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,

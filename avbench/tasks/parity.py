@@ -12,7 +12,9 @@ a stale one.
 
 Two figures per stage output. The gate reads ``parity.<stage>.*``: the run's stage fed
 the reference's own inputs, so each stage answers for its own error only (a vocoder is
-not failed for the drift of the seeded conversion in front of it). ``parity.chained.
+not failed for the drift of the seeded conversion in front of it); for a pipeline whose
+stages do not read named state keys (``Pipeline.parity_by_stage`` false, e.g. a chain of
+modules passed to ``avbench.benchmark``) it is the chained figure. ``parity.chained.
 <stage>.*`` is the output the run produced at that point, where errors accumulate down the
 pipeline as they do for a user: reported, not gated.
 """
@@ -125,8 +127,11 @@ def reference_outputs(cfg: DictConfig, audio: torch.Tensor, device: torch.device
 
 def isolated_outputs(pipe: Pipeline, state: State, reference: State) -> State:
     """Each stage of the run's pipeline run on the reference's state (every key cast to the
-    device and dtype the run's own state had for it): the stage outputs it gives."""
+    device and dtype the run's own state had for it): the stage outputs it gives. Empty for
+    a pipeline whose stages do not read named keys (``parity_by_stage`` false)."""
     outputs: State = {}
+    if not pipe.parity_by_stage:
+        return outputs
     with torch.inference_mode():
         for stage in pipe.stages:
             if not stage.outputs:
