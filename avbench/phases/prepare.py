@@ -14,14 +14,19 @@ from avbench.pipelines.base import Pipeline
 
 def prepare(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> BackendReport:
     report = backends.prepare(pipe, ctx.cfg.backend, ctx.device, ctx.dtype, ctx.backend_cache,
-                              frame_range(ctx.cfg, pipe, run_input.audio.shape[-1]))
+                              frame_range(ctx.cfg, pipe, run_input))
     ctx.set_tags(report.tags())
     ctx.metrics |= report.metrics()
     return report
 
 
-def frame_range(cfg: DictConfig, pipe: Pipeline, samples: int) -> FrameRange:
-    """Frame counts an engine must accept: audio.profile_min_s, this input, profile_max_s."""
+def frame_range(cfg: DictConfig, pipe: Pipeline, run_input: RunInput) -> FrameRange:
+    """Frame counts an engine must accept: audio.profile_min_s, this input, profile_max_s;
+    a pipeline whose input is not audio (TTS) gives its own (``pipe.frame_range(input)``)."""
+    own = getattr(pipe, "frame_range", None)
+    if callable(own):
+        return own(run_input.audio)
+    samples = run_input.audio.shape[-1]
     hop = int(getattr(pipe, "hop_length", 256))
     sample_rate = pipe.sample_rate
 

@@ -21,9 +21,12 @@ from torch import nn
 
 from avbench.audio.frontend import G2P
 from avbench.audio.texts import decode_text
+from avbench.backends.export import FrameRange
 from avbench.models import HiFiGANGenerator, hifigan_config, hifigan_pretrained
 from avbench.models.acoustic import DurationPredictor, MelDecoder, TextEncoder, regulate_length
 from avbench.pipelines.base import Component, Pipeline, Stage, State
+
+OPT_FRAMES_PER_PHONEME = 8  # engine profiles: mel frames per phoneme to tune for
 
 COMPONENTS = {
     "text_encoder": ("tokens",),
@@ -108,6 +111,14 @@ class TTSPipeline(Pipeline):
             raise ValueError(f"{len(ids)} phonemes exceed the model's limit of "
                              f"{self.settings.max_tokens}; use shorter utterances")
         return torch.tensor([ids], dtype=torch.long, device=self.device)
+
+    def frame_range(self, encoded: torch.Tensor) -> FrameRange:
+        """Time steps an engine must accept for this text: one up to the model's limit
+        (phonemes for the encoder, mel frames after it), tuned for this utterance at about
+        ``OPT_FRAMES_PER_PHONEME`` mel frames per phoneme."""
+        phonemes = self.tokens(decode_text(encoded)).shape[-1]
+        limit = self.settings.max_frames
+        return FrameRange(1, min(max(phonemes * OPT_FRAMES_PER_PHONEME, 1), limit), limit)
 
     def _text_frontend(self, state: State) -> None:
         state["text"] = decode_text(state["input"])

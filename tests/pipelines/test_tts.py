@@ -111,3 +111,22 @@ def test_text_file_errors_are_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(TextInputError, match="no such file"):
         load_texts("harvard", str(tmp_path / "missing.txt"), 600)
     assert load_texts("harvard", str(long), 600)[0] == "short line"
+
+
+def test_engine_profiles_span_phonemes_and_mel_frames_not_text_bytes(
+        tiny_tts: TTSPipeline) -> None:
+    from avbench.backends.export import profile_shapes
+    from avbench.phases.input import RunInput
+    from avbench.phases.prepare import frame_range
+
+    text = "The birch canoe slid on the smooth planks."
+    phonemes = tiny_tts.tokens(text).shape[-1]
+    s = tiny_tts.settings
+    frames = frame_range(None, tiny_tts, RunInput(encode_text(text), 0.0, texts=[text]))
+    assert (frames.min, frames.max) == (1, s.max_frames)
+    assert frames.opt == phonemes * 8  # not the 43 bytes of UTF-8 divided by a hop
+    shapes = profile_shapes(tiny_tts.components["vocoder"], frames)
+    assert shapes["mel"] == ((1, s.n_mels, 1), (1, s.n_mels, phonemes * 8),
+                             (1, s.n_mels, s.max_frames))
+    encoder = profile_shapes(tiny_tts.components["text_encoder"], frames)["tokens"]
+    assert encoder[2] == (1, min(s.max_frames, s.max_tokens))
