@@ -39,8 +39,11 @@ def test_callback_gets_every_stage_then_total() -> None:
     timed = dict(calls)
     for name, ms in SLEEPS.items():
         assert ms <= timed[name] < ms + 30, (name, timed[name])
+    # The stages tile the total: none overlaps another or falls outside it, and what is
+    # between them (the marks, the callbacks) is small. The slack is a busy machine's.
     stage_sum = sum(timed[name] for name in SLEEPS)
-    assert abs(stage_sum - timed["total"]) / timed["total"] < 0.02
+    assert stage_sum <= timed["total"] + 1e-3
+    assert timed["total"] - stage_sum < 30
 
 
 def test_callback_exception_is_logged_and_run_goes_on(caplog: pytest.LogCaptureFixture) -> None:
