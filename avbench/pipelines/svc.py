@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from avbench.audio.synth import load_voice_profile
 from avbench.dsp.modules import LogMel, YinPitch
@@ -71,36 +72,9 @@ class SVCPipeline(Pipeline):
         self.loaded_components = load_checkpoint(checkpoint, modules) if checkpoint else []
         for component in self.loaded_components:
             self.weights[component] = f"checkpoint:{Path(checkpoint).name}"
-        for module in modules.values():
-            if hasattr(module, "remove_weight_norm"):
-                module.remove_weight_norm()
-            module.to(self.device, dtype).eval().requires_grad_(False)
-        self.hop_length = modules["vocoder"].hop_length
-        if self.hop_length != s.hop_length:
-            raise ValueError(
-                f"preset hop_length={s.hop_length} but the HiFi-GAN {s.vocoder} vocoder "
-                f"upsamples by {self.hop_length}; set preset.svc.hop_length={self.hop_length}"
-            )
-        speaker_embedding = torch.from_numpy(load_voice_profile(voice_profile))
-        if speaker_embedding.numel() != s.speaker_dim:
-            raise ValueError(
-                f"voice profile embedding has {speaker_embedding.numel()} values, "
-                f"the flow expects preset.svc.speaker_dim={s.speaker_dim}"
-            )
-        with torch.inference_mode():  # an inference tensor, like every input built in run()
-            self.speaker = speaker_embedding.reshape(1, -1, 1).to(self.device, dtype).clone()
-        self.window = torch.hann_window(self.separation_grid.n_fft, device=self.device)
-        self.log_mel = LogMel(sample_rate, n_fft=s.n_fft, hop_length=s.hop_length,
-                              n_mels=s.n_mels, kernel=kernel).to(self.device)
-        self.fcpe = (FCPEFrontEnd(sample_rate, s.hop_length, kernel).to(self.device)
-                     if "f0" in modules else None)
-        self.pitch = YinPitch(sample_rate, frame_length=s.f0_frame_length,
-                              hop_length=s.hop_length, fmin=s.f0_fmin_hz, fmax=s.f0_fmax_hz,
-                              threshold=s.f0_threshold, kernel=kernel).to(self.device)
-        # HiFi-GAN's own mel, for the vocoder's copy-synthesis (when the sizes are its sizes).
-        self.vocoder_mel = (HiFiGANMel(kernel).to(self.device)
-                            if (sample_rate, s.n_mels, s.hop_length) == (HIFIGAN_RATE, 80, 256)
-                            else None)
+        self._place(modules)
+        self.speaker = self._speaker(voice_profile)
+        self._build_dsp(modules)
         self.peak = 10.0 ** (s.peak_dbfs / 20.0)
         self.components = {
             name: Component(name, module, example_inputs(name, s, self.separation_grid,
@@ -118,6 +92,45 @@ class SVCPipeline(Pipeline):
             Stage("vocoder", self._vocoder, ("vocoder",), ("converted",)),
             Stage("mixing", self._mixing, (), ("output",)),
         ]
+
+    def _place(self, modules: Mapping[str, nn.Module]) -> None:
+        """Fold weight norm, move to the run's device and dtype, check the vocoder's hop."""
+        for module in modules.values():
+            if hasattr(module, "remove_weight_norm"):
+                module.remove_weight_norm()
+            module.to(self.device, self.dtype).eval().requires_grad_(False)
+        self.hop_length = modules["vocoder"].hop_length
+        if self.hop_length != self.settings.hop_length:
+            raise ValueError(
+                f"preset hop_length={self.settings.hop_length} but the HiFi-GAN "
+                f"{self.settings.vocoder} vocoder upsamples by {self.hop_length}; set "
+                f"preset.svc.hop_length={self.hop_length}")
+
+    def _speaker(self, voice_profile: str | Path) -> torch.Tensor:
+        embedding = torch.from_numpy(load_voice_profile(voice_profile))
+        if embedding.numel() != self.settings.speaker_dim:
+            raise ValueError(
+                f"voice profile embedding has {embedding.numel()} values, "
+                f"the flow expects preset.svc.speaker_dim={self.settings.speaker_dim}"
+            )
+        with torch.inference_mode():  # an inference tensor, like every input built in run()
+            return embedding.reshape(1, -1, 1).to(self.device, self.dtype).clone()
+
+    def _build_dsp(self, modules: Mapping[str, nn.Module]) -> None:
+        """The DSP around the components: STFT window, log-mel, F0 front ends, and
+        HiFi-GAN's own mel for the vocoder's copy-synthesis (when the sizes are its sizes)."""
+        s, sample_rate, kernel = self.settings, self.sample_rate, self.kernel
+        self.window = torch.hann_window(self.separation_grid.n_fft, device=self.device)
+        self.log_mel = LogMel(sample_rate, n_fft=s.n_fft, hop_length=s.hop_length,
+                              n_mels=s.n_mels, kernel=kernel).to(self.device)
+        self.fcpe = (FCPEFrontEnd(sample_rate, s.hop_length, kernel).to(self.device)
+                     if "f0" in modules else None)
+        self.pitch = YinPitch(sample_rate, frame_length=s.f0_frame_length,
+                              hop_length=s.hop_length, fmin=s.f0_fmin_hz, fmax=s.f0_fmax_hz,
+                              threshold=s.f0_threshold, kernel=kernel).to(self.device)
+        self.vocoder_mel = (HiFiGANMel(kernel).to(self.device)
+                            if (sample_rate, s.n_mels, s.hop_length) == (HIFIGAN_RATE, 80, 256)
+                            else None)
 
     def describe(self) -> dict[str, Any]:
         """What the config does not already say (its settings are params of their own):
