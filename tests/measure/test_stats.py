@@ -52,3 +52,16 @@ def test_degenerate_and_empty_samples() -> None:
     assert summarize([4.0]).std == 0.0
     with pytest.raises(ValueError, match="empty"):
         summarize([])
+
+
+def test_large_series_take_the_order_statistic_interval_close_to_the_bootstrap() -> None:
+    from avbench.measure import stats as module
+
+    rng = np.random.default_rng(4)
+    samples = rng.exponential(1.0, module.BOOTSTRAP_MAX_SAMPLES)  # still bootstrapped
+    boot = median_ci(samples)
+    order = module._order_statistic_ci(samples, 0.95)
+    width = boot[1] - boot[0]
+    assert abs(order[0] - boot[0]) < 0.25 * width and abs(order[1] - boot[1]) < 0.25 * width
+    bigger = np.concatenate([samples, samples[:1]])  # one over the limit: order statistics
+    assert median_ci(bigger) == module._order_statistic_ci(bigger, 0.95)
