@@ -104,3 +104,10 @@ def test_load_client_rejects_malformed_audio() -> None:
         record = http_work(liar_url, [TEXT], streaming=False, timeout_s=10, model="x")(
             0, lambda: None)
     assert not record.ok and record.error.startswith("malformed audio: not a WAV file")
+
+
+def test_load_client_refuses_a_url_that_is_not_http() -> None:
+    from avbench.runtime import ConfigError
+
+    with pytest.raises(ConfigError, match="is not an http"):
+        http_work("ftp://127.0.0.1:21", [TEXT], streaming=False, timeout_s=5, model="x")
