@@ -63,21 +63,7 @@ def http_work(url: str, texts: list[str], streaming: bool, timeout_s: float,
         try:
             link = connection()
             link.request("POST", path, body, {"Content-Type": "application/json"})
-            reply = link.getresponse()
-            if not 200 <= reply.status < 300:
-                raise RequestFailed(f"HTTP {reply.status}: "
-                                    f"{reply.read().decode(errors='replace')[:120]}")
-            if streaming:
-                record.ttfa_ms, size = _read_stream(reply, start, on_first_audio)
-                if size % 2:
-                    raise RequestFailed("malformed audio: odd number of PCM bytes")
-                record.audio_s = size / 2 / int(reply.getheader("X-Sample-Rate",
-                                                                str(OPENAI_PCM_RATE)))
-            else:
-                try:
-                    record.audio_s = wav_seconds(reply.read())
-                except ValueError as error:
-                    raise RequestFailed(f"malformed audio: {error}") from None
+            _read_reply(link.getresponse(), streaming, start, on_first_audio, record)
         except RequestFailed as error:
             record.ok, record.error = False, str(error)
         except TimeoutError:
@@ -86,9 +72,9 @@ def http_work(url: str, texts: list[str], streaming: bool, timeout_s: float,
             record.ok, record.error = False, "connection failed: connection refused"
         except (OSError, http.client.HTTPException) as error:
             record.ok, record.error = False, f"{type(error).__name__}: {_first_line(error)}"
+        record.latency_ms = (time.perf_counter() - start) * 1000.0
         if not record.ok:
             _close(connections)  # the next request opens a fresh connection
-        record.latency_ms = (time.perf_counter() - start) * 1000.0
         if record.ok and record.audio_s <= 0:
             record.ok, record.error = False, "malformed audio: no samples"
         return record
@@ -98,6 +84,24 @@ def http_work(url: str, texts: list[str], streaming: bool, timeout_s: float,
 
 class RequestFailed(Exception):
     pass
+
+
+def _read_reply(reply: http.client.HTTPResponse, streaming: bool, start: float,
+                on_first_audio: Callable[[], None], record: RequestRecord) -> None:
+    """Check the status and the audio of a reply into ``record`` (RequestFailed if bad)."""
+    if not 200 <= reply.status < 300:
+        raise RequestFailed(f"HTTP {reply.status}: "
+                            f"{reply.read().decode(errors='replace')[:120]}")
+    if streaming:
+        record.ttfa_ms, size = _read_stream(reply, start, on_first_audio)
+        if size % 2:
+            raise RequestFailed("malformed audio: odd number of PCM bytes")
+        record.audio_s = size / 2 / int(reply.getheader("X-Sample-Rate", str(OPENAI_PCM_RATE)))
+        return
+    try:
+        record.audio_s = wav_seconds(reply.read())
+    except ValueError as error:
+        raise RequestFailed(f"malformed audio: {error}") from None
 
 
 def _read_stream(reply: http.client.HTTPResponse, start: float,
