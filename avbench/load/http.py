@@ -84,7 +84,8 @@ class HttpScenario:
             raise ConfigError("scenario=http sends texts; use a text pipeline (pipeline=tts)")
         if sc.driver not in DRIVERS:
             raise ConfigError(f"scenario.driver={sc.driver} is not one of {', '.join(DRIVERS)}")
-        with self._server(ctx, pipe) as url:
+        app = None if sc.url else self._app(ctx, pipe)
+        with self._server(ctx, app) as url:
             target = speech_target(sc, url, ctx.cfg.pipeline.name)
             work = http_work(target, run_input.texts)
             ctx.set_tags({"http.url": url, "http.server": "ours" if not sc.url else "external",
@@ -101,6 +102,12 @@ class HttpScenario:
             else:
                 measured = loadgen_measurement(ctx, sc.driver, work, len(run_input.texts),
                                                open_pool=True)
+        if app is not None:  # our server: what converting and encoding cost it
+            for fmt, cost in app.state.encode_stats.ms_per_audio_s().items():
+                measured.metrics["http.encode_ms_per_audio_s"] = cost
+                measured.lines.append(("encoding", f"{cost:.2f} ms per second of audio "
+                                                   f"({fmt}, resampled to 24 kHz, on the "
+                                                   "server)"))
         if overhead:
             measured.metrics |= overhead
             measured.lines.append(("HTTP overhead", (
@@ -110,12 +117,15 @@ class HttpScenario:
         return measured
 
     @staticmethod
-    def _server(ctx: RunContext, pipe: Pipeline) -> contextlib.AbstractContextManager[str]:
-        url = ctx.cfg.scenario.url
-        if url:
-            return contextlib.nullcontext(str(url))
+    def _app(ctx: RunContext, pipe: Pipeline) -> object:
         from avbench.serve.app import create_app
+
+        return create_app(pipe, ctx.cfg.pipeline.name, int(ctx.cfg.pipeline.max_chars))
+
+    @staticmethod
+    def _server(ctx: RunContext, app: object) -> contextlib.AbstractContextManager[str]:
+        if app is None:
+            return contextlib.nullcontext(str(ctx.cfg.scenario.url))
         from avbench.serve.server import BackgroundServer
 
-        app = create_app(pipe, ctx.cfg.pipeline.name, int(ctx.cfg.pipeline.max_chars))
         return BackgroundServer(app)

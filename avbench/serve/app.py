@@ -5,6 +5,7 @@
   and pcm (whole for wav and flac), or OpenAI's SSE events with ``stream_format=sse``.
 - ``GET /v1/models`` (and ``/v1/models/{id}``): the served model, named after the pipeline.
 - ``GET /health``: the model, its voices and rates.
+``app.state.encode_stats`` accumulates the time spent converting and encoding.
 Every error is OpenAI's ``{"error": {message, type, param, code}}`` (serve/errors.py).
 """
 
@@ -23,7 +24,13 @@ from avbench.serve.protocol import (
     SpeechError,
     SpeechRequest,
 )
-from avbench.serve.speech import SpeechBody, check_request, primed, served_voices
+from avbench.serve.speech import (
+    EncodeStats,
+    SpeechBody,
+    check_request,
+    primed,
+    served_voices,
+)
 from avbench.serve.stream import SpeechStream
 
 
@@ -35,6 +42,7 @@ def create_app(pipe: Any, model_id: str, max_chars: int) -> Any:
 
     app = FastAPI(title="avbench speech server")
     install_error_handlers(app)
+    app.state.encode_stats = stats = EncodeStats()
     voices = served_voices(pipe)
     card = ModelCard(id=model_id, created=int(time.time()))
 
@@ -60,7 +68,7 @@ def create_app(pipe: Any, model_id: str, max_chars: int) -> Any:
             text = check_request(request, model_id, voices, max_chars)
             spec = FORMATS[request.response_format]
             sse = request.stream_format == "sse"
-            body = primed(SpeechBody(pipe, text, request).body())
+            body = primed(SpeechBody(pipe, text, request, stats).body())
             if not sse and not spec.streams:  # a whole file: sent with its length
                 return Response(b"".join(body), media_type=spec.media_type)
             return SpeechStream(body, "text/event-stream" if sse else spec.media_type, sse)

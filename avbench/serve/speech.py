@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,24 +68,58 @@ def synthesis(pipe: Any, text: str) -> Iterator[np.ndarray]:
         yield pipe.run(encoded).audio.detach().float().cpu().numpy().reshape(-1)
 
 
+class EncodeStats:
+    """The server's time spent converting and encoding, per second of audio sent, by
+    response format (what ``scenario=http`` reports as ``http.encode_ms_per_audio_s``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seconds: dict[str, list[float]] = {}  # format -> [encoding s, audio s]
+
+    def add(self, response_format: str, encode_s: float, audio_s: float) -> None:
+        with self.lock:
+            totals = self.seconds.setdefault(response_format, [0.0, 0.0])
+            totals[0] += encode_s
+            totals[1] += audio_s
+
+    def ms_per_audio_s(self) -> dict[str, float]:
+        with self.lock:
+            return {fmt: 1000.0 * enc / audio for fmt, (enc, audio) in self.seconds.items()
+                    if audio > 0}
+
+
 class SpeechBody:
     """The encoded audio of one request, and how much of it was made."""
 
-    def __init__(self, pipe: Any, text: str, request: SpeechRequest) -> None:
-        self.pipe, self.text, self.request = pipe, text, request
+    def __init__(self, pipe: Any, text: str, request: SpeechRequest,
+                 stats: EncodeStats | None = None) -> None:
+        self.pipe, self.text, self.request, self.stats = pipe, text, request, stats
         self.samples = 0  # 24 kHz samples made so far
+        self.encode_s = 0.0  # time in resampling, tempo and the encoder
 
     def audio(self) -> Iterator[bytes]:
+        clock = time.perf_counter
+        start = clock()
         transform = AudioTransform(self.pipe.sample_rate, self.request.speed)
         encoder = encoder_for(self.request.response_format)
+        self.encode_s += clock() - start
         for chunk in synthesis(self.pipe, self.text):
+            start = clock()
             out = transform.push(chunk)
+            data = encoder.write(out)
             self.samples += out.size
-            if data := encoder.write(out):
+            self.encode_s += clock() - start
+            if data:
                 yield data
+        start = clock()
         tail = transform.flush()
+        data = encoder.write(tail) + encoder.finish()
         self.samples += tail.size
-        if data := encoder.write(tail) + encoder.finish():
+        self.encode_s += clock() - start
+        if self.stats is not None:
+            self.stats.add(self.request.response_format, self.encode_s,
+                           self.samples / OUTPUT_RATE_HZ)
+        if data:
             yield data
 
     def events(self) -> Iterator[bytes]:

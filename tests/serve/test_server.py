@@ -32,3 +32,18 @@ def test_a_wav_is_whole_with_exact_sizes(served: Served) -> None:
     with wave.open(io.BytesIO(reply.content)) as handle:
         assert handle.getframerate() == 24000
         assert 44 + 2 * handle.getnframes() == len(reply.content)
+
+
+def test_encoding_cost_is_counted_per_format(tiny_tts: object) -> None:
+    from avbench.serve.protocol import SpeechRequest
+    from avbench.serve.speech import EncodeStats, SpeechBody
+
+    stats = EncodeStats()
+    for response_format in ("mp3", "pcm"):
+        request = SpeechRequest(model="tts", voice="default", input="Help the woman.",
+                                response_format=response_format)
+        body = SpeechBody(tiny_tts, "Help the woman.", request, stats)
+        assert b"".join(body.body())
+        assert body.samples / 24000 > 0.3 and body.encode_s > 0
+    costs = stats.ms_per_audio_s()
+    assert set(costs) == {"mp3", "pcm"} and all(cost > 0 for cost in costs.values())
