@@ -181,7 +181,7 @@ class ScenarioConfig:
     timeout_s: float = 30.0  # http: per request
     driver: str = "single_stream"  # http: which LoadGen scenario drives the server
     model: str | None = None  # http: the request's model (null: the run's pipeline name)
-    voice: str = "default"  # http: the request's voice
+    voice: str | None = None  # http: the request's voice (null: the run pipeline's first)
     response_format: str = "pcm"  # http: mp3 | opus | aac | flac | wav | pcm
     stream_format: str = "audio"  # http: audio | sse
     api_key_env: str | None = "OPENAI_API_KEY"  # http: env var with the API key (Bearer)

@@ -26,9 +26,13 @@ from avbench.runtime import ConfigError
 DRIVERS = ("single_stream", "offline", "server", "concurrency")
 
 
-def speech_target(sc: object, url: str, pipeline_name: str) -> SpeechTarget:
-    """What scenario.* asks of the server (model: scenario.model, else the pipeline's)."""
-    return SpeechTarget(url=url, model=str(sc.model or pipeline_name), voice=str(sc.voice),
+def speech_target(sc: object, url: str, pipe: Pipeline, pipeline_name: str) -> SpeechTarget:
+    """What scenario.* asks of the server (model and voice: scenario.*, else the run
+    pipeline's name and first voice)."""
+    from avbench.serve.speech import served_voices
+
+    voice = sc.voice or served_voices(pipe)[0]
+    return SpeechTarget(url=url, model=str(sc.model or pipeline_name), voice=str(voice),
                         response_format=str(sc.response_format),
                         stream_format=str(sc.stream_format),
                         api_key=api_key_from(sc.api_key_env), timeout_s=float(sc.timeout_s))
@@ -86,10 +90,11 @@ class HttpScenario:
             raise ConfigError(f"scenario.driver={sc.driver} is not one of {', '.join(DRIVERS)}")
         app = None if sc.url else self._app(ctx, pipe)
         with self._server(ctx, app) as url:
-            target = speech_target(sc, url, ctx.cfg.pipeline.name)
+            target = speech_target(sc, url, pipe, ctx.cfg.pipeline.name)
             work = http_work(target, run_input.texts)
             ctx.set_tags({"http.url": url, "http.server": "ours" if not sc.url else "external",
                           "http.driver": sc.driver, "http.model": target.model,
+                          "http.voice": target.voice,
                           "http.response_format": target.response_format,
                           "http.stream_format": target.stream_format})
             warm = work(0, lambda: None)

@@ -3,8 +3,8 @@
 Streaming formats (their bytes go out as the audio is made):
 
 - ``pcm``: 16-bit signed little-endian mono, no header (OpenAI's pcm).
-- ``mp3``: MPEG-2 Layer III by LAME, 64 kbit/s; ``opus``: Opus in Ogg by libopus,
-  32 kbit/s, a page per 20 ms packet; ``aac``: AAC-LC in ADTS frames by FFmpeg's encoder,
+- ``mp3``: MPEG-2 Layer III by LAME, 64 kbit/s, quality 7; ``opus``: Opus in Ogg by
+  libopus, 32 kbit/s, complexity 5, a page per 20 ms packet; ``aac``: AAC-LC in ADTS frames by FFmpeg's encoder,
   64 kbit/s. All three through PyAV (FFmpeg inside its wheel), muxed to a pipe that never
   seeks, so every byte, once written, is final.
 
@@ -41,10 +41,13 @@ FORMATS = {"mp3": FormatSpec("audio/mpeg", True), "opus": FormatSpec("audio/ogg"
            "aac": FormatSpec("audio/aac", True), "pcm": FormatSpec("audio/pcm", True),
            "wav": FormatSpec("audio/wav", False), "flac": FormatSpec("audio/flac", False)}
 
-# response_format -> (FFmpeg muxer, encoder, bit rate, muxer options)
-PYAV_FORMATS = {"mp3": ("mp3", "libmp3lame", 64_000, {}),
-                "opus": ("ogg", "libopus", 32_000, {"page_duration": "20000"}),
-                "aac": ("adts", "aac", 64_000, {})}
+# response_format -> (FFmpeg muxer, encoder, bit rate, muxer options, encoder options).
+# The encoders' speed settings are for serving: LAME -q 7 and Opus complexity 5 cost
+# 0.7x and 0.2x of their defaults' time per audio second here (docs/serving.md).
+PYAV_FORMATS = {"mp3": ("mp3", "libmp3lame", 64_000, {}, {"compression_level": "7"}),
+                "opus": ("ogg", "libopus", 32_000, {"page_duration": "20000"},
+                         {"compression_level": "5"}),
+                "aac": ("adts", "aac", 64_000, {}, {})}
 SOUNDFILE_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 
 
@@ -88,10 +91,11 @@ class PyAVEncoder:
     def __init__(self, response_format: str) -> None:
         import av
 
-        muxer, codec, bit_rate, options = PYAV_FORMATS[response_format]
+        muxer, codec, bit_rate, options, codec_options = PYAV_FORMATS[response_format]
         self.pipe = _Pipe()
         self.container = av.open(self.pipe, mode="w", format=muxer, options=dict(options))
-        self.stream = self.container.add_stream(codec, rate=OUTPUT_RATE_HZ, layout="mono")
+        self.stream = self.container.add_stream(codec, rate=OUTPUT_RATE_HZ, layout="mono",
+                                                options=dict(codec_options))
         self.stream.bit_rate = bit_rate
         self.pts = 0
 
