@@ -69,15 +69,29 @@ def http_work(target: SpeechTarget, texts: list[str]) -> Work:
             connections.open = kind(parts.hostname, parts.port, timeout=target.timeout_s)
         return connections.open
 
+    def send(body: str) -> http.client.HTTPResponse:
+        """POST ``body``; once more on a fresh connection if the server had closed the kept
+        one while it was idle (its keep-alive timeout), as HTTP clients do."""
+        link = connection()
+        reused = link.sock is not None
+        try:
+            link.request("POST", path, body, headers)
+            return link.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            _close(connections)
+            if not reused:
+                raise
+        link = connection()
+        link.request("POST", path, body, headers)
+        return link.getresponse()
+
     def serve(index: int, on_first_audio: Callable[[], None]) -> RequestRecord:
         body = json.dumps({"model": target.model, "input": texts[index], "voice": target.voice,
                            "response_format": target.response_format,
                            "stream_format": target.stream_format})
         record = RequestRecord(0.0, chars=len(texts[index]), sent_s=time.perf_counter())
         try:
-            link = connection()
-            link.request("POST", path, body, headers)
-            read_reply(link.getresponse(), target, on_first_audio, record)
+            read_reply(send(body), target, on_first_audio, record)
         except RequestFailed as error:
             record.ok, record.error = False, str(error)
         except TimeoutError:

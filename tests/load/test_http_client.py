@@ -1,6 +1,7 @@
 """The load client against our server (every format, SSE, errors) and against a second,
 tiny, independent server written here with the standard library's http.server, which
-answers with Content-Length or chunks, keeping the connection alive or closing it."""
+answers with Content-Length or chunks, keeping the connection alive or closing it (with
+``Connection: close``, or silently, as when a keep-alive timeout ends)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class Tiny(BaseHTTPRequestHandler):
     """An OpenAI-compatible speech endpoint in a few lines: pcm only, 0.2 s per request."""
 
     protocol_version = "HTTP/1.1"
-    framing = "length"  # length | chunked | close
+    framing = "length"  # length | chunked | close | dropped (closed after, unannounced)
     seen_keys: list[str] = []
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
@@ -50,6 +51,8 @@ class Tiny(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             self.send_header("Content-Length", str(len(PCM)))
+            # "dropped": like a server whose keep-alive timeout ended while the client idled
+            self.close_connection = self.framing == "dropped"
         self.end_headers()
         self.wfile.write(PCM)
 
@@ -65,7 +68,7 @@ class Tiny(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(params=["length", "chunked", "close"])
+@pytest.fixture(params=["length", "chunked", "close", "dropped"])
 def tiny_server(request: pytest.FixtureRequest) -> Iterator[str]:
     handler = type("Handler", (Tiny,), {"framing": request.param})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
