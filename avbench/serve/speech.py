@@ -69,8 +69,9 @@ def synthesis(pipe: Any, text: str) -> Iterator[np.ndarray]:
 
 
 class EncodeStats:
-    """The server's time spent converting and encoding, per second of audio sent, by
-    response format (what ``scenario=http`` reports as ``http.encode_ms_per_audio_s``)."""
+    """The server's CPU time spent converting and encoding, per second of audio sent, by
+    response format (what ``scenario=http`` reports as ``http.encode_ms_per_audio_s``).
+    Thread CPU time, so a busy server's other requests do not inflate it."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -95,10 +96,10 @@ class SpeechBody:
                  stats: EncodeStats | None = None) -> None:
         self.pipe, self.text, self.request, self.stats = pipe, text, request, stats
         self.samples = 0  # 24 kHz samples made so far
-        self.encode_s = 0.0  # time in resampling, tempo and the encoder
+        self.encode_s = 0.0  # CPU time in resampling, tempo and the encoder
 
     def audio(self) -> Iterator[bytes]:
-        clock = time.perf_counter
+        clock = time.thread_time  # CPU time of this thread: not other requests' work
         start = clock()
         transform = AudioTransform(self.pipe.sample_rate, self.request.speed)
         encoder = encoder_for(self.request.response_format)
