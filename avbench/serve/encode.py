@@ -42,8 +42,8 @@ FORMATS = {"mp3": FormatSpec("audio/mpeg", True), "opus": FormatSpec("audio/ogg"
            "wav": FormatSpec("audio/wav", False), "flac": FormatSpec("audio/flac", False)}
 
 # response_format -> (FFmpeg muxer, encoder, bit rate, muxer options, encoder options).
-# The encoders' speed settings are for serving: LAME -q 7 and Opus complexity 5 cost
-# 0.7x and 0.2x of their defaults' time per audio second here (docs/serving.md).
+# The encoders' speed settings are for serving: LAME -q 7 and Opus complexity 5 took
+# about 0.7x and 0.2x of their defaults' time per audio second on the development machine.
 PYAV_FORMATS = {"mp3": ("mp3", "libmp3lame", 64_000, {}, {"compression_level": "7"}),
                 "opus": ("ogg", "libopus", 32_000, {"page_duration": "20000"},
                          {"compression_level": "5"}),
