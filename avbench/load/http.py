@@ -17,10 +17,8 @@ import numpy as np
 
 from avbench.load.http_client import SpeechTarget, api_key_from, http_work
 from avbench.load.work import Work
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 from avbench.runtime import ConfigError
 
 DRIVERS = ("single_stream", "offline", "server", "concurrency")

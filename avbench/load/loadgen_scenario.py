@@ -23,8 +23,7 @@ from avbench.load.records import write_requests_csv
 from avbench.load.verdict import Verdict, loadgen_figures, verdict, verdict_tags
 from avbench.load.work import Work
 from avbench.metrics.perf import RequestRecord
-from avbench.phases.context import RunContext
-from avbench.phases.measure import Measurement
+from avbench.run_types import Measurement, RunContext
 
 MAX_CLIENTS = 512
 

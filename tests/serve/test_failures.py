@@ -124,7 +124,7 @@ def test_a_port_in_use_is_one_clear_error() -> None:
 
 def test_task_serve_on_a_busy_port_says_so_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from avbench import journal, tasks
+    from avbench import journal, runner
     from tests.load.test_scenarios_cli import compose_run
 
     with socket.socket() as busy:
@@ -132,7 +132,7 @@ def test_task_serve_on_a_busy_port_says_so_in_one_line(
         busy.listen()
         port = busy.getsockname()[1]
         journal.JOURNAL.clear()
-        result = tasks.run(compose_run(tmp_path, tmp_path / "cache", "task=serve",
+        result = runner.run(compose_run(tmp_path, tmp_path / "cache", "task=serve",
                                        "pipeline=tts", f"serve.port={port}"))
         journal.JOURNAL.clear()
     captured = capsys.readouterr()
