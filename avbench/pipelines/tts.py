@@ -60,6 +60,7 @@ class TTSPipeline(Pipeline):
     name = "tts"
     audio_keys = frozenset({"output"})
     parity_by_stage = True
+    quality_fields = {"vocoder": "tts"}
 
     def __init__(self, settings: TTSSettings | Mapping[str, Any], sample_rate: int = 22050,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
