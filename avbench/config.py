@@ -29,6 +29,7 @@ class TaskConfig:
     gate_unstable: bool = False  # true: an unstable side does not make a cell inconclusive
     # task=doctor
     noise_probe_s: float = 4.0  # how long to time fixed work for the machine's noise (0: skip)
+    peaks_s: float = 0.5  # per peak: GEMM per precision and the triad, cached for the roofline
     # task=kernels
     families: list[str] = field(default_factory=lambda: ["stft", "log_mel", "f0"])
     n_fft: int = 1024
@@ -99,6 +100,7 @@ class QualityThresholds:
 class PrecisionConfig:
     name: str = "fp32"
     dtype: str = "float32"
+    quantize: str | None = None  # int8: post-training quantisation (backend=openvino, NNCF)
     parity: ParityThresholds = field(default_factory=ParityThresholds)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
