@@ -26,6 +26,7 @@ import torch
 from avbench.backends.base import Backend, Prepared
 from avbench.backends.execution import openvino_kernels
 from avbench.backends.export import cached_onnx, onnx_fields
+from avbench.backends.quantize import as_numpy, cached_int8
 from avbench.pipelines.base import Component
 
 HINTS = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
@@ -91,8 +92,6 @@ class OpenVINOBackend(Backend):
             return model, None, "f32 (seeded weights: not quantised)"
         if not calibration:
             return model, None, "f32 (no calibration set for this pipeline's input)"
-        from avbench.backends.quantize import cached_int8
-
         quantised, hit = cached_int8(core, model, path, component.name, calibration,
                                      self.ctx)
         return quantised, hit, "int8"
@@ -133,23 +132,11 @@ class ShapeCompiled:
         return self.requests[shapes]
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        arrays = [_numpy(x) for x in inputs]
+        arrays = [as_numpy(x) for x in inputs]
         request = self._request(tuple(a.shape for a in arrays))
         request.infer(arrays, share_inputs=True)
         output = torch.from_numpy(np.array(request.get_output_tensor(0).data))
         return output if self.dtype == torch.float32 else output.to(self.dtype)
-
-
-def _numpy(x: torch.Tensor) -> np.ndarray:
-    x = x.detach()
-    if x.is_floating_point() and x.dtype != torch.float32:
-        x = x.float()
-    return x.contiguous().numpy()
-
-
-def calibration_feeds(calls: list[tuple[torch.Tensor, ...]]) -> list[list[np.ndarray]]:
-    """The calibration calls as OpenVINO feeds (float32 numpy arrays, in input order)."""
-    return [[_numpy(x) for x in call] for call in calls]
 
 
 BACKEND = OpenVINOBackend

@@ -14,15 +14,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from avbench.backends.cache import file_digest
 
 log = logging.getLogger(__name__)
 
-# NNCF's defaults for a CNN: symmetric weights and activations (the "performance" preset),
-# fast bias correction; every calibration call is used.
-SETTINGS = {"preset": "performance", "fast_bias_correction": True, "model_type": None}
+# Symmetric weights, asymmetric activations (NNCF's "mixed" preset: a spectrogram magnitude
+# and a ReLU's output are never negative, so a symmetric range would waste half the codes);
+# bias correction; every calibration call is used.
+SETTINGS = {"preset": "mixed", "fast_bias_correction": True, "model_type": None}
 
 
 def int8_fields(graph_path: str, name: str, calibration_digest: str) -> dict[str, Any]:
@@ -34,14 +36,20 @@ def int8_fields(graph_path: str, name: str, calibration_digest: str) -> dict[str
             "nncf": nncf.__version__, "openvino": openvino.get_version()}
 
 
+def as_numpy(x: torch.Tensor) -> np.ndarray:
+    """A float32 (or integer) numpy view of a CPU tensor, as OpenVINO takes it."""
+    x = x.detach()
+    if x.is_floating_point() and x.dtype != torch.float32:
+        x = x.float()
+    return x.contiguous().numpy()
+
+
 def quantise(model: Any, calls: list[tuple[torch.Tensor, ...]]) -> Any:
     """The NNCF-quantised copy of ``model`` calibrated on ``calls``."""
     import nncf
 
-    from avbench.backends.openvino import calibration_feeds
-
-    feeds = calibration_feeds(calls)
-    return nncf.quantize(model, nncf.Dataset(feeds), preset=nncf.QuantizationPreset.PERFORMANCE,
+    feeds = [[as_numpy(x) for x in call] for call in calls]
+    return nncf.quantize(model, nncf.Dataset(feeds), preset=nncf.QuantizationPreset.MIXED,
                          subset_size=len(feeds), fast_bias_correction=True)
 
 

@@ -56,7 +56,8 @@ def calibration(ctx: RunContext, pipe: Pipeline) -> CalibrationSet | None:
              for seed in seeds]
     return calibration_set.record(
         pipe, [torch.from_numpy(song.mix) for song in songs],
-        f"{len(songs)} synthetic songs of {calibration_set.DURATION_S:g} s, seeds {seeds}")
+        f"{len(songs)} synthetic songs of {calibration_set.DURATION_S:g} s, seeds {seeds}",
+        [torch.from_numpy(song.vocals) for song in songs])
 
 
 def _weights(pipe: Pipeline) -> dict[str, str]:

@@ -180,8 +180,8 @@ def test_export_failure_non_strict_falls_back_for_that_component_only(tmp_path: 
 
 
 def test_unknown_backend_lists_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pytorch, compile, onnxruntime, tensorrt"):
-        run_prepare(tiny_pipeline(), "openvino", tmp_path)
+    with pytest.raises(ValueError, match="pytorch, compile, onnxruntime, tensorrt, openvino"):
+        run_prepare(tiny_pipeline(), "coreml", tmp_path)
 
 
 def test_compile_without_a_cpp_compiler_is_refused_with_the_fix(tmp_path: Path) -> None:
