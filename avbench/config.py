@@ -29,6 +29,7 @@ class TaskConfig:
     gate_unstable: bool = False  # true: an unstable side does not make a cell inconclusive
     # task=doctor
     noise_probe_s: float = 4.0  # how long to time fixed work for the machine's noise (0: skip)
+    peaks_s: float = 0.5  # per peak: GEMM per precision and the triad, cached for the roofline
     # task=kernels
     families: list[str] = field(default_factory=lambda: ["stft", "log_mel", "f0"])
     n_fft: int = 1024
@@ -83,10 +84,25 @@ class ParityThresholds:
 
 
 @dataclass
+class QualityThresholds:
+    """Limits of a real-weight stage's output against the fp32 eager reference's, in its
+    field's measures (avbench/evaluators/quality_gate.py; null: not checked)."""
+
+    max_log_mel_db: float | None = None  # vocoder, TTS: mean |log-mel difference|, dB
+    max_mr_stft_db: float | None = None  # vocoder: multi-resolution STFT distance, dB
+    min_si_sdr_db: float | None = None  # separation: SI-SDR of the stem vs the reference's
+    min_si_sdr_change_db: float | None = None  # separation: SI-SDR to the true stem, run - ref
+    max_f0_rmse_cents: float | None = None  # F0: RMSE vs the reference's track, cents
+    min_f0_rpa: float | None = None  # F0: share of frames within 50 cents of the reference's
+
+
+@dataclass
 class PrecisionConfig:
     name: str = "fp32"
     dtype: str = "float32"
+    quantize: str | None = None  # int8: post-training quantisation (backend=openvino, NNCF)
     parity: ParityThresholds = field(default_factory=ParityThresholds)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
 
 
 @dataclass

@@ -61,6 +61,7 @@ class TTSPipeline(Pipeline):
     voices = ("default",)  # one seeded speaker
     audio_keys = frozenset({"output"})
     parity_by_stage = True
+    quality_fields = {"vocoder": "tts"}
 
     def __init__(self, settings: TTSSettings | Mapping[str, Any], sample_rate: int = 22050,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
