@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from avbench.load.work import Work
+from avbench.measure.stats import DEFAULT_RULE, Omitted, SampleRule
 from avbench.metrics.perf import RequestRecord, load_metrics
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class LoadGenResult:
     records: list[RequestRecord]
     log_dir: Path
     metrics: dict[str, float] = field(default_factory=dict)
+    omitted: list[Omitted] = field(default_factory=list)  # percentiles too few queries support
 
     @property
     def valid(self) -> bool:
@@ -85,8 +87,10 @@ def test_settings(s: LoadGenSettings) -> Any:
     return settings
 
 
-def run_test(work: Work, n_samples: int, s: LoadGenSettings, log_dir: Path) -> LoadGenResult:
-    """One LoadGen test of ``work`` over ``n_samples`` samples; logs go to ``log_dir``."""
+def run_test(work: Work, n_samples: int, s: LoadGenSettings, log_dir: Path,
+             rule: SampleRule = DEFAULT_RULE) -> LoadGenResult:
+    """One LoadGen test of ``work`` over ``n_samples`` samples; logs go to ``log_dir``; its
+    percentiles are kept where the queries support them (``rule``)."""
     import mlperf_loadgen as lg
 
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +137,7 @@ def run_test(work: Work, n_samples: int, s: LoadGenSettings, log_dir: Path) -> L
         lg.DestroySUT(sut)
     summary = parse_summary((log_dir / "mlperf_log_summary.txt").read_text())
     result = LoadGenResult(summary, records, log_dir)
-    result.metrics = result_metrics(summary, records, s.streaming)
+    result.metrics = result_metrics(summary, records, s.streaming, rule, result.omitted)
     return result
 
 
@@ -164,11 +168,14 @@ def parse_summary(text: str) -> dict[str, Any]:
     return summary
 
 
-def result_metrics(summary: dict[str, Any], records: list[RequestRecord],
-                   streaming: bool) -> dict[str, float]:
+def result_metrics(summary: dict[str, Any], records: list[RequestRecord], streaming: bool,
+                   rule: SampleRule = DEFAULT_RULE,
+                   omitted: list[Omitted] | None = None) -> dict[str, float]:
     """LoadGen's QPS and percentiles; rps, asps and cps over the wall time LoadGen's QPS
     implies (queries / QPS), successful requests only; success rate and inputs from the
-    workers' records. LoadGen's latencies count every query, failed ones included."""
+    workers' records. LoadGen's latencies count every query, failed ones included; a
+    percentile is kept only where the queries support it (``rule``; the others go to
+    ``omitted``)."""
     done = [r for r in records if r.ok]
     qps = summary.get("qps")
     if not records or not qps:
@@ -176,10 +183,19 @@ def result_metrics(summary: dict[str, Any], records: list[RequestRecord],
     metrics = load_metrics(records, wall_s=len(records) / qps)
     metrics = {k: v for k, v in metrics.items() if not k.startswith(("latency_ms.", "ttfa_ms."))}
     if summary["scenario"] != "Offline":  # Offline latencies count from the one big query
-        for q, value in summary["latency_ns"].items():
-            if q in (50.0, 90.0, 95.0, 99.0):
-                metrics[f"latency_ms.p{int(q)}"] = value / 1e6
-    for q, value in summary["first_token_ns"].items():
-        if q in (50.0, 90.0, 95.0, 99.0) and streaming and done:
-            metrics[f"ttfa_ms.p{int(q)}"] = value / 1e6
+        metrics |= _supported("latency_ms", summary["latency_ns"], len(records), rule, omitted)
+    if streaming and done:
+        metrics |= _supported("ttfa_ms", summary["first_token_ns"], len(records), rule, omitted)
     return metrics
+
+
+def _supported(name: str, by_percentile_ns: dict[float, int], n: int, rule: SampleRule,
+               omitted: list[Omitted] | None) -> dict[str, float]:
+    """``<name>.p50/p90/p95/p99`` in ms from LoadGen's figures, those ``n`` queries support."""
+    wanted = [q for q in (50.0, 90.0, 95.0, 99.0) if q in by_percentile_ns]
+    kept = [q for q in wanted if rule.supports_percentile(q, n)]
+    left = [q for q in wanted if q not in kept]
+    if left and omitted is not None:
+        omitted.append(Omitted(name, tuple(f"p{int(q)}" for q in left),
+                               tuple(rule.needed(q) for q in left), n))
+    return {f"{name}.p{int(q)}": by_percentile_ns[q] / 1e6 for q in kept}

@@ -13,7 +13,9 @@ from omegaconf import DictConfig
 
 from avbench.load.loadgen import LoadGenResult, LoadGenSettings, run_test
 from avbench.load.work import Work, in_process
-from avbench.metrics.perf import RequestRecord, load_metrics
+from avbench.measure.stats import Omitted, omitted_text
+from avbench.measure.validity import Thresholds, Verdict, request_rules
+from avbench.metrics.perf import RequestRecord, load_metrics, percentile_text
 from avbench.pipelines.base import Pipeline
 from avbench.run_types import Measurement, RunContext, RunInput
 from avbench.runtime import ConfigError
@@ -48,8 +50,11 @@ def loadgen_measurement(ctx: RunContext, scenario: str, work: Work, n_samples: i
                         prefix: str = "") -> Measurement:
     """One LoadGen test (or, for server with find_peak, a ramp) as the run's measurement."""
     sc = ctx.cfg.scenario
-    result = run_test(work, n_samples, loadgen_settings(sc, scenario), ctx.out_dir / "loadgen")
-    measured = Measurement(dict(result.metrics), artifacts=sorted(result.log_dir.glob("*.txt")))
+    rule = Thresholds.from_config(ctx.cfg.validity).sample_rule
+    result = run_test(work, n_samples, loadgen_settings(sc, scenario), ctx.out_dir / "loadgen",
+                      rule)
+    measured = Measurement(dict(result.metrics), artifacts=sorted(result.log_dir.glob("*.txt")),
+                           omitted=list(result.omitted))
     failures = failure_tags(result.records)
     ctx.set_tags(verdict_tags(result, prefix) | failures)
     measured.lines = verdict_lines(result, sc)
@@ -85,12 +90,10 @@ def verdict_lines(result: LoadGenResult, sc: DictConfig) -> list[tuple[str, str]
              ("throughput", f"{m.get('rps', 0):.3f} req/s (median input "
                             f"{m.get('input_chars.p50', 0):.0f} chars), "
                             f"{m.get('asps', 0):.2f} audio s/s, {m.get('cps', 0):.1f} chars/s")]
-    if "latency_ms.p50" in m:
-        lines.append(("latency", f"p50 {m['latency_ms.p50']:,.1f} ms, p90 "
-                                 f"{m['latency_ms.p90']:,.1f} ms, p99 {m['latency_ms.p99']:,.1f} ms"))
-    if "ttfa_ms.p50" in m:
-        lines.append(("time to first audio", f"p50 {m['ttfa_ms.p50']:,.1f} ms, "
-                                             f"p99 {m['ttfa_ms.p99']:,.1f} ms"))
+    if any(key.startswith("latency_ms.") for key in m):
+        lines.append(("latency", percentile_text(m, "latency_ms")))
+    if any(key.startswith("ttfa_ms.") for key in m):
+        lines.append(("time to first audio", percentile_text(m, "ttfa_ms", ("p50", "p99"))))
     if "rtf" in m:
         lines.append(("RTF", f"{m['rtf']:.3f} median per request; success "
                              f"{100 * m['success_rate']:.1f} %"))
@@ -184,21 +187,29 @@ def closed_loop_levels(ctx: RunContext, work: Work, n_samples: int) -> Measureme
     """The closed loop at every level; the run's own metrics are those of the level with
     the highest rps, each level's are in its child run and as ``level.*`` by step."""
     sc = ctx.cfg.scenario
+    t = Thresholds.from_config(ctx.cfg.validity)
     measured = Measurement({})
     failed: list[RequestRecord] = []
     for level in sc.levels:
         records, wall_s = closed_loop(work, n_samples, int(level), int(sc.requests_per_level))
         failed += [r for r in records if not r.ok]
-        metrics = load_metrics(records, wall_s)
+        omitted: list[Omitted] = []
+        metrics = load_metrics(records, wall_s, t.sample_rule, omitted)
+        level_verdict = Verdict.of(request_rules(len(records), len(records) - sum(
+            r.ok for r in records), t))
         child = ctx.logger.child(f"{ctx.name}-c{level}", {
             "scenario.concurrency": str(level), "avbench.task": "pipeline",
             "choice.scenario": "concurrency", "choice.pipeline": ctx.cfg.pipeline.name})
         child.log_metrics(metrics)
+        child.set_tags(level_verdict.tags() | (
+            {"stats.omitted": omitted_text(omitted)} if omitted else {}))
         child.end("FINISHED")
         ctx.logger.log_metrics({f"level.{k}": v for k, v in metrics.items()}, step=int(level))
-        measured.lines.append((f"concurrency {level}", level_line(metrics)))
+        measured.lines.append((f"concurrency {level}",
+                               level_line(metrics) + f"; {level_verdict.headline()}"))
+        measured.reasons += [f"concurrency {level}: {r}" for r in level_verdict.reasons]
         if metrics.get("rps", 0) > measured.metrics.get("rps", -1):
-            measured.metrics = dict(metrics)
+            measured.metrics, measured.omitted = dict(metrics), omitted
     failures = failure_tags(failed)
     ctx.set_tags({"concurrency.levels": ",".join(str(v) for v in sc.levels)} | failures)
     if failed:
@@ -210,7 +221,7 @@ def level_line(m: dict[str, float]) -> str:
     line = (f"{m['rps']:.3f} req/s, {m['asps']:.2f} audio s/s, "
             f"success {100 * m['success_rate']:.0f} %")
     if "latency_ms.p50" in m:
-        line += f", latency p50 {m['latency_ms.p50']:,.0f} / p99 {m['latency_ms.p99']:,.0f} ms"
+        line += f", latency {percentile_text(m, 'latency_ms', ('p50', 'p99'), digits=0)}"
     if "ttfa_ms.p50" in m:
-        line += f", TTFA p50 {m['ttfa_ms.p50']:,.0f} / p99 {m['ttfa_ms.p99']:,.0f} ms"
+        line += f", TTFA {percentile_text(m, 'ttfa_ms', ('p50', 'p99'), digits=0)}"
     return line

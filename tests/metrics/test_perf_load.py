@@ -2,14 +2,22 @@
 
 import pytest
 
-from avbench.metrics.perf import RequestRecord, load_metrics, percentile_metrics
+from avbench.measure.stats import SampleRule
+from avbench.metrics.perf import (
+    RequestRecord,
+    load_metrics,
+    percentile_metrics,
+    percentile_text,
+)
+
+EVERY = SampleRule(min_samples=1, tail=0.01)  # any sample supports every percentile
 
 
 def test_concurrency_one_asps_is_total_audio_over_total_latency() -> None:
     # Back to back: 1 s for 2 s of audio, then 3 s for 2 s of audio; wall 4 s.
     requests = [RequestRecord(1000.0, audio_s=2.0, chars=20, ttfa_ms=100.0),
                 RequestRecord(3000.0, audio_s=2.0, chars=40, ttfa_ms=300.0)]
-    m = load_metrics(requests, wall_s=4.0)
+    m = load_metrics(requests, wall_s=4.0, rule=EVERY)
     assert m["asps"] == pytest.approx(1.0)  # 4 s of audio / 4 s
     assert m["rtf"] == pytest.approx(1.0)  # median of 0.5 and 1.5
     assert m["rps"] == pytest.approx(0.5)
@@ -34,11 +42,23 @@ def test_asps_is_not_one_over_rtf_under_concurrency() -> None:
 def test_failures_lower_success_rate_and_are_not_counted() -> None:
     requests = [RequestRecord(1000.0, audio_s=1.0, chars=10),
                 RequestRecord(50.0, ok=False, error="HTTP 500")]
-    m = load_metrics(requests, wall_s=1.05)
+    m = load_metrics(requests, wall_s=1.05, rule=EVERY)
     assert m["success_rate"] == pytest.approx(0.5)
     assert m["rps"] == pytest.approx(1 / 1.05)
     assert m["latency_ms.p99"] == pytest.approx(1000.0)
     assert "ttfa_ms.p50" not in m
+
+
+def test_percentiles_of_too_few_requests_are_left_out_and_said_so() -> None:
+    """16 requests (the concurrency default per level) support p50 and p90, not p95/p99."""
+    requests = [RequestRecord(float(ms), audio_s=1.0, chars=10) for ms in range(100, 116)]
+    omitted: list = []
+    m = load_metrics(requests, wall_s=2.0, omitted=omitted)
+    assert {"latency_ms.p50", "latency_ms.p90"} <= set(m)
+    assert not {"latency_ms.p95", "latency_ms.p99"} & set(m)
+    assert [(o.name, o.stats, o.needed, o.n) for o in omitted] == [
+        ("latency_ms", ("p95", "p99"), (20, 100), 16)]
+    assert percentile_text(m, "latency_ms") == "p50 107.5 ms, p90 113.5 ms, p99 n/a"
 
 
 def test_percentiles_interpolate_linearly() -> None:
