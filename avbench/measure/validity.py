@@ -237,7 +237,7 @@ def judge_epochs(samples_per_s: list[float], t: Thresholds) -> Verdict:
 
 
 HINTS = {  # reason prefix -> what to do
-    "repeats": "raise bench.min_repeats (or bench.min_time_s)",
+    "repeats": "raise bench.min_repeats or bench.min_time_s (task=kernels: task.repeats)",
     "cv": "the machine is busy or the run too short: raise bench.min_time_s, check "
           "python -m avbench task=doctor (timing noise)",
     "gate FAIL": "the output differs from the fp32 eager reference beyond the precision's "

@@ -10,6 +10,7 @@ import pytest
 from avbench.load.loadgen import LoadGenSettings, parse_summary, run_test
 from avbench.load.scenarios import closed_loop
 from avbench.load.streaming import stream_metrics
+from avbench.measure.stats import SampleRule
 from avbench.metrics.perf import RequestRecord
 
 
@@ -42,8 +43,13 @@ def test_single_stream_reports_loadgen_figures(tmp_path: Path) -> None:
     m = result.metrics
     assert len(result.records) >= 5 and m["success_rate"] == 1.0
     # LoadGen timed each query at >= 20 ms and its first audio at >= 10 ms.
-    assert m["latency_ms.p50"] >= 20.0 and m["latency_ms.p99"] >= m["latency_ms.p50"]
+    assert m["latency_ms.p50"] >= 20.0
     assert 10.0 <= m["ttfa_ms.p50"] < m["latency_ms.p50"]
+    # At most 50 queries: LoadGen's p99 (needs 100) is left out, and said so.
+    n = len(result.records)
+    assert "latency_ms.p99" not in m and "ttfa_ms.p99" not in m
+    assert [(o.name, o.stats[-1], o.needed[-1], o.n) for o in result.omitted] == [
+        ("latency_ms", "p99", 100, n), ("ttfa_ms", "p99", 100, n)]
     assert m["rps"] == pytest.approx(result.summary["qps"])
     assert m["asps"] == pytest.approx(m["rps"])  # every request made 1 s of audio
 
@@ -92,7 +98,9 @@ def test_closed_loop_sends_every_request_once() -> None:
 
 def test_stream_metrics_hand_computed() -> None:
     # 0.5 s chunks; latencies 100, 300, 600 (late), 200 ms; processing 100 ms each.
-    m = stream_metrics([100.0, 300.0, 600.0, 200.0], 0.5, [100.0] * 4)
+    omitted: list = []
+    m = stream_metrics([100.0, 300.0, 600.0, 200.0], 0.5, [100.0] * 4,
+                       SampleRule(min_samples=1, tail=0.01), omitted)
     assert m["stream.deadline_miss_pct"] == pytest.approx(25.0)
     assert m["rtf"] == pytest.approx(0.2)
     assert m["stream.chunk_ms.p50"] == pytest.approx(250.0)
@@ -100,3 +108,9 @@ def test_stream_metrics_hand_computed() -> None:
     # jitter: |300-100|, |600-300|, |200-600| = 200, 300, 400
     assert m["stream.jitter_ms.p50"] == pytest.approx(300.0)
     assert m["stream.jitter_ms.p99"] == pytest.approx(398.0)
+    assert omitted == []
+    # With the default rule, four chunks support their median only.
+    m = stream_metrics([100.0, 300.0, 600.0, 200.0], 0.5, [100.0] * 4, omitted=omitted)
+    assert "stream.chunk_ms.p90" not in m and m["stream.jitter_ms.p50"] == pytest.approx(300.0)
+    assert [o.name for o in omitted] == ["stream.chunk_ms", "stream.added_latency_ms",
+                                         "stream.jitter_ms"]

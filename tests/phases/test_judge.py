@@ -59,3 +59,31 @@ def test_a_sub_millisecond_pipeline_is_timed_in_batches(tmp_path: Path,
     assert result.metrics["harness.timer_overhead_pct"] < 1.0
     assert 0.03 <= result.metrics["total_ms"] < 5.0  # three busy-waits of 10 us, per call
     assert result.validity in ("VALID", "INVALID")  # the rest depends on the machine
+
+
+def test_the_judge_phase_tags_the_verdict_and_what_was_left_out(tmp_path: Path,
+                                                                 asset_cache: Path) -> None:
+    """The phase on a run's context: reasons from figures, tags and gate failures, with
+    the thresholds of the run's ``validity`` node; the flags stay beside the verdict."""
+    import torch
+
+    from avbench.measure.stats import Omitted
+    from avbench.phases.judge import judge
+    from avbench.run_types import Measurement, RunContext
+    from avbench.tracking import NullLogger
+
+    cfg = compose_run(tmp_path, asset_cache, "validity.max_cv=0.2")
+    ctx = RunContext(cfg, NullLogger(), tmp_path, "run", torch.device("cpu"), torch.float32,
+                     "torch", tmp_path, tmp_path)
+    ctx.metrics |= {"rtf.cv": 0.15, "harness.timer_overhead_pct": 0.01}
+    ctx.tags |= {"bench.repeats": "3"}
+    ctx.parity_failures = ["vocoder (rel_l2 2e-02 > 1e-02)"]
+    measured = Measurement({}, omitted=[Omitted("latency_ms", ("p90",), (10,), 3)],
+                           reasons=["concurrency 2: errors 1 of 16 requests"])
+    verdict = judge(ctx, measured)
+    assert verdict.reasons == ("repeats 3 < 5", "gate FAIL: vocoder (rel_l2 2e-02 > 1e-02)",
+                               "concurrency 2: errors 1 of 16 requests")  # cv 15 % <= 20 %
+    assert ctx.tags["validity"] == "INVALID"
+    assert ctx.tags["validity.reasons"] == "; ".join(verdict.reasons)
+    assert ctx.tags["stats.omitted"] == "p90 of latency_ms: 3 < 10 samples"
+    assert ctx.tags["bench.unstable"] == "false"
