@@ -131,8 +131,14 @@ def machine_busy(other_pct: float | None, steal_pct: float | None, t: Thresholds
 
 
 def gate(failures: Iterable[str] | None) -> list[str]:
-    """``gate FAIL: vocoder (...)``: one reason per stage that failed its gate."""
-    return [f"gate FAIL: {failure}" for failure in failures or []]
+    """``gate FAIL: vocoder (...)``: one reason per stage that failed its gate. A failure
+    written ``stage: details`` reads ``stage (details)``."""
+    reasons = []
+    for failure in failures or []:
+        stage, colon, details = failure.partition(": ")
+        named = colon and stage and " " not in stage and "(" not in stage
+        reasons.append(f"gate FAIL: {stage} ({details})" if named else f"gate FAIL: {failure}")
+    return reasons
 
 
 def sample_rules(n: int, cv: float | None, clock_pct: float | None, t: Thresholds,

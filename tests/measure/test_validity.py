@@ -57,6 +57,9 @@ def test_gate_failures() -> None:
     assert reasons(failures=failures) == ["gate FAIL: vocoder (rel_l2 2.1e-02 > 1e-02)",
                                           "gate FAIL: mixing (snr 31 dB < 40 dB)"]
     assert reasons(failures=[]) == [] and reasons(failures=None) == []
+    # The parity gate writes "stage: problems": the reason names the stage the same way.
+    assert reasons(failures=["vocoder: rel_l2 2.1e-02 > 1.0e-02, snr_db 31.0 < 40.0"]) == [
+        "gate FAIL: vocoder (rel_l2 2.1e-02 > 1.0e-02, snr_db 31.0 < 40.0)"]
 
 
 def test_clock_share() -> None:
