@@ -27,9 +27,11 @@ from avbench.measure.allocator import minor_faults
 from avbench.measure.clock import stage_clock
 from avbench.measure.monitor import Monitor
 from avbench.measure.timer import (
+    SETTLE_WINDOW,
     TOTAL,
     RepeatPolicy,
     StageTimes,
+    WarmUp,
     autorange,
     batch_target_ns,
     needs_batches,
@@ -118,16 +120,23 @@ class Sampler:
             callback(name, batch_ms if name == TOTAL and batch_ms is not None else ms)
 
 
+def typical_call_ns(sampler: Sampler, warm: WarmUp) -> float:
+    """A warm call's time: the median of the last warm-up calls, or (no warm-up) one call."""
+    if warm.calls:
+        return float(np.median(warm.call_ms[-SETTLE_WINDOW:])) * 1e6
+    return sampler.time_batch(1)
+
+
 def plan_sampling(sampler: Sampler, bench: DictConfig, per_mark_us: float,
-                  max_clock_pct: float) -> dict[str, float]:
+                  max_clock_pct: float, call_ns: float) -> dict[str, float]:
     """Set ``sampler.loops``/``batched``: ``bench.calls_per_sample`` when given (1: profiled
     calls), else profiled calls while the stage clock costs at most ``max_clock_pct`` of a
-    call, batches sized by ``autorange`` otherwise. Returns the clock figures it used."""
+    call (``call_ns``), batches sized by ``autorange`` otherwise. Returns the clock figures
+    it used."""
     stages = len(sampler.pipe.stages)
     fixed = bench.get("calls_per_sample")
     if fixed is not None and int(fixed) < 1:
         raise ValueError(f"bench.calls_per_sample must be at least 1, got {fixed}")
-    call_ns = float(np.median([sampler.time_batch(1) for _ in range(3)]))
     stage_clock_ns = per_mark_us * 1e3 * (stages + 1)
     sampler.batched = (int(fixed) > 1 if fixed is not None
                        else needs_batches(call_ns, stage_clock_ns, max_clock_pct))
@@ -165,7 +174,8 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig,
     sampler = Sampler(pipe, audio)
     warm = warm_up(sampler, policy)
     per_mark_us = stage_clock_us(device)
-    clock = plan_sampling(sampler, bench, per_mark_us, max_clock_pct)
+    clock = plan_sampling(sampler, bench, per_mark_us, max_clock_pct,
+                          typical_call_ns(sampler, warm))
     console.phase(4, "repeats", f"{policy.min_repeats}..{policy.max_repeats} timed "
                   + (f"batch(es) of {sampler.loops:,} calls" if sampler.batched else "run(s)")
                   + f", at least {policy.min_time_s:g} s")
