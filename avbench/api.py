@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from avbench.console import ms_text, sig
+from avbench.measure.validity import VALID, VALIDITY_TAG, reasons_from_tags
 from avbench.pipelines.modules import Models, named_modules, register
 
 MODULE_PIPELINE = "avbench.pipelines.modules.ModulePipeline"
@@ -45,15 +47,35 @@ class Result:
     def ok(self) -> bool:
         return self.status == "FINISHED"
 
+    @property
+    def validity(self) -> str | None:
+        """``VALID`` or ``INVALID`` (tag ``validity``); None for a run that failed."""
+        return self.tags.get(VALIDITY_TAG)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the run is INVALID (tag ``validity.reasons``); empty when VALID."""
+        return reasons_from_tags(self.tags)
+
+    @property
+    def valid(self) -> bool:
+        return self.validity == VALID
+
     def __str__(self) -> str:
         if not self.ok:
             return f"{self.name}: {self.status}: {self.error}"
+        m = self.metrics
+        verdict = (self.validity or "not judged") + (
+            f": {'; '.join(self.reasons)}" if self.reasons else "")
+        ci = (f"95% CI of RTF [{sig(m['rtf.ci_low'])}, {sig(m['rtf.ci_high'])}]"
+              if "rtf.ci_low" in m else "no 95% CI from so few repeats")
+        loops = int(self.tags.get("bench.loops", "1"))
+        batches = f", batches of {loops:,} calls" if loops > 1 else ""
         stages = self.summary.get("stage_timings_ms", {})
-        rows = [f"  {stage:<16} {ms:>10.2f} ms" for stage, ms in stages.items()]
-        return "\n".join([f"{self.name}: RTF {self.metrics['rtf']:.3f}, "
-                          f"{self.metrics['total_ms']:.2f} ms per call "
-                          f"(95% CI of RTF [{self.metrics['rtf.ci_low']:.3f}, "
-                          f"{self.metrics['rtf.ci_high']:.3f}])", *rows,
+        rows = [f"  {stage:<16} {ms_text(ms):>10} ms" for stage, ms in stages.items()]
+        return "\n".join([f"{self.name}: {verdict}",
+                          f"  RTF {sig(m['rtf'])}, {ms_text(m['total_ms'])} ms per call "
+                          f"({ci}; CV {100 * m['rtf.cv']:.1f} %{batches})", *rows,
                           f"  mlflow run {self.run_id}"])
 
 

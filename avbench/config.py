@@ -232,13 +232,28 @@ class BenchConfig:
     min_repeats: int = 5
     min_time_s: float = 3.0
     max_repeats: int = 100
-    max_cv: float = 0.10
+    calls_per_sample: int | None = None  # null: calibrated (tag bench.loops); 1: profiled calls
     threads: int | None = None
     retain_freed_memory: bool = True  # glibc: no trimming / mmap of freed blocks (allocator.py)
     monitor_interval_s: float = 0.1
     min_gpu_util_pct: float = 70.0
     overhead_check: bool = False
     eager_side_by_side: int = 0  # pairs interleaved with the fp32 eager reference (0: off)
+
+
+@dataclass
+class ValidityConfig:
+    """When a run is VALID: the thresholds of every rule the judge applies (see
+    docs/measurement.md, "Validity"). A run that breaks any rule is INVALID, with a reason."""
+
+    min_samples: int = 5  # timed samples a run needs; below it no 95 % CI is logged either
+    max_cv: float = 0.10  # largest coefficient of variation of the timed samples (0.10 = 10 %)
+    max_clock_pct: float = 1.0  # largest share of a timed sample the clock may cost, in %
+    max_other_cpu_pct: float = 25.0  # other processes' share of all cores while timing, in %
+    max_steal_pct: float = 10.0  # the hypervisor's share (steal) of all cores while timing, in %
+    max_error_pct: float = 0.0  # failed requests of a load run, in % (0: any failure)
+    percentile_tail: float = 1.0  # pXX is logged when n * (1 - XX/100) >= this (p99: n >= 100)
+    min_epochs: int = 2  # task=data: timed epochs (after the first) the medians need
 
 
 @dataclass
@@ -317,6 +332,7 @@ class AvbenchConfig:
     serve: ServeConfig = field(default_factory=ServeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+    validity: ValidityConfig = field(default_factory=ValidityConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     loader: LoaderConfig = field(default_factory=LoaderConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -33,24 +35,48 @@ def repeat_progress(total: int, label: str = "repeats") -> Iterator[Any]:
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
+def sig(value: float, digits: int = 4) -> str:
+    """``value`` with ``digits`` significant digits: 0.1234, 12.35, 1,235, 1.748e-05 (a
+    sub-millisecond figure keeps its digits instead of printing as 0.000)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude < -3 or magnitude >= 7:
+        return f"{value:.{digits - 1}e}"
+    return f"{value:,.{max(digits - 1 - magnitude, 0)}f}"
+
+
+def ms_text(ms: float) -> str:
+    """Milliseconds for a table: one decimal from 100 ms up, four significant digits below."""
+    return f"{ms:,.1f}" if ms >= 100 else sig(ms)
+
+
+def verdict_line(run_name: str, verdict: str) -> str:
+    """The first summary line: ``avbench · <name> · VALID`` or ``... · INVALID: <reasons>``."""
+    colour = "green" if verdict == "VALID" else "red"
+    return f"[bold]avbench · {run_name} ·[/] [bold {colour}]{escape(verdict)}[/]"
+
+
 def print_run_summary(summary: Mapping[str, Any]) -> None:
-    """Stage table (median ms, % of total) and the headline figures of one run."""
-    console.print(f"[bold]avbench · {summary['run_name']}[/]", soft_wrap=True)
+    """The verdict, the stage table (median ms, % of total) and the headline figures."""
+    console.print(verdict_line(summary["run_name"], summary.get("verdict", "not judged")),
+                  soft_wrap=True)
     table = Table()
     table.add_column("stage")
     table.add_column("median ms", justify="right")
     table.add_column("% of total", justify="right")
     for name, ms in summary["stage_ms"].items():
-        table.add_row(name, f"{ms:,.1f}", f"{summary['stage_pct'][name]:.1f}")
-    table.add_row("[bold]total[/]", f"[bold]{summary['total_ms']:,.1f}[/]", "100.0")
+        table.add_row(name, ms_text(ms), f"{summary['stage_pct'][name]:.1f}")
+    table.add_row("[bold]total[/]", f"[bold]{ms_text(summary['total_ms'])}[/]", "100.0")
     console.print(table)
     for label, value in summary["lines"]:
         console.print(f"  {label:<18} {value}", soft_wrap=True)
 
 
-def print_load_summary(run_name: str, lines: list[tuple[str, str]], run_id: str | None) -> None:
-    """The headline lines of a load scenario's run."""
-    console.print(f"[bold]avbench · {run_name}[/]", soft_wrap=True)
+def print_load_summary(run_name: str, lines: list[tuple[str, str]], run_id: str | None,
+                       verdict: str = "not judged") -> None:
+    """The verdict and the headline lines of a load scenario's run."""
+    console.print(verdict_line(run_name, verdict), soft_wrap=True)
     for label, value in [*lines, *([("mlflow run", run_id)] if run_id else [])]:
         console.print(f"  {label:<20} {value}", soft_wrap=True)
 
@@ -110,10 +136,11 @@ def print_line(text: str) -> None:
 
 
 def print_kernel_table(run_name: str, rows: list[dict[str, Any]], threads: int,
-                       device: str) -> None:
-    """task=kernels: one row per family x implementation, speed and accuracy side by side."""
-    table = Table(title=f"avbench · {run_name} · {device} · {threads} thread(s)",
-                  title_justify="left")
+                       device: str, verdict: str = "not judged") -> None:
+    """task=kernels: the verdict, then one row per family x implementation, speed and
+    accuracy side by side."""
+    console.print(verdict_line(run_name, verdict), soft_wrap=True)
+    table = Table(title=f"{device} · {threads} thread(s)", title_justify="left")
     for column in ("family", "impl", "audio s", "median ms", "IQR ms", "x torch", "GFLOP/s",
                    "accuracy"):
         table.add_column(column, justify="left" if column in ("family", "impl") else "right",
@@ -125,7 +152,7 @@ def print_kernel_table(run_name: str, rows: list[dict[str, Any]], threads: int,
             speed = [f"{row.get('speedup_vs_torch', 1.0):.2f}",
                      f"{row['gflops']:,.1f}" if "gflops" in row else "-"]
         table.add_row(row["family"], row["impl"], f"{row['audio_s']:g}",
-                      f"{row['median_ms']:,.2f}", f"{row['iqr_ms']:,.2f}", *speed,
+                      ms_text(row["median_ms"]), ms_text(row["iqr_ms"]), *speed,
                       _accuracy_text(row))
     # Rows never wrap: a narrow (or non-tty, 80-column) console gets the table at full width.
     Console(highlight=False, width=max(console.width, 130)).print(table)

@@ -8,6 +8,9 @@ FINISHED = "FINISHED"
 FAILED = "FAILED"
 KILLED = "KILLED"  # ended by a signal (SIGTERM, SIGINT) or found dead by the liveness check
 LOST = "LOST"  # a sweep cell that never reported: its worker died
+# The judge's tags (avbench.measure.validity): VALID | INVALID, and the reasons joined by "; ".
+VALIDITY_TAG = "validity"
+REASONS_TAG = "validity.reasons"
 
 
 @dataclass
@@ -27,6 +30,17 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == FINISHED
+
+    @property
+    def validity(self) -> str | None:
+        """``VALID`` or ``INVALID`` as the run was judged; None when it was not (a failed
+        run, or a task that measures nothing: compare, report, doctor, serve)."""
+        return self.tags.get(VALIDITY_TAG)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the run is INVALID (empty when VALID or not judged)."""
+        return [r for r in self.tags.get(REASONS_TAG, "").split("; ") if r]
 
 
 JOURNAL: list[RunResult] = []

@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig
 
 from avbench.audio.synth import TestSong
+from avbench.measure.stats import Omitted
 from avbench.measure.timer import StageTimes
 from avbench.pipelines.base import Pipeline, PipelineOutput
 from avbench.tracking.logger import RunLogger
@@ -74,6 +75,11 @@ class Measurement:
     series: dict[str, list[float]] = field(default_factory=dict)
     artifacts: list[Path] = field(default_factory=list)  # e.g. LoadGen's logs
     lines: list[tuple[str, str]] = field(default_factory=list)  # console summary of a load run
+    # Statistics the sample did not support, left out (tag stats.omitted; measure.stats).
+    omitted: list[Omitted] = field(default_factory=list)
+    # Validity reasons the scenario found itself (e.g. one per concurrency level), for the
+    # judge phase to add to the run's own (measure.validity).
+    reasons: list[str] = field(default_factory=list)
 
 
 class Scenario(Protocol):

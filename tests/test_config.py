@@ -15,7 +15,7 @@ from avbench.runtime import ConfigError, resolve_device, resolve_dtype
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ["task", "pipeline", "preset", "precision", "backend", "kernel", "gpu", "audio",
-          "tracking", "bench", "debug", "experiment", "loader", "text", "scenario"]
+          "tracking", "bench", "validity", "debug", "experiment", "loader", "text", "scenario"]
 
 
 def options(group: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from avbench import console
 from avbench.evaluators import parity_reference as parity
 from avbench.evaluators.side_by_side import side_by_side
+from avbench.measure.stats import Omitted, SampleRule
 from avbench.pipelines.base import Pipeline
 from avbench.run_types import Measurement, RunContext, RunInput
 
@@ -26,4 +27,11 @@ class VsEager:
             return {}
         console.print_line(f"      vs eager  {pairs} interleaved pair(s) with the fp32 eager "
                            "reference")
-        return side_by_side(pipe, ctx.reference_builder(), run_input.audio, pairs).metrics()
+        metrics = side_by_side(pipe, ctx.reference_builder(), run_input.audio, pairs).metrics()
+        rule = SampleRule.from_config(ctx.cfg.validity)
+        if rule.supports_ci(pairs):
+            return metrics
+        for name in ("vs_eager.total_speedup", "vs_eager.neural_speedup"):  # no CI from so few
+            if name in metrics:
+                measured.omitted.append(Omitted(name, ("ci",), (rule.min_samples,), pairs))
+        return {k: v for k, v in metrics.items() if not k.endswith((".ci_low", ".ci_high"))}

@@ -22,6 +22,8 @@ from avbench.load.loadgen import LoadGenResult, LoadGenSettings, run_test
 from avbench.load.records import write_requests_csv
 from avbench.load.verdict import Verdict, loadgen_figures, verdict, verdict_tags
 from avbench.load.work import Work
+from avbench.measure.stats import Omitted
+from avbench.measure.validity import Thresholds
 from avbench.metrics.perf import RequestRecord
 from avbench.run_types import Measurement, RunContext
 
@@ -58,9 +60,12 @@ def loadgen_measurement(ctx: RunContext, scenario: str, work: Work, n_samples: i
     sc = ctx.cfg.scenario
     settings = loadgen_settings(sc, scenario, open_pool)
     result = run_test(work, n_samples, settings, ctx.out_dir / "loadgen")
-    metrics, source = loadgen_figures(result)
+    omitted: list[Omitted] = []
+    metrics, source = loadgen_figures(result, Thresholds.from_config(ctx.cfg.validity)
+                                      .sample_rule, omitted)
     csv = write_requests_csv(ctx.out_dir / "loadgen" / "requests.csv", result.records)
-    measured = Measurement(metrics, artifacts=[*sorted(result.log_dir.glob("*.txt")), csv])
+    measured = Measurement(metrics, artifacts=[*sorted(result.log_dir.glob("*.txt")), csv],
+                           omitted=omitted)
     judged = verdict(result)
     failures = failure_tags(result.records)
     ctx.set_tags(verdict_tags(judged, result, source) | failures

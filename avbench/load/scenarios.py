@@ -9,7 +9,9 @@ import threading
 from avbench.load.loadgen_scenario import failure_tags, loadgen_measurement
 from avbench.load.records import write_requests_csv
 from avbench.load.work import Work, in_process
-from avbench.metrics.perf import RequestRecord, load_metrics
+from avbench.measure.stats import Omitted, omitted_text
+from avbench.measure.validity import Thresholds, Verdict, request_rules
+from avbench.metrics.perf import RequestRecord, load_metrics, percentile_text
 from avbench.pipelines.base import Pipeline
 from avbench.run_types import Measurement, RunContext, RunInput
 from avbench.runtime import ConfigError
@@ -87,12 +89,17 @@ def closed_loop_levels(ctx: RunContext, work: Work, n_samples: int) -> Measureme
     the highest rps, each level's are in its child run and as ``level.*`` by step; each
     level's requests are in ``concurrency/requests_c<level>.csv``."""
     sc = ctx.cfg.scenario
+    t = Thresholds.from_config(ctx.cfg.validity)
     measured = Measurement({})
     everyone: list[RequestRecord] = []
     for level in sc.levels:
         records, wall_s = closed_loop(work, n_samples, int(level), int(sc.requests_per_level))
         everyone += records
-        metrics = load_metrics(records, wall_s) if wall_s > 0 else {"success_rate": 0.0}
+        omitted: list[Omitted] = []
+        metrics = (load_metrics(records, wall_s, t.sample_rule, omitted) if wall_s > 0
+                   else {"success_rate": 0.0})
+        level_verdict = Verdict.of(request_rules(len(records), len(records) - sum(
+            r.ok for r in records), t))
         csv = write_requests_csv(ctx.out_dir / "concurrency" / f"requests_c{level}.csv",
                                  records)
         measured.artifacts.append(csv)
@@ -102,11 +109,15 @@ def closed_loop_levels(ctx: RunContext, work: Work, n_samples: int) -> Measureme
             "load.requests": str(len(records)),
             "load.errors": str(sum(not r.ok for r in records))})
         child.log_metrics(metrics)
+        child.set_tags(level_verdict.tags() | (
+            {"stats.omitted": omitted_text(omitted)} if omitted else {}))
         child.end("FINISHED")
         ctx.logger.log_metrics({f"level.{k}": v for k, v in metrics.items()}, step=int(level))
-        measured.lines.append((f"concurrency {level}", level_line(metrics)))
+        measured.lines.append((f"concurrency {level}",
+                               level_line(metrics) + f"; {level_verdict.headline()}"))
+        measured.reasons += [f"concurrency {level}: {r}" for r in level_verdict.reasons]
         if metrics.get("rps", 0) > measured.metrics.get("rps", -1):
-            measured.metrics = dict(metrics)
+            measured.metrics, measured.omitted = dict(metrics), omitted
     failures = failure_tags(everyone)
     errors = sum(not r.ok for r in everyone)
     ctx.set_tags({"concurrency.levels": ",".join(str(v) for v in sc.levels),
@@ -122,8 +133,8 @@ def closed_loop_levels(ctx: RunContext, work: Work, n_samples: int) -> Measureme
 def level_line(m: dict[str, float]) -> str:
     line = (f"{m.get('rps', 0):.3f} req/s, {m.get('asps', 0):.2f} audio s/s, "
             f"success {100 * m['success_rate']:.0f} %")
-    for name, label in (("latency_ms", "latency"), ("ttfa_ms", "TTFA")):
-        shown = [f"p{q} {m[f'{name}.p{q}']:,.0f}" for q in (50, 99) if f"{name}.p{q}" in m]
-        if shown:
-            line += f", {label} {' / '.join(shown)} ms"
+    if "latency_ms.p50" in m:
+        line += f", latency {percentile_text(m, 'latency_ms', ('p50', 'p99'), digits=0)}"
+    if "ttfa_ms.p50" in m:
+        line += f", TTFA {percentile_text(m, 'ttfa_ms', ('p50', 'p99'), digits=0)}"
     return line

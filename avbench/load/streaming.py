@@ -17,23 +17,29 @@ import time
 
 import numpy as np
 
-from avbench.metrics.perf import percentile_metrics
+from avbench.measure.stats import DEFAULT_RULE, Omitted, SampleRule
+from avbench.measure.validity import Thresholds
+from avbench.metrics.perf import percentile_metrics, percentile_text
 from avbench.pipelines.base import Pipeline
 from avbench.run_types import Measurement, RunContext, RunInput
 from avbench.runtime import ConfigError
 
 
-def stream_metrics(latency_ms: list[float], chunk_s: float,
-                   processing_ms: list[float]) -> dict[str, float]:
-    """Per-chunk figures from the chunks' latencies (arrival to output ready)."""
+def stream_metrics(latency_ms: list[float], chunk_s: float, processing_ms: list[float],
+                   rule: SampleRule = DEFAULT_RULE,
+                   omitted: list[Omitted] | None = None) -> dict[str, float]:
+    """Per-chunk figures from the chunks' latencies (arrival to output ready); percentiles
+    the chunks do not support (``rule``) are left out, appended to ``omitted``."""
     chunk_ms = chunk_s * 1000.0
     latency = np.asarray(latency_ms, dtype=float)
     metrics = {"stream.deadline_miss_pct": float(100.0 * np.mean(latency > chunk_ms)),
                "rtf": float(np.sum(processing_ms)) / (len(processing_ms) * chunk_ms)}
-    metrics |= percentile_metrics("stream.chunk_ms", latency_ms)
-    metrics |= percentile_metrics("stream.added_latency_ms", list(latency + chunk_ms))
+    metrics |= percentile_metrics("stream.chunk_ms", latency_ms, rule, omitted)
+    metrics |= percentile_metrics("stream.added_latency_ms", list(latency + chunk_ms), rule,
+                                  omitted)
     if len(latency) > 1:
-        metrics |= percentile_metrics("stream.jitter_ms", list(np.abs(np.diff(latency))))
+        metrics |= percentile_metrics("stream.jitter_ms", list(np.abs(np.diff(latency))), rule,
+                                      omitted)
     return metrics
 
 
@@ -65,7 +71,9 @@ class RealTimeStreaming:
             ready = time.perf_counter()
             processing_ms.append((ready - begin) * 1000.0)
             latency_ms.append((ready - arrival) * 1000.0)
-        metrics = stream_metrics(latency_ms, sc.chunk_s, processing_ms)
+        omitted: list[Omitted] = []
+        metrics = stream_metrics(latency_ms, sc.chunk_s, processing_ms,
+                                 Thresholds.from_config(ctx.cfg.validity).sample_rule, omitted)
         metrics["audio_duration_s"] = n_chunks * sc.chunk_s
         ctx.set_tags({"stream.chunks": n_chunks, "stream.chunk_s": sc.chunk_s,
                       "stream.context_s": sc.context_s})
@@ -73,11 +81,11 @@ class RealTimeStreaming:
                                "of context, at real-time pace"),
                  ("deadline misses", f"{metrics['stream.deadline_miss_pct']:.1f} % of chunks "
                                      "not ready before the next was due"),
-                 ("chunk latency", f"p50 {metrics['stream.chunk_ms.p50']:,.1f} ms, p99 "
-                                   f"{metrics['stream.chunk_ms.p99']:,.1f} ms; jitter p99 "
-                                   f"{metrics.get('stream.jitter_ms.p99', 0.0):,.1f} ms"),
-                 ("added latency", f"p50 {metrics['stream.added_latency_ms.p50']:,.1f} ms, p99 "
-                                   f"{metrics['stream.added_latency_ms.p99']:,.1f} ms "
-                                   "(chunk + processing)"),
+                 ("chunk latency", percentile_text(metrics, "stream.chunk_ms", ("p50", "p99"))
+                                   + "; jitter "
+                                   + percentile_text(metrics, "stream.jitter_ms", ("p99",))),
+                 ("added latency", percentile_text(metrics, "stream.added_latency_ms",
+                                                   ("p50", "p99")) + " (chunk + processing)"),
                  ("RTF", f"{metrics['rtf']:.3f} (processing time / audio, per chunk)")]
-        return Measurement(metrics, series={"stream.chunk_ms": latency_ms}, lines=lines)
+        return Measurement(metrics, series={"stream.chunk_ms": latency_ms}, lines=lines,
+                           omitted=omitted)

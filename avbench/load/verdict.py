@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from avbench.load.loadgen import LoadGenResult
+from avbench.measure.stats import DEFAULT_RULE, Omitted, SampleRule
 from avbench.metrics.perf import PERCENTILES, load_metrics, min_samples, rank_percentiles
 
 QPS_KEYS = {"SingleStream": "result_qps_with_loadgen_overhead",
@@ -97,8 +98,10 @@ def verdict(result: LoadGenResult) -> Verdict:
     return v
 
 
-def loadgen_figures(result: LoadGenResult) -> tuple[dict[str, float], str]:
-    """The run's metrics from a LoadGen test, and where its percentiles come from."""
+def loadgen_figures(result: LoadGenResult, rule: SampleRule = DEFAULT_RULE,
+                    omitted: list[Omitted] | None = None) -> tuple[dict[str, float], str]:
+    """The run's metrics from a LoadGen test, and where its percentiles come from; a
+    percentile the queries do not support (``rule``) is left out and added to ``omitted``."""
     d, records = result.detail, result.records
     qps = d.get(QPS_KEYS.get(result.scenario, ""))
     if not records or not qps:
@@ -109,21 +112,29 @@ def loadgen_figures(result: LoadGenResult) -> tuple[dict[str, float], str]:
     if result.scenario == "Offline":  # its latencies count from the one big query
         return metrics, "none"
     if all(r.ok for r in records):
-        return metrics | _loadgen_percentiles(result), "loadgen"
+        return metrics | _loadgen_percentiles(result, rule, omitted), "loadgen"
     done = [r for r in records if r.ok and r.scheduled_s is not None and r.end_s is not None]
-    metrics |= rank_percentiles("latency_ms", [(r.end_s - r.scheduled_s) * 1000 for r in done])
+    metrics |= rank_percentiles("latency_ms", [(r.end_s - r.scheduled_s) * 1000 for r in done],
+                                rule, omitted)
     if result.settings.streaming:
         metrics |= rank_percentiles("ttfa_ms", [(r.first_audio_s - r.scheduled_s) * 1000
-                                                for r in done if r.first_audio_s is not None])
+                                                for r in done if r.first_audio_s is not None],
+                                    rule, omitted)
     return metrics, "records"
 
 
-def _loadgen_percentiles(result: LoadGenResult) -> dict[str, float]:
+def _loadgen_percentiles(result: LoadGenResult, rule: SampleRule,
+                         omitted: list[Omitted] | None) -> dict[str, float]:
     d, streaming = result.detail, result.settings.streaming
     n = int(d.get("result_query_count", len(result.records)))
     out: dict[str, float] = {}
+    left = [q for q in PERCENTILES if n < min_samples(q, rule)]
+    if left and omitted is not None:
+        names = ["latency_ms", *(["ttfa_ms"] if streaming else [])]
+        omitted += [Omitted(name, tuple(f"p{q}" for q in left),
+                            tuple(min_samples(q, rule) for q in left), n) for name in names]
     for q in PERCENTILES:
-        if n < min_samples(q):
+        if q in left:
             continue
         for name, key in (("latency_ms", f"result_{q:.2f}_percentile_latency_ns"),
                           ("ttfa_ms", f"result_first_token_{q:.2f}_percentile_latency_ns")):

@@ -4,7 +4,7 @@ A benchmark run cannot be steadier than the machine under it. This probe times
 identical blocks of matrix multiplies and of memory copies, interleaved, on the
 threads a run would use and reports each kind's coefficient of variation, with
 the share of CPU time that other processes and the hypervisor (steal) took
-meanwhile. ``task=doctor`` shows it next to ``bench.max_cv``, so a user knows
+meanwhile. ``task=doctor`` shows it next to ``validity.max_cv``, so a user knows
 before a sweep whether its spread will come from the code or from the machine.
 """
 

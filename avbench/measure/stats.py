@@ -1,9 +1,24 @@
-"""Summary statistics of timing samples (numpy/scipy; nothing hand-rolled that scipy has)."""
+"""Summary statistics of timing samples (numpy/scipy; nothing hand-rolled that scipy has).
+
+A statistic is computed only from a sample that supports it (``SampleRule``, thresholds from
+the config node ``validity``):
+
+- a 95 % confidence interval of the median needs ``min_samples`` observations (default 5);
+- a percentile pXX needs ``n * (1 - XX/100) >= tail`` observations (default tail 1: p50
+  needs 2, p90 10, p95 20, p99 100). Below that, the sample holds on average no observation
+  above the percentile, so the "p99" of 16 samples is their maximum (and equals the p99.9).
+
+What a sample does not support is left out and described (``Omitted``, tag
+``stats.omitted``), never filled with a figure the sample cannot give.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -15,24 +30,91 @@ BOOTSTRAP_MAX_SAMPLES = 10_000
 
 
 @dataclass(frozen=True)
+class SampleRule:
+    """What a sample of ``n`` observations supports (``validity.min_samples`` and
+    ``validity.percentile_tail``)."""
+
+    min_samples: int = 5  # observations a confidence interval needs
+    tail: float = 1.0  # observations expected above a percentile for it to be logged
+
+    @classmethod
+    def from_config(cls, validity: Any) -> SampleRule:
+        """From the ``validity`` config node (anything with those attributes)."""
+        return cls(int(validity.min_samples), float(validity.percentile_tail))
+
+    def needed(self, percentile: float) -> int:
+        """Observations percentile ``percentile`` (0 <= p < 100) needs: tail / (1 - p/100),
+        rounded up (p50 2, p90 10, p95 20, p99 100 with tail 1)."""
+        if not 0 <= percentile < 100:
+            raise ValueError(f"a percentile lies in [0, 100), got {percentile}")
+        # Rounded first: 100 / (100 - 99.9) is 1000.00000000006 in floating point.
+        return max(1, math.ceil(round(self.tail * 100.0 / (100.0 - percentile), 6)))
+
+    def supports_percentile(self, percentile: float, n: int) -> bool:
+        return n >= self.needed(percentile)
+
+    def supports_ci(self, n: int) -> bool:
+        return n >= self.min_samples
+
+
+DEFAULT_RULE = SampleRule()
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """Statistics of one series left out: ``stats`` (e.g. ``("p95", "p99")`` or ``("ci",)``)
+    with the observations each needs, of ``n`` observed."""
+
+    name: str  # the series, e.g. "latency_ms", "stage_ms.vocoder", "rtf"
+    stats: tuple[str, ...]
+    needed: tuple[int, ...]
+    n: int
+
+
+def omitted_text(items: Iterable[Omitted]) -> str:
+    """One clause per group of series that lack the same statistics at the same count, e.g.
+    ``p90, p95, p99 of latency_ms, stage_ms.vocoder: 5 < 10, 20, 100 samples; 95 % CI of rtf:
+    2 < 5 samples``."""
+    groups: dict[tuple[tuple[str, ...], tuple[int, ...], int], list[str]] = {}
+    for item in items:
+        groups.setdefault((item.stats, item.needed, item.n), []).append(item.name)
+    clauses = []
+    for (names, needed, n), series in groups.items():
+        label = ", ".join("95 % CI" if s == "ci" else s for s in names)
+        clauses.append(f"{label} of {', '.join(dict.fromkeys(series))}: {n} < "
+                       f"{', '.join(str(k) for k in needed)} samples")
+    return "; ".join(clauses)
+
+
+@dataclass(frozen=True)
 class SampleStats:
-    """Statistics of one series of samples (e.g. a stage's per-repeat milliseconds)."""
+    """Statistics of one series of samples (e.g. a stage's per-repeat milliseconds); a
+    percentile or the interval the sample does not support is None (see ``omitted``)."""
 
     n: int
     median: float
     mean: float
     std: float
     iqr: float
-    p50: float
-    p90: float
-    p95: float
-    p99: float
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
     cv: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None
+    ci_high: float | None
+    omitted: tuple[str, ...] = field(default=())  # e.g. ("p95", "p99", "ci")
+    omitted_needed: tuple[int, ...] = field(default=())
 
     def as_dict(self) -> dict[str, float]:
-        return {key: float(value) for key, value in asdict(self).items()}
+        """The statistics the sample supports, by name."""
+        return {key: float(getattr(self, key)) for key in
+                ("n", "median", "mean", "std", "iqr", "p50", "p90", "p95", "p99", "cv",
+                 "ci_low", "ci_high") if getattr(self, key) is not None}
+
+    def omission(self, name: str) -> Omitted | None:
+        """What this series left out, under the series name ``name`` (None: nothing)."""
+        return Omitted(name, self.omitted, self.omitted_needed, self.n) if self.omitted else None
 
 
 def median_ci(samples: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
@@ -66,21 +148,53 @@ def _order_statistic_ci(samples: np.ndarray, confidence: float) -> tuple[float, 
     return float(ordered[low_rank]), float(ordered[high_rank])
 
 
-def summarize(values: list[float] | np.ndarray) -> SampleStats:
-    """Median, mean, std (ddof=1), IQR, percentiles, CV and the median's 95% bootstrap CI."""
+def summarize(values: list[float] | np.ndarray, rule: SampleRule = DEFAULT_RULE
+              ) -> SampleStats:
+    """Median, mean, std (ddof=1), IQR, CV, and what ``rule`` says the sample supports of
+    the percentiles and the median's 95 % bootstrap CI."""
     samples = np.asarray(values, dtype=np.float64)
     if samples.size == 0:
         raise ValueError("cannot summarise an empty series of samples")
-    p50, p90, p95, p99 = np.percentile(samples, PERCENTILES)
+    n = int(samples.size)
+    points = dict(zip(PERCENTILES, np.percentile(samples, PERCENTILES), strict=True))
+    kept = {q: float(v) if rule.supports_percentile(q, n) else None for q, v in points.items()}
+    omitted = [(f"p{q}", rule.needed(q)) for q in PERCENTILES if kept[q] is None]
     mean = float(np.mean(samples))
-    std = float(np.std(samples, ddof=1)) if samples.size > 1 else 0.0
-    ci_low, ci_high = median_ci(samples)
+    std = float(np.std(samples, ddof=1)) if n > 1 else 0.0
+    ci_low = ci_high = None
+    if rule.supports_ci(n):
+        ci_low, ci_high = median_ci(samples)
+    else:
+        omitted.append(("ci", rule.min_samples))
     return SampleStats(
-        n=int(samples.size), median=float(np.median(samples)), mean=mean, std=std,
-        iqr=float(stats.iqr(samples)), p50=float(p50), p90=float(p90), p95=float(p95),
-        p99=float(p99), cv=std / mean if mean > 0 else float("nan"),
-        ci_low=ci_low, ci_high=ci_high,
+        n=n, median=float(np.median(samples)), mean=mean, std=std,
+        iqr=float(stats.iqr(samples)), p50=kept[50], p90=kept[90], p95=kept[95], p99=kept[99],
+        cv=std / mean if mean > 0 else float("nan"), ci_low=ci_low, ci_high=ci_high,
+        omitted=tuple(name for name, _ in omitted), omitted_needed=tuple(k for _, k in omitted),
     )
+
+
+def percentiles(name: str, values: list[float] | np.ndarray, rule: SampleRule = DEFAULT_RULE,
+                wanted: tuple[int, ...] = PERCENTILES, method: str = "linear"
+                ) -> tuple[dict[str, float], Omitted | None]:
+    """``{"p50": ..., "p99": ...}`` of the series ``name`` for the percentiles the sample
+    supports, and what it left out (None: nothing). ``method``: ``linear`` interpolation, or
+    ``rank``, LoadGen's definition (the value at rank floor(n q) of the sorted sample)."""
+    n = len(values)
+    if n == 0:
+        return {}, None
+    if method == "rank":
+        ordered = np.sort(np.asarray(values, dtype=float))
+        points = [ordered[min(int(n * q / 100.0), n - 1)] for q in wanted]
+    else:
+        points = np.percentile(np.asarray(values, dtype=float), wanted)
+    kept = {f"p{q}": float(v) for q, v in zip(wanted, points, strict=True)
+            if rule.supports_percentile(q, n)}
+    left = [q for q in wanted if not rule.supports_percentile(q, n)]
+    if not left:
+        return kept, None
+    return kept, Omitted(name, tuple(f"p{q}" for q in left), tuple(rule.needed(q) for q in left),
+                         n)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ Warm-up goes on until the per-call time settles: at least ``warmup`` calls and
 ``warmup_s`` seconds, then until the last ``SETTLE_WINDOW`` calls lie within
 ``settle_pct`` of their median, at most ``warmup_max`` calls. How many calls it
 took, and whether it settled, is kept with the samples.
+
+A call too short for its clock is timed in batches: ``autorange`` finds the number of
+calls per sample (``loops``) whose batch the clock costs at most a given share of, the
+way ``timeit.Timer.autorange`` and pyperf's loop calibration do; a sample then holds the
+per-call time of its batch (``StageTimes.loops``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class StageTimes:
     samples_ms: dict[str, list[float]] = field(default_factory=dict)
     warmup: WarmUp | None = None
     capped: bool = False  # max_repeats stopped the repeats before min_time_s was reached
+    loops: int = 1  # calls per sample: each sample is the per-call time of a batch of them
 
     def record(self, stage_name: str, elapsed_ms: float) -> None:
         self.samples_ms.setdefault(stage_name, []).append(float(elapsed_ms))
@@ -95,9 +101,10 @@ class RepeatPolicy:
             raise ValueError("bench.warmup, bench.warmup_s, bench.warmup_settle_pct and "
                              "bench.min_time_s must be >= 0")
 
-    def expected_repeats(self, totals_ms: list[float]) -> int:
-        """How many repeats the run will take, from the mean time of those done so far."""
-        mean_ms = sum(totals_ms) / len(totals_ms) if totals_ms else 0.0
+    def expected_repeats(self, totals_ms: list[float], loops: int = 1) -> int:
+        """How many repeats the run will take, from the mean time of those done so far
+        (``totals_ms`` per call, ``loops`` calls per repeat)."""
+        mean_ms = loops * sum(totals_ms) / len(totals_ms) if totals_ms else 0.0
         by_time = math.ceil(self.min_time_s * 1000 / mean_ms) if mean_ms > 0 else 0
         return min(self.max_repeats, max(self.min_repeats, by_time, len(totals_ms)))
 
@@ -134,16 +141,21 @@ def repeat(
     stages: list[str],
     policy: RepeatPolicy,
     on_repeat: Callable[[int, int], None] | None = None,
+    warmup: WarmUp | None = None,
+    loops: int = 1,
 ) -> StageTimes:
-    """Warm up with ``run(None)`` (``warm_up``), then time ``run(callback)`` adaptively.
+    """Warm up with ``run(None)`` (``warm_up``; skipped when ``warmup`` says it was done),
+    then time ``run(callback)`` adaptively.
 
     Timed repeats go on until both ``min_repeats`` and ``min_time_s`` (sum of
-    measured totals) are met, capped at ``max_repeats`` (``times.capped`` says
-    when the cap stopped them short of ``min_time_s``). ``run`` takes the
-    profiling callback and runs the pipeline once. ``on_repeat(done, total)``
-    gets the expected number of repeats, and the final count on the last call.
+    measured totals, times ``loops`` calls per repeat) are met, capped at
+    ``max_repeats`` (``times.capped`` says when the cap stopped them short of
+    ``min_time_s``). ``run`` takes the profiling callback and takes one sample: it
+    reports every stage and ``total`` once (per call: a batched sample reports the
+    per-call time of its batch). ``on_repeat(done, total)`` gets the expected number of
+    repeats, and the final count on the last call.
     """
-    times = StageTimes(stages=list(stages), warmup=warm_up(run, policy))
+    times = StageTimes(stages=list(stages), warmup=warmup or warm_up(run, policy), loops=loops)
     count = 0
     while True:
         run(times.record)
@@ -151,11 +163,53 @@ def repeat(
         missing = [n for n in [*stages, TOTAL] if len(times.samples_ms.get(n, [])) != count]
         if missing:
             raise RuntimeError(f"the pipeline did not report stages {missing} on every repeat")
-        timed_s = sum(times.samples_ms[TOTAL]) / 1000
+        timed_s = loops * sum(times.samples_ms[TOTAL]) / 1000
         enough = count >= policy.min_repeats and timed_s >= policy.min_time_s
         done = enough or count >= policy.max_repeats
         if on_repeat is not None:
-            on_repeat(count, count if done else policy.expected_repeats(times.samples_ms[TOTAL]))
+            on_repeat(count, count if done else policy.expected_repeats(times.samples_ms[TOTAL],
+                                                                         loops))
         if done:
             times.capped = timed_s < policy.min_time_s
             return times
+
+
+def autorange(time_batch: Callable[[int], float], target_ns: float,
+              max_loops: int = 10_000_000) -> int:
+    """The smallest number of calls in 1, 2, 5, 10, 20, 50, ... whose batch takes at least
+    ``target_ns`` (``time_batch(loops)`` times a batch, in ns), as ``timeit.Timer.autorange``
+    does; at most ``max_loops``."""
+    base = 1
+    while True:
+        for factor in (1, 2, 5):
+            loops = base * factor
+            if loops >= max_loops or time_batch(loops) >= target_ns:
+                return min(loops, max_loops)
+        base *= 10
+
+
+def needs_batches(call_ns: float, stage_clock_ns: float, max_clock_pct: float) -> bool:
+    """Whether a profiled call's stage clock (``stage_clock_ns`` per call) costs more than
+    ``max_clock_pct`` % of the call (``call_ns``): then calls are timed in batches."""
+    return stage_clock_ns > max_clock_pct / 100.0 * call_ns
+
+
+def batch_target_ns(clock_ns: float, max_clock_pct: float, min_batch_ns: float = 0.0) -> float:
+    """How long a batch must take for its clock (``clock_ns`` per timed region) to cost at
+    most ``max_clock_pct`` % of it, and at least ``min_batch_ns``."""
+    if max_clock_pct <= 0:
+        raise ValueError(f"validity.max_clock_pct must be positive, got {max_clock_pct}")
+    return max(clock_ns * 100.0 / max_clock_pct, min_batch_ns)
+
+
+def region_cost_ns(sync: Callable[[], None] = lambda: None,
+                   clock_ns: Callable[[], int] = time.perf_counter_ns, trials: int = 1001) -> float:
+    """Median cost of an empty timed region (sync, read, sync, read): what timing a batch
+    adds to it."""
+    costs = []
+    for _ in range(trials):
+        sync()
+        start = clock_ns()
+        sync()
+        costs.append(clock_ns() - start)
+    return float(np.median(costs))

@@ -6,5 +6,6 @@
     prepare   backends: export / compile / engines (cached)
     measure   a scenario drives the pipeline and returns its measurements
     evaluate  evaluators, after timing and never inside it
-    record    metrics, params, artifacts, the console summary
+    judge     VALID or INVALID, with a reason per broken rule (tags validity, validity.reasons)
+    record    metrics, params, artifacts, the console summary (its first line the verdict)
 """

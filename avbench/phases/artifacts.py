@@ -30,6 +30,7 @@ def performance_breakdown(device: torch.device, duration_s: float, times: StageT
         "total_time_seconds": medians[TOTAL] / 1000.0,
         "rtf": rtf,
         "repeats": times.repeats,
+        "loops": times.loops,  # calls per repeat (> 1: each repeat timed a batch, per call)
     }
 
 

@@ -1,57 +1,27 @@
-"""Phase 6, record: trust flags, metrics, series, params, artifacts and the console summary."""
+"""Phase 7, record: metrics, series, params, artifacts and the console summary (whose first
+line is the judge's verdict)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from avbench import console
 from avbench.backends import BackendReport
 from avbench.evaluators import parity_reference as parity
 from avbench.evaluators.summary import quality_lines
+from avbench.measure.validity import Verdict
 from avbench.phases.artifacts import write_artifacts, write_json
+from avbench.phases.judge import OMITTED_TAG
 from avbench.phases.summary import run_summary
 from avbench.pipelines.base import Pipeline
 from avbench.run_types import Measurement, RunContext, RunInput
 
-log = logging.getLogger(__name__)
-
-
-def trust_flags(ctx: RunContext) -> None:
-    """Tags that say whether the numbers can be trusted, with a warning for each problem."""
-    cfg, metrics = ctx.cfg, ctx.metrics
-    if "rtf.cv" not in metrics:  # load scenarios: LoadGen's verdict is their trust flag
-        return
-    unstable = metrics["rtf.cv"] > cfg.bench.max_cv
-    flags = {"bench.unstable": str(unstable).lower()}
-    if unstable:
-        load = (f" (meanwhile other processes took {metrics['monitor.other_cpu_pct']:.1f}% and "
-                f"the hypervisor {metrics['monitor.steal_pct']:.1f}% of the CPU)"
-                if "monitor.other_cpu_pct" in metrics else "")
-        log.warning("RTF varies %.1f%% between repeats (bench.max_cv=%.0f%%)%s: the machine is "
-                    "busy or the run is too short; raise bench.min_time_s or check "
-                    "python -m avbench task=doctor (timing noise)", 100 * metrics["rtf.cv"],
-                    100 * cfg.bench.max_cv, load)
-    if "monitor.gpu_throttled.fraction" in metrics:
-        throttled = metrics["monitor.gpu_throttled.fraction"] > 0
-        flags["bench.throttled"] = str(throttled).lower()
-        if throttled:
-            log.warning("the GPU throttled its clocks during %.0f%% of samples",
-                        100 * metrics["monitor.gpu_throttled.fraction"])
-    if ctx.device.type == "cuda" and "monitor.gpu_util_pct.mean" in metrics:
-        starved = metrics["monitor.gpu_util_pct.mean"] < cfg.bench.min_gpu_util_pct
-        flags["bench.gpu_bottleneck_elsewhere"] = str(starved).lower()
-        if starved:
-            log.warning("mean GPU utilisation %.0f%% < %.0f%%: the GPU waits on something else",
-                        metrics["monitor.gpu_util_pct.mean"], cfg.bench.min_gpu_util_pct)
-    ctx.set_tags(flags)
-
 
 def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measurement,
-           report: BackendReport) -> dict[str, float]:
+           report: BackendReport, verdict: Verdict) -> dict[str, float]:
     """Log everything the run measured, print its summary, enforce the parity gate."""
     if measured.times is None:
-        return record_load(ctx, pipe, measured)
+        return record_load(ctx, pipe, measured, verdict)
     logger, metrics = ctx.logger, ctx.metrics
     logger.log_metrics(metrics)
     for series_name, values in measured.series.items():
@@ -64,9 +34,11 @@ def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measu
         logger.log_artifact(path)
     failures = ctx.parity_failures
     summary = run_summary(ctx.name, ctx.cfg, ctx.device, measured.times, metrics, report, logger,
-                          failures)
+                          failures) | {"verdict": verdict.headline()}
+    omitted = ctx.tags.get(OMITTED_TAG)
     at = len(summary["lines"]) - (1 if logger.run_id else 0)  # before the "mlflow run" line
-    summary["lines"][at:at] = quality_lines(metrics, ctx.tags)
+    summary["lines"][at:at] = [*quality_lines(metrics, ctx.tags),
+                               *([("left out", omitted)] if omitted else [])]
     console.print_run_summary(summary)
     if failures and ctx.cfg.backend.parity.enforce:
         raise parity.ParityError(f"parity beyond precision={ctx.cfg.precision.name} thresholds: "
@@ -74,7 +46,8 @@ def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measu
     return metrics
 
 
-def record_load(ctx: RunContext, pipe: Pipeline, measured: Measurement) -> dict[str, float]:
+def record_load(ctx: RunContext, pipe: Pipeline, measured: Measurement,
+                verdict: Verdict) -> dict[str, float]:
     """A load scenario's record: its metrics, series, artifacts (LoadGen's logs) and the
     summary lines it wrote."""
     logger, metrics = ctx.logger, ctx.metrics
@@ -85,7 +58,9 @@ def record_load(ctx: RunContext, pipe: Pipeline, measured: Measurement) -> dict[
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     for path in [*measured.artifacts, write_json(ctx.out_dir / "metrics.json", metrics)]:
         logger.log_artifact(path)
-    console.print_load_summary(ctx.name, measured.lines, logger.run_id)
+    omitted = ctx.tags.get(OMITTED_TAG)
+    lines = [*measured.lines, *([("left out", omitted)] if omitted else [])]
+    console.print_load_summary(ctx.name, lines, logger.run_id, verdict.headline())
     return metrics
 
 

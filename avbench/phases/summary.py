@@ -8,6 +8,7 @@ import torch
 from omegaconf import DictConfig
 
 from avbench.backends import BackendReport
+from avbench.console import ms_text, sig
 from avbench.tracking import RunLogger
 
 
@@ -17,25 +18,18 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
     """The stage table and the headline lines printed at the end of a pipeline run."""
     medians = times.median_ms()
     lines = [
-        ("RTF", f"{metrics['rtf']:.3f}  (processing time / audio duration)"),
-        ("ASPS", f"{metrics['asps']:.2f}  audio seconds per second"),
-        ("spread", f"CV {100 * metrics['rtf.cv']:.1f} %, RTF 95% CI "
-                   f"[{metrics['rtf.ci_low']:.3f}, {metrics['rtf.ci_high']:.3f}], "
-                   f"{times.repeats} repeats"
-                   + ("  [UNSTABLE]" if metrics["rtf.cv"] > cfg.bench.max_cv else "")),
+        ("RTF", f"{sig(metrics['rtf'])}  (processing time / audio duration)"),
+        ("ASPS", f"{sig(metrics['asps'])}  audio seconds per second"),
+        ("spread", spread_text(metrics, times, cfg.validity.min_samples)),
         ("sum vs total", f"{metrics['sum_vs_total_pct']:.2f} %"
                          + (f"; outer clock vs total {metrics['harness.outer_vs_total_pct']:+.3f} %"
                             if "harness.outer_vs_total_pct" in metrics else "")),
-        *([("neural stages", f"{metrics['neural_ms']:,.1f} ms median per run (stages with "
+        *([("neural stages", f"{ms_text(metrics['neural_ms'])} ms median per run (stages with "
                              "neural components, their DSP included)"
-                             + (f"; inside the components {metrics['component_ms']:,.1f} ms"
+                             + (f"; inside the components {ms_text(metrics['component_ms'])} ms"
                                 if "component_ms" in metrics else ""))]
           if "neural_ms" in metrics else []),
-        ("harness", f"clock {metrics['harness.timer_overhead_pct']:.3f} % of a run"
-                    + (f", profiling on vs off {metrics['harness.profiling_overhead_pct']:+.2f} %"
-                       if "harness.profiling_overhead_pct" in metrics else "")
-                    + (f", {metrics['harness.minor_faults_per_run']:,.0f} page faults per run"
-                       if "harness.minor_faults_per_run" in metrics else "")),
+        ("harness", harness_text(metrics, times)),
         *([("machine", f"while timing, other processes took {metrics['monitor.other_cpu_pct']:.1f} "
                        f"% of the CPU, the hypervisor (steal) {metrics['monitor.steal_pct']:.1f} %")]
           if "monitor.other_cpu_pct" in metrics else []),
@@ -69,6 +63,30 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
             "stage_pct": times.percentages(), "total_ms": medians["total"], "lines": lines}
 
 
+def spread_text(metrics: dict[str, float], times: Any, min_samples: int) -> str:
+    """CV, the RTF's 95 % CI (or why there is none) and the repeats (x calls per batch)."""
+    if "rtf.ci_low" in metrics:
+        ci = f"RTF 95% CI [{sig(metrics['rtf.ci_low'])}, {sig(metrics['rtf.ci_high'])}]"
+    else:
+        ci = f"no 95% CI ({times.repeats} < {min_samples} samples)"
+    batches = f" (batches of {times.loops:,} calls)" if times.loops > 1 else ""
+    return f"CV {100 * metrics['rtf.cv']:.1f} %, {ci}, {times.repeats} repeats{batches}"
+
+
+def harness_text(metrics: dict[str, float], times: Any) -> str:
+    """The clock's share of a timed sample (per batch when batched), profiling and faults."""
+    per = f"a batch of {times.loops:,} calls" if times.loops > 1 else "a run"
+    text = f"clock {sig(metrics['harness.timer_overhead_pct'], 3)} % of {per}"
+    if "harness.stage_clock_pct" in metrics:
+        text += (f" (stage times from one profiled call per sample, whose clock costs "
+                 f"{sig(metrics['harness.stage_clock_pct'], 3)} % of a call)")
+    if "harness.profiling_overhead_pct" in metrics:
+        text += f", profiling on vs off {metrics['harness.profiling_overhead_pct']:+.2f} %"
+    if "harness.minor_faults_per_run" in metrics:
+        text += f", {metrics['harness.minor_faults_per_run']:,.0f} page faults per run"
+    return text
+
+
 def _accuracy_lines(metrics: dict[str, float]) -> list[tuple[str, str]]:
     """Known-cost error (calibration) and pitch accuracy, where the run measured them."""
     lines = []
@@ -85,10 +103,12 @@ def _accuracy_lines(metrics: dict[str, float]) -> list[tuple[str, str]]:
 
 def _vs_eager_line(metrics: dict[str, float], pairs: int) -> str:
     """Speed-ups over the fp32 eager reference from interleaved pairs, with 95% CIs."""
-    parts = [f"{metrics[f'vs_eager.{name}_speedup']:.3f}x {label} "
-             f"[{metrics[f'vs_eager.{name}_speedup.ci_low']:.3f}, "
-             f"{metrics[f'vs_eager.{name}_speedup.ci_high']:.3f}]"
+    parts = [f"{metrics[f'vs_eager.{name}_speedup']:.3f}x {label}"
+             + (f" [{metrics[f'vs_eager.{name}_speedup.ci_low']:.3f}, "
+                f"{metrics[f'vs_eager.{name}_speedup.ci_high']:.3f}]"
+                if f"vs_eager.{name}_speedup.ci_low" in metrics else "")
              for name, label in (("neural", "over the neural stages"), ("total", "in total"))
              if f"vs_eager.{name}_speedup" in metrics]
-    return (", ".join(parts) + f" (95% CI; {pairs} interleaved pairs, "
+    ci = "95% CI" if "vs_eager.total_speedup.ci_low" in metrics else "no CI from so few pairs"
+    return (", ".join(parts) + f" ({ci}; {pairs} interleaved pairs, "
             f"eager {metrics['vs_eager.eager_ms']:,.1f} ms vs {metrics['vs_eager.run_ms']:,.1f} ms)")

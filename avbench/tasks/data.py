@@ -25,6 +25,8 @@ from avbench.data.loaders import VARIANTS, build_shar, epoch_batches, make_loade
 from avbench.data.probe import EpochStats, TrainStep, median, run_epoch, to_device
 from avbench.data.verdict import verdict
 from avbench.measure.threads import apply_threads
+from avbench.measure.validity import judge_epochs
+from avbench.phases.judge import thresholds, warn
 from avbench.runtime import ConfigError, resolve_cache_dir, resolve_device
 from avbench.tracking import RunLogger
 
@@ -87,11 +89,22 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
                                 "recommendation": judged.recommendation,
                                 "skipped": corpus.skipped + report.failed}, indent=2))
     logger.log_artifact(path)
+    _judge(cfg, logger, name, epochs)
     console.print_line(f"data · {metrics['data.samples_per_s']:.1f} samples/s with the step, "
                        f"{metrics['data.loader_samples_per_s']:.1f} loader alone, wait "
                        f"{metrics['data.loader_wait_pct']:.1f}% · bottleneck: "
                        f"{judged.bottleneck} ({judged.reason}) -> {judged.recommendation}")
     return metrics
+
+
+def _judge(cfg: DictConfig, logger: RunLogger, name: str, epochs: list[dict[str, Any]]) -> None:
+    """The run's validity from the epochs its medians are taken over (after the first, or the
+    one epoch there is): tagged, warned about, and the first summary line."""
+    validity = judge_epochs([row["data.samples_per_s"] for row in epochs[1:] or epochs],
+                            thresholds(cfg))
+    logger.set_tags(validity.tags())
+    warn(validity)
+    console.print_line(console.verdict_line(name, validity.headline()))
 
 
 def _epoch_row(alone: EpochStats, with_step: EpochStats) -> dict[str, Any]:

@@ -170,8 +170,8 @@ def check_cache(cache_dir: Path) -> Check:
     return Check("cache dir", PASS, f"{cache_dir}: {free_gb:.0f} GB free")
 
 
-def check_timing_noise(bench: Any, seconds: float) -> Check:
-    """How much fixed work varies on this machine, against bench.max_cv."""
+def check_timing_noise(bench: Any, seconds: float, max_cv: float) -> Check:
+    """How much fixed work varies on this machine, against validity.max_cv."""
     from avbench.measure.noise import probe_noise
     from avbench.measure.threads import apply_threads
 
@@ -181,11 +181,11 @@ def check_timing_noise(bench: Any, seconds: float) -> Check:
               f"{100 * floor.memory_cv:.1f} % at {floor.memory_gb_s:.0f} GB/s (CV of "
               f"{floor.blocks} blocks each, {threads} thread(s)); other processes took "
               f"{floor.other_cpu_pct:.1f} %, steal {floor.steal_pct:.1f} % of the CPU")
-    if floor.cv <= bench.max_cv / 2:
+    if floor.cv <= max_cv / 2:
         return Check("timing noise", PASS, detail)
     return Check("timing noise", WARN, detail,
-                 f"over half of bench.max_cv={bench.max_cv:g}: runs here will often be flagged "
-                 "unstable; stop other work or use a dedicated machine (on a shared host, "
+                 f"over half of validity.max_cv={max_cv:g}: runs here will often be INVALID "
+                 "(unstable); stop other work or use a dedicated machine (on a shared host, "
                  "neighbours take memory bandwidth), and raise bench.min_time_s")
 
 
@@ -218,7 +218,8 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
         lambda: check_cache(resolve_cache_dir(cfg.paths.cache_dir)),
     ]
     if cfg.task.noise_probe_s > 0:
-        checks.append(lambda: check_timing_noise(cfg.bench, cfg.task.noise_probe_s))
+        checks.append(lambda: check_timing_noise(cfg.bench, cfg.task.noise_probe_s,
+                                                 cfg.validity.max_cv))
     if cfg.task.peaks_s > 0:
         checks.append(lambda: check_peaks(cfg.bench, resolve_cache_dir(cfg.paths.cache_dir),
                                           cfg.task.peaks_s))

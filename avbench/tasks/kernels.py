@@ -29,8 +29,12 @@ from avbench.audio.synth import TestSong, load_or_generate
 from avbench.dsp import functional as fn
 from avbench.dsp.implementations import FAMILIES, Impl, Settings, f0_impls, spectral_impls
 from avbench.measure.allocator import retain_freed_memory
+from avbench.measure.monitor import Monitor
 from avbench.measure.threads import apply_threads
+from avbench.measure.timer import region_cost_ns
+from avbench.measure.validity import judge_kernels
 from avbench.metrics.quality import pitch_metrics
+from avbench.phases.judge import thresholds, warn
 from avbench.runtime import (
     ConfigError,
     resolve_cache_dir,
@@ -86,6 +90,28 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
         triton_for = lambda audio: (interpreted, triton_dtype, audio[:clip_n])  # noqa: E731
     pyin_clip = vocals[: int(task.pyin_max_s * s.sample_rate)] if task.pyin_max_s > 0 else None
 
+    clock_ns = region_cost_ns()
+    with Monitor(cfg.bench.monitor_interval_s) as monitor:
+        rows = _rows(cfg, s, mix, vocals, song, device, triton_for, pyin_clip, clock_ns,
+                     triton_dtype)
+    metrics = (_metrics(rows) | {k: float(v) for k, v in threads_in_force.items()}
+               | monitor.summary())
+    verdict = judge_kernels(rows, metrics, thresholds(cfg))
+    logger.set_tags(verdict.tags())
+    warn(verdict)
+    logger.log_metrics(metrics)
+    for path in _write_tables(out_dir, rows, threads, device):
+        logger.log_artifact(path)
+    console.print_kernel_table(name, rows, threads, str(device), verdict.headline())
+    return metrics
+
+
+def _rows(cfg: DictConfig, s: Settings, mix: np.ndarray, vocals: np.ndarray,
+          song: TestSong | None, device: torch.device, triton_for: Callable[[np.ndarray], Any],
+          pyin_clip: np.ndarray | None, clock_ns: float,
+          triton_dtype: torch.dtype) -> list[dict[str, Any]]:
+    """Every family's implementations timed and checked, one row each."""
+    task = cfg.task
     rows: list[dict[str, Any]] = []
     for family in task.families:
         if family == "f0":
@@ -95,16 +121,10 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
         family_rows = []
         for impl in impls:
             console.print_line(f"  {family:<8} {impl.name}")
-            family_rows.append(_measure(impl, task.warmup, task.repeats, s, song))
+            family_rows.append(_measure(impl, task.warmup, task.repeats, s, song, clock_ns))
         _accuracy_reference(family, s, family_rows, impls, mix)
         rows += _relative(family_rows, cfg, device, triton_dtype)
-
-    metrics = _metrics(rows) | {k: float(v) for k, v in threads_in_force.items()}
-    logger.log_metrics(metrics)
-    for path in _write_tables(out_dir, rows, threads, device):
-        logger.log_artifact(path)
-    console.print_kernel_table(name, rows, threads, str(device))
-    return metrics
+    return rows
 
 
 def _load_input(cfg: DictConfig, s: Settings) -> tuple[np.ndarray, np.ndarray, TestSong | None]:
@@ -120,8 +140,10 @@ def _load_input(cfg: DictConfig, s: Settings) -> tuple[np.ndarray, np.ndarray, T
 
 
 def _measure(impl: Impl, warmup: int, repeats: int, s: Settings,
-             song: TestSong | None) -> dict[str, Any]:
-    """Warm-up, timed repeats (an interpreted kernel runs once, untimed warm-up skipped)."""
+             song: TestSong | None, clock_ns: float = 0.0) -> dict[str, Any]:
+    """Warm-up, timed repeats (an interpreted kernel runs once, untimed warm-up skipped);
+    the row keeps the CV of the repeats and the clock's share of a call (``clock_ns``, the
+    cost of one timed region) for the judge."""
     if impl.interpreted:
         warmup, repeats = 0, 1
     output = None
@@ -136,6 +158,8 @@ def _measure(impl: Impl, warmup: int, repeats: int, s: Settings,
     row = {"family": impl.family, "impl": impl.name, "interpreted": impl.interpreted,
            "note": impl.note, "audio_s": impl.audio_s, "repeats": repeats,
            "median_ms": float(median), "iqr_ms": float(q75 - q25),
+           "cv": float(np.std(samples_ms, ddof=1) / np.mean(samples_ms)) if repeats > 1 else 0.0,
+           "clock_pct": 100.0 * clock_ns / 1e6 / float(median) if median > 0 else 0.0,
            "ms_per_audio_s": float(median) / impl.audio_s,
            "_flops": impl.flops, "_bytes": impl.bytes_moved, "_output": impl.output(output)}
     if impl.family == "f0" and song is not None:
@@ -207,7 +231,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-METRIC_NAMES = {"median_ms": "time_ms.p50", "iqr_ms": "time_ms.iqr"}
+METRIC_NAMES = {"median_ms": "time_ms.p50", "iqr_ms": "time_ms.iqr", "cv": "time_ms.cv"}
 
 
 def _metrics(rows: list[dict[str, Any]]) -> dict[str, float]:

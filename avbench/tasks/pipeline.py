@@ -11,9 +11,10 @@ from avbench.phases.build import build
 from avbench.phases.context import open_run
 from avbench.phases.evaluate import evaluate
 from avbench.phases.input import input_label, load_input
+from avbench.phases.judge import judge
 from avbench.phases.measure import measure, work_stream
 from avbench.phases.prepare import prepare
-from avbench.phases.record import record, trust_flags
+from avbench.phases.record import record
 from avbench.runtime import resolve_device
 from avbench.tracking import RunLogger
 
@@ -42,6 +43,6 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
         pipe = build(ctx)
         report = prepare(ctx, pipe, run_input)
         measured = measure(ctx, pipe, run_input)
-        trust_flags(ctx)
         evaluate(ctx, pipe, run_input, measured)
-        return record(ctx, pipe, run_input, measured, report)
+        verdict = judge(ctx, measured)
+        return record(ctx, pipe, run_input, measured, report, verdict)

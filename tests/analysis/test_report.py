@@ -20,7 +20,7 @@ def test_report_of_the_sweep(store, tiny_sweep: TinySweep, tmp_path: Path) -> No
     for heading in ("## Environment", "## Cells", "## Stage breakdown", "## Backends",
                     "## Across hardware", "## Interpretation", "## Plots"):
         assert heading in text, heading
-    assert tiny_sweep.sweep_id in text and "bench.min_repeats=3" in text
+    assert tiny_sweep.sweep_id in text and "bench.min_repeats=5" in text
     finished = built.frame[built.frame["status"] == "FINISHED"]
     best = finished.loc[finished["rtf"].idxmin()]
     assert f"Best cell: **{best['cell']}** (RTF {best['rtf']:.3f})" in text

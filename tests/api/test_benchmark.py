@@ -97,6 +97,22 @@ def test_a_failing_model_is_a_failed_run(mlflow_store: str, asset_cache: Path) -
     assert run.info.status == "FAILED"
 
 
+def test_the_result_carries_the_verdict(asset_cache: Path) -> None:
+    """Three repeats of a tiny module: INVALID for its repeats whatever the machine; a call
+    this short is timed in batches, per call, with the digits it needs."""
+    result = avbench.benchmark(torch.nn.Linear(8, 8), torch.randn(1, 8), name="tiny",
+                               tracking="none", bench=FAST,
+                               paths={"cache_dir": str(asset_cache)})
+    assert result.ok, result.error
+    assert result.validity == "INVALID" and not result.valid
+    assert result.reasons[0] == "repeats 3 < 5" and result.tags["validity.reasons"].startswith(
+        "repeats 3 < 5")
+    assert result.tags["bench.batched"] == "true" and "rtf.ci_low" not in result.metrics
+    text = str(result)
+    assert text.startswith("tiny: INVALID: repeats 3 < 5")
+    assert "no 95% CI" in text and "RTF 0.000," not in text
+
+
 def test_options_become_overrides() -> None:
     from avbench.api import option_overrides
 

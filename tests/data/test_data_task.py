@@ -23,6 +23,7 @@ def test_data_sweep_through_the_cli(tmp_path: Path, mlflow_store: str) -> None:
                    "data.compare=[naive,npy,mmap]", "data.compare_epochs=1",
                    f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "· INVALID: timed epochs 1 < 2" in done.stdout
     client = MlflowClient(mlflow_store)
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
                               "tags.`avbench.task` = 'data'")
@@ -40,6 +41,9 @@ def test_data_sweep_through_the_cli(tmp_path: Path, mlflow_store: str) -> None:
         assert run.data.tags["data.bottleneck"] in ("loader", "compute")
         assert run.data.tags["data.recommendation"]
         assert run.data.tags["data.clips"] == "5"
+        # Two epochs: the medians are of one timed epoch (the first is apart), too few.
+        assert run.data.tags["validity"] == "INVALID"
+        assert run.data.tags["validity.reasons"] == "timed epochs 1 < 2"
         history = client.get_metric_history(run.info.run_id, "data.epoch.samples_per_s")
         assert sorted(m.step for m in history) == [0, 1]
     built = sorted(r.data.tags["data.cache_shards_built"] for r in runs)

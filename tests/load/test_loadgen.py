@@ -15,6 +15,7 @@ from avbench.load.records import write_requests_csv
 from avbench.load.scenarios import closed_loop
 from avbench.load.streaming import stream_metrics
 from avbench.load.verdict import early_stopping_met, loadgen_figures, verdict
+from avbench.measure.stats import SampleRule
 from avbench.metrics.perf import RequestRecord, load_metrics, rank_percentiles
 
 
@@ -51,12 +52,16 @@ def test_single_stream_reads_loadgens_detail_log(tmp_path: Path) -> None:
     detail = read_detail(tmp_path / "mlperf_log_detail.txt")
     assert detail["result_validity"] in ("VALID", "INVALID") and detail == result.detail
     assert result.scenario == "SingleStream"
-    m, source = loadgen_figures(result)
+    omitted: list = []
+    m, source = loadgen_figures(result, omitted=omitted)
     n = len(result.records)
     assert source == "loadgen" and n >= 12 and m["success_rate"] == 1.0
     assert m["latency_ms.p50"] == detail["result_50.00_percentile_latency_ns"] / 1e6 >= 20.0
     assert 10.0 <= m["ttfa_ms.p50"] < m["latency_ms.p50"]
     assert "latency_ms.p90" in m and ("latency_ms.p99" in m) == (n >= 100)
+    if n < 100:  # a p99 the queries cannot support is left out, and said so
+        assert [(o.name, o.stats[-1], o.needed[-1], o.n) for o in omitted] == [
+            ("latency_ms", "p99", 100, n), ("ttfa_ms", "p99", 100, n)]
     assert m["rps"] == pytest.approx(detail["result_qps_with_loadgen_overhead"])
     assert m["asps"] == pytest.approx(m["rps"])  # every request made 1 s of audio
 
@@ -202,7 +207,9 @@ def test_closed_loop_sends_every_request_once() -> None:
 
 def test_stream_metrics_hand_computed() -> None:
     # 0.5 s chunks; latencies 100, 300, 600 (late), 200 ms; processing 100 ms each.
-    m = stream_metrics([100.0, 300.0, 600.0, 200.0], 0.5, [100.0] * 4)
+    omitted: list = []
+    m = stream_metrics([100.0, 300.0, 600.0, 200.0], 0.5, [100.0] * 4,
+                       SampleRule(min_samples=1, tail=0.01), omitted)
     assert m["stream.deadline_miss_pct"] == pytest.approx(25.0)
     assert m["rtf"] == pytest.approx(0.2)
     assert m["stream.chunk_ms.p50"] == pytest.approx(250.0)
@@ -210,3 +217,9 @@ def test_stream_metrics_hand_computed() -> None:
     # jitter: |300-100|, |600-300|, |200-600| = 200, 300, 400
     assert m["stream.jitter_ms.p50"] == pytest.approx(300.0)
     assert m["stream.jitter_ms.p99"] == pytest.approx(398.0)
+    assert omitted == []
+    # With the default rule, four chunks support their median only.
+    m = stream_metrics([100.0, 300.0, 600.0, 200.0], 0.5, [100.0] * 4, omitted=omitted)
+    assert "stream.chunk_ms.p90" not in m and m["stream.jitter_ms.p50"] == pytest.approx(300.0)
+    assert [o.name for o in omitted] == ["stream.chunk_ms", "stream.added_latency_ms",
+                                         "stream.jitter_ms"]

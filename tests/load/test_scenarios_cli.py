@@ -65,6 +65,10 @@ def test_single_stream_streaming(tmp_path: Path, asset_cache: Path, mlflow_store
     assert run.info.status == "FINISHED" and tags["loadgen.scenario"] == "SingleStream"
     assert tags["loadgen.result"] in ("VALID", "INVALID")
     assert tags["loadgen.result"] in out.stdout
+    # The run's own verdict, first in its summary; p99 of at most 6 queries is left out.
+    assert tags["validity"] in ("VALID", "INVALID")
+    assert f"avbench · {run.info.run_name} · {tags['validity']}" in out.stdout
+    assert "latency_ms.p99" not in metrics and "p99" in tags["stats.omitted"]
     assert 0 < metrics["ttfa_ms.p50"] <= metrics["latency_ms.p50"]
     assert metrics["rps"] > 0 and metrics["asps"] > 0 and metrics["success_rate"] == 1.0
     assert {"mlperf_log_summary.txt", "mlperf_log_detail.txt", "requests.csv"} <= artifacts(
@@ -109,11 +113,17 @@ def test_concurrency_child_runs(tmp_path: Path, asset_cache: Path, mlflow_store:
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED"
         assert child.data.metrics["rps"] > 0 and child.data.metrics["ttfa_ms.p50"] > 0
-        assert "ttfa_ms.p99" not in child.data.metrics  # 4 requests cannot support a p99
         assert child.data.metrics["success_rate"] == 1.0
         assert child.data.tags["load.requests"] == "4" and child.data.tags["load.errors"] == "0"
+        # Four requests a level: no p90/p99 from them, and too few for a valid level.
+        assert "ttfa_ms.p99" not in child.data.metrics
+        assert child.data.tags["stats.omitted"] == (
+            "p90, p95, p99 of latency_ms, ttfa_ms: 4 < 10, 20, 100 samples")
+        assert child.data.tags["validity"] == "INVALID"
+        assert child.data.tags["validity.reasons"] == "requests 4 < 5"
     assert parent.data.metrics["rps"] == max(c.data.metrics["rps"] for c in children.values())
     assert "concurrency 2" in out.stdout
+    assert "concurrency 1: requests 2 < 5" in parent.data.tags["validity.reasons"]
 
 
 @pytest.mark.slow
@@ -125,7 +135,8 @@ def test_svc_streaming(tmp_path: Path, asset_cache: Path, mlflow_store: str) -> 
     assert run.data.tags["stream.chunks"] == "4"
     assert 0.0 <= metrics["stream.deadline_miss_pct"] <= 100.0
     assert metrics["stream.added_latency_ms.p50"] > 250.0  # the chunk itself + processing
-    assert metrics["stream.jitter_ms.p99"] >= 0.0
+    assert metrics["stream.jitter_ms.p50"] >= 0.0 and "stream.jitter_ms.p99" not in metrics
+    assert "chunks 4 < 5" in run.data.tags["validity.reasons"]
 
 
 @pytest.mark.slow

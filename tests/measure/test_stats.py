@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avbench.measure.stats import median_ci, summarize
+from avbench.measure.stats import (
+    Omitted,
+    SampleRule,
+    median_ci,
+    omitted_text,
+    percentiles,
+    summarize,
+)
 
 
 def test_known_small_sample() -> None:
@@ -13,8 +20,48 @@ def test_known_small_sample() -> None:
     assert (s.n, s.median, s.mean) == (5, 3.0, 3.0)
     assert s.std == pytest.approx(np.sqrt(2.5))
     assert s.iqr == pytest.approx(2.0)
-    assert s.p90 == pytest.approx(4.6) and s.p99 == pytest.approx(4.96)
-    assert s.cv == pytest.approx(np.sqrt(2.5) / 3)
+    assert s.p50 == 3.0 and s.cv == pytest.approx(np.sqrt(2.5) / 3)
+    # Five samples support the median's CI, not a p90 (10), p95 (20) or p99 (100).
+    assert s.ci_low is not None and s.ci_low <= 3.0 <= s.ci_high
+    assert (s.p90, s.p95, s.p99) == (None, None, None)
+    assert (s.omitted, s.omitted_needed) == (("p90", "p95", "p99"), (10, 20, 100))
+    every = summarize([1.0, 2.0, 3.0, 4.0, 5.0], SampleRule(min_samples=5, tail=0.05))
+    assert every.p90 == pytest.approx(4.6) and every.p99 == pytest.approx(4.96)
+
+
+def test_the_percentile_rule() -> None:
+    """pXX needs n * (1 - XX/100) >= tail observations: at least one expected above it."""
+    rule = SampleRule()
+    assert [rule.needed(q) for q in (50, 90, 95, 99, 99.9)] == [2, 10, 20, 100, 1000]
+    assert SampleRule(tail=3).needed(99) == 300 and SampleRule(tail=0.5).needed(50) == 1
+    assert rule.supports_percentile(99, 100) and not rule.supports_percentile(99, 99)
+    with pytest.raises(ValueError, match=r"\[0, 100\)"):
+        rule.needed(100)
+
+
+def test_no_interval_below_the_minimum_samples() -> None:
+    four = summarize([1.0, 2.0, 3.0, 4.0])
+    assert four.ci_low is None and four.ci_high is None and "ci" in four.omitted
+    assert "ci_low" not in four.as_dict() and four.as_dict()["median"] == 2.5
+    assert summarize([1.0, 2.0, 3.0, 4.0], SampleRule(min_samples=4)).ci_low is not None
+    assert four.omission("rtf") == Omitted("rtf", ("p90", "p95", "p99", "ci"),
+                                           (10, 20, 100, 5), 4)
+    assert summarize(list(range(1, 101))).omission("x") is None  # 100 support them all
+
+
+def test_percentiles_keep_what_the_sample_supports() -> None:
+    kept, left = percentiles("latency_ms", [float(v) for v in range(16)])
+    assert set(kept) == {"p50", "p90"} and left == Omitted("latency_ms", ("p95", "p99"),
+                                                            (20, 100), 16)
+    assert percentiles("x", []) == ({}, None)
+
+
+def test_omitted_text_groups_series_with_the_same_gap() -> None:
+    text = omitted_text([Omitted("latency_ms", ("p95", "p99"), (20, 100), 16),
+                         Omitted("ttfa_ms", ("p95", "p99"), (20, 100), 16),
+                         Omitted("rtf", ("ci",), (5,), 2)])
+    assert text == ("p95, p99 of latency_ms, ttfa_ms: 16 < 20, 100 samples; "
+                    "95 % CI of rtf: 2 < 5 samples")
 
 
 def test_normal_distribution_percentiles_and_cv() -> None:

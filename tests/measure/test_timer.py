@@ -7,7 +7,16 @@ import time
 import pytest
 import torch
 
-from avbench.measure.timer import RepeatPolicy, StageTimes, repeat
+from avbench.measure.stats import SampleRule
+from avbench.measure.timer import (
+    RepeatPolicy,
+    StageTimes,
+    autorange,
+    batch_target_ns,
+    needs_batches,
+    region_cost_ns,
+    repeat,
+)
 from avbench.metrics.perf import perf_metrics
 from tests.pipelines.test_base import SleepyPipeline
 
@@ -86,7 +95,8 @@ def test_perf_metrics_from_known_samples() -> None:
         times.record("a", a)
         times.record("b", b)
         times.record("total", a + b)
-    metrics = perf_metrics(times, audio_duration_s=2.0)
+    omitted: list = []
+    metrics = perf_metrics(times, 2.0, SampleRule(min_samples=3, tail=0.1), omitted)
     assert metrics["total_ms"] == 400.0
     assert metrics["rtf"] == pytest.approx(0.2)
     assert metrics["asps"] == pytest.approx(5.0)
@@ -95,8 +105,28 @@ def test_perf_metrics_from_known_samples() -> None:
     assert metrics["sum_vs_total_pct"] == 0.0
     assert metrics["latency_ms.p50"] == 400.0
     assert metrics["rtf.cv"] == 0.0 and metrics["rtf.ci_low"] == metrics["rtf.ci_high"] == 0.2
-    assert metrics["stage_ms.a.p90"] == pytest.approx(118.0)
+    assert metrics["stage_ms.a.p90"] == pytest.approx(118.0)  # 3 * 0.1 >= 0.1
     assert metrics["stage_ms.a.iqr"] == pytest.approx(10.0)
+    # p99 needs 10 samples at tail 0.1: left out, and said so.
+    assert "latency_ms.p99" not in metrics and "stage_ms.a.p99" not in metrics
+    assert [(o.name, o.stats) for o in omitted] == [("latency_ms", ("p99",)),
+                                                    ("stage_ms.a", ("p99",)),
+                                                    ("stage_ms.b", ("p99",))]
+
+
+def test_perf_metrics_log_no_interval_from_fewer_than_five_repeats() -> None:
+    times = StageTimes(stages=["a"])
+    for ms in (100.0, 120.0, 110.0, 105.0):
+        times.record("a", ms)
+        times.record("total", ms)
+    omitted: list = []
+    metrics = perf_metrics(times, 1.0, omitted=omitted)
+    assert not {"rtf.ci_low", "rtf.ci_high", "stage_ms.a.ci_low", "latency_ms.p90"} & set(metrics)
+    assert metrics["rtf.cv"] > 0 and metrics["latency_ms.p50"] == pytest.approx(107.5)
+    assert ("rtf", ("ci",), (5,), 4) in [(o.name, o.stats, o.needed, o.n) for o in omitted]
+    times.record("a", 101.0)
+    times.record("total", 101.0)
+    assert "rtf.ci_low" in perf_metrics(times, 1.0)  # five samples: the interval is logged
 
 
 class Costs:
@@ -183,3 +213,48 @@ def test_max_repeats_cutting_the_time_floor_is_marked() -> None:
     capped = repeat(runner(pipe, []), pipe.stage_names,
                     RepeatPolicy(warmup=0, min_repeats=2, min_time_s=60, max_repeats=3))
     assert capped.repeats == 3 and capped.capped
+
+
+def test_autorange_finds_the_smallest_batch_over_the_target() -> None:
+    """A fake batch timer (17 us a call): 1, 2, 5, 10, ... calls until the target is met."""
+    tried: list[int] = []
+
+    def time_batch(loops: int) -> float:
+        tried.append(loops)
+        return loops * 17_000.0
+
+    assert autorange(time_batch, target_ns=1_000_000) == 100  # 50 calls: 0.85 ms < 1 ms
+    assert tried == [1, 2, 5, 10, 20, 50, 100]
+    assert autorange(lambda loops: 5e6 * loops, target_ns=1e6) == 1  # one call is enough
+    assert autorange(lambda loops: 0.0, target_ns=1e6, max_loops=1000) == 1000  # no progress
+
+
+def test_the_clock_bound_sizes_the_batch() -> None:
+    # A 380 ns timed region costs at most 1 % of a batch of 38 us or more ...
+    assert batch_target_ns(380.0, max_clock_pct=1.0) == pytest.approx(38_000.0)
+    # ... and a batch is at least min_batch_ns long when the time floor asks for more.
+    assert batch_target_ns(380.0, 1.0, min_batch_ns=60e6) == 60e6
+    with pytest.raises(ValueError, match="max_clock_pct"):
+        batch_target_ns(380.0, 0.0)
+    # Batches when the stage clock of a profiled call would cost over 1 % of the call.
+    assert needs_batches(call_ns=17_000, stage_clock_ns=360_000, max_clock_pct=1.0)
+    assert not needs_batches(call_ns=2e9, stage_clock_ns=360_000, max_clock_pct=1.0)
+
+
+def test_batched_repeats_count_every_call_towards_the_time_floor() -> None:
+    """Each sample reports the per-call time of a batch of 100 calls of 1 ms: 0.1 s of
+    timing per sample, so min_time_s=0.5 takes 5 samples, not 500."""
+    def sample(callback) -> None:
+        if callback is not None:
+            callback("a", 1.0)
+            callback("total", 1.0)
+
+    times = repeat(sample, ["a"], RepeatPolicy(warmup=0, min_repeats=2, min_time_s=0.5,
+                                               max_repeats=1000), loops=100)
+    assert times.loops == 100 and times.repeats == 5 and not times.capped
+    assert RepeatPolicy(min_repeats=2, min_time_s=0.5).expected_repeats([1.0], loops=100) == 5
+
+
+def test_region_cost_reads_the_clock_it_is_given() -> None:
+    ticks = iter(range(0, 10_000, 7))  # a fake clock: 7 ns between readings
+    assert region_cost_ns(clock_ns=lambda: next(ticks), trials=11) == 7.0

@@ -7,6 +7,7 @@ from avbench.metrics.perf import (
     load_metrics,
     min_samples,
     percentile_metrics,
+    percentile_text,
     rank_percentiles,
 )
 
@@ -48,6 +49,18 @@ def test_failures_lower_success_rate_and_are_not_counted() -> None:
     m = load_metrics(requests * 50, wall_s=50.0)  # 50 successes, 50 fast failures
     assert m["latency_ms.p50"] == pytest.approx(1000.0)  # the failures' 50 ms never count
     assert "latency_ms.p99" not in m  # 50 < 100 observations
+
+
+def test_percentiles_of_too_few_requests_are_left_out_and_said_so() -> None:
+    """16 requests (the concurrency default per level) support p50 and p90, not p95/p99."""
+    requests = [RequestRecord(float(ms), audio_s=1.0, chars=10) for ms in range(100, 116)]
+    omitted: list = []
+    m = load_metrics(requests, wall_s=2.0, omitted=omitted)
+    assert {"latency_ms.p50", "latency_ms.p90"} <= set(m)
+    assert not {"latency_ms.p95", "latency_ms.p99"} & set(m)
+    assert [(o.name, o.stats, o.needed, o.n) for o in omitted] == [
+        ("latency_ms", ("p95", "p99"), (20, 100), 16)]
+    assert percentile_text(m, "latency_ms") == "p50 108.0 ms, p90 114.0 ms, p99 n/a"  # ranks
 
 
 def test_percentiles_interpolate_linearly() -> None:

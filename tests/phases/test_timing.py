@@ -24,9 +24,12 @@ class HiddenWork(CalibrationPipeline):
 
 
 def bench(**overrides):
+    """Every call profiled (``calls_per_sample=1``) unless a test asks for batches: how
+    long a stage clock reading takes depends on the machine, so the automatic choice is
+    tested on its own."""
     return OmegaConf.structured(BenchConfig(**{"warmup": 1, "min_repeats": 3,
-                                               "min_time_s": 0.0, "monitor_interval_s": 0.05}
-                                            | overrides))
+                                               "min_time_s": 0.0, "monitor_interval_s": 0.05,
+                                               "calls_per_sample": 1} | overrides))
 
 
 def test_the_outer_clock_sees_work_outside_the_stages() -> None:
@@ -70,3 +73,32 @@ def test_the_progress_bar_shows_the_real_target(capsys: pytest.CaptureFixture[st
     count = timed.times.repeats
     assert count > 2 and re.search(r"\b(\d+)/(\d+)\b", bar).groups() == (str(count),) * 2
     assert timed.tags["bench.capped_by_max_repeats"] == "false"
+
+
+def test_a_call_too_short_for_its_clock_is_timed_in_batches() -> None:
+    """A stage of no work: a profiled call's clock (a memory window per mark) costs far more
+    than the call, so the samples are batches of calls under one outer clock, each long
+    enough that max_repeats / 2 of them fill min_time_s (here 5 ms: many calls)."""
+    timed = time_pipeline(CalibrationPipeline({"a": 0.0}), torch.zeros(100),
+                          bench(calls_per_sample=None, min_repeats=5, min_time_s=0.05,
+                                max_repeats=20))
+    times, harness = timed.times, timed.harness
+    assert timed.tags["bench.batched"] == "true" and int(timed.tags["bench.loops"]) > 1
+    assert times.loops == int(timed.tags["bench.loops"]) and times.repeats >= 5
+    # The batch's clock costs a small share of it; the profiled call's clock a large one.
+    assert harness["harness.timer_overhead_pct"] < harness["harness.stage_clock_pct"] / 10
+    assert harness["harness.clock_ns"] > 0
+    # Stage figures still come from a profiled call per sample, and total is per call.
+    assert len(times.samples_ms["a"]) == len(timed.outer_ms) == times.repeats
+    assert 0 < max(times.samples_ms["total"]) < 50.0
+
+
+def test_calls_per_sample_fixes_the_batch() -> None:
+    timed = time_pipeline(CalibrationPipeline({"a": 0.5}), torch.zeros(100),
+                          bench(calls_per_sample=7))
+    assert timed.times.loops == 7 and timed.tags["bench.batched"] == "true"
+    # Seven calls of at least 0.5 ms each per sample: the per-call figure is at least that.
+    assert min(timed.times.samples_ms["total"]) >= 0.5
+    with pytest.raises(ValueError, match="calls_per_sample"):
+        time_pipeline(CalibrationPipeline({"a": 0.5}), torch.zeros(100),
+                      bench(calls_per_sample=0))

@@ -109,12 +109,12 @@ def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_
 
 @pytest.fixture
 def unstable_vs_stable(mlflow_store: str, tmp_path: Path, asset_cache: Path) -> tuple[str, str]:
-    """Two real calibration runs of one cell: the baseline judged against bench.max_cv=0 (so
+    """Two real calibration runs of one cell: the baseline judged against validity.max_cv=0 (so
     tagged unstable: no real run has zero spread), the candidate against max_cv=10 (stable)."""
     from tests.analysis.test_cells import calibration_run
 
-    return (calibration_run(tmp_path, asset_cache, "base", "audio=1s", "bench.max_cv=0"),
-            calibration_run(tmp_path, asset_cache, "cand", "audio=1s", "bench.max_cv=10"))
+    return (calibration_run(tmp_path, asset_cache, "base", "audio=1s", "validity.max_cv=0"),
+            calibration_run(tmp_path, asset_cache, "cand", "audio=1s", "validity.max_cv=10"))
 
 
 def compare_in_process(tmp_path: Path, asset_cache: Path, baseline: str, candidate: str,

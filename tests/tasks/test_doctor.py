@@ -37,12 +37,11 @@ def test_checks_on_this_machine(mlflow_store: str, tmp_path: Path, asset_cache: 
 
 
 def test_timing_noise_against_max_cv(tmp_path: Path, asset_cache: Path) -> None:
-    lenient = doctor.check_timing_noise(compose_run(tmp_path, asset_cache, "bench.max_cv=10").bench,
-                                        seconds=1.0)
+    bench = compose_run(tmp_path, asset_cache).bench
+    lenient = doctor.check_timing_noise(bench, seconds=1.0, max_cv=10.0)
     assert lenient.status == doctor.PASS and "fixed work varies" in lenient.detail
-    strict = doctor.check_timing_noise(compose_run(tmp_path, asset_cache, "bench.max_cv=0").bench,
-                                       seconds=1.0)
-    assert strict.status == doctor.WARN and "bench.max_cv=0" in strict.fix
+    strict = doctor.check_timing_noise(bench, seconds=1.0, max_cv=0.0)
+    assert strict.status == doctor.WARN and "validity.max_cv=0" in strict.fix
 
 
 def test_unwritable_store_fails(tmp_path: Path, asset_cache: Path) -> None:

@@ -18,7 +18,8 @@ QUICK = ["task=kernels", "audio=1s", "task.warmup=1", "task.repeats=2", "task.py
 
 
 def test_kernels_task_times_every_implementation(tmp_path: Path, asset_cache: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     journal.JOURNAL.clear()
     kernel = "triton" if triton_available() else "torch"
@@ -53,6 +54,11 @@ def test_kernels_task_times_every_implementation(tmp_path: Path, asset_cache: Pa
     assert result.metrics["kernels.log_mel.torch.time_ms.p50"] > 0
     table = json.loads((tmp_path / "out" / "kernels.json").read_text())
     assert table["threads"] >= 1 and len(table["rows"]) == len(rows)
+    # Two repeats an implementation: INVALID whatever the machine, said first.
+    assert result.validity == "INVALID" and "repeats 2 < 5 (stft/torch)" in result.reasons
+    assert not any("interpreted" in reason for reason in result.reasons)  # not speed: unjudged
+    assert result.metrics["kernels.stft.torch.time_ms.cv"] >= 0
+    assert f"avbench · {result.name} · INVALID: repeats 2 < 5" in capsys.readouterr().out
 
 
 def test_unknown_family_is_a_clear_error(tmp_path: Path, asset_cache: Path) -> None:
