@@ -86,6 +86,7 @@ class ParityThresholds:
 class PrecisionConfig:
     name: str = "fp32"
     dtype: str = "float32"
+    tf32: bool = False  # CUDA: float32 matmuls/convolutions may use TF32 tensor cores
     parity: ParityThresholds = field(default_factory=ParityThresholds)
 
 

@@ -22,7 +22,7 @@ import torch
 from avbench.backends.cache import ArtifactCache
 from avbench.backends.export import FrameRange
 from avbench.pipelines.base import Component, Pipeline
-from avbench.runtime import ConfigError, resolve_cache_dir
+from avbench.runtime import ConfigError, resolve_cache_dir, tf32_allowed
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class BackendContext:
     dtype: torch.dtype
     cache: ArtifactCache
     frames: FrameRange  # min / opt / max frame counts of this run's input
+    tf32: bool = False  # precision.tf32: float32 math may use TF32 (CUDA)
 
 
 @dataclass
@@ -76,7 +77,14 @@ class Backend:
         return None
 
     def prepare(self, component: Component) -> Prepared:
-        return Prepared(run=component.module)
+        return Prepared(run=component.module, tf32=self.torch_tf32())
+
+    def torch_tf32(self) -> bool | None:
+        """For a float32 run on CUDA, whether torch's settings in force let its float32
+        math use TF32 (the run sets them from ``precision.tf32``); else None."""
+        if self.ctx.device.type != "cuda" or self.ctx.dtype != torch.float32:
+            return None
+        return tf32_allowed()
 
 
 @dataclass
@@ -155,12 +163,13 @@ def backend_class(name: str) -> type[Backend]:
 
 def prepare(pipeline: Pipeline, backend_cfg: Any, device: torch.device | None = None,
             dtype: torch.dtype = torch.float32, cache_dir: str | Path | None = None,
-            frames: FrameRange | None = None) -> BackendReport:
-    """Make every neural component of ``pipeline`` run on the configured backend."""
+            frames: FrameRange | None = None, tf32: bool = False) -> BackendReport:
+    """Make every neural component of ``pipeline`` run on the configured backend;
+    ``tf32`` (``precision.tf32``): whether its float32 math may use TF32 on CUDA."""
     name = backend_cfg.name
     ctx = BackendContext(cfg=backend_cfg, device=device or pipeline.device, dtype=dtype,
                          cache=ArtifactCache(resolve_cache_dir(str(cache_dir) if cache_dir else None)),
-                         frames=frames or FrameRange(16, 256, 4096))
+                         frames=frames or FrameRange(16, 256, 4096), tf32=tf32)
     backend = backend_class(name)(ctx)
     report = BackendReport(requested=name)
     reason = backend.unavailable_reason() if pipeline.components else None

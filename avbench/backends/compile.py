@@ -33,7 +33,8 @@ class CompileBackend(Backend):
             compiled(*component.example_inputs(self.ctx.frames.opt))
         if self.ctx.device.type == "cuda":
             torch.cuda.synchronize(self.ctx.device)
-        return Prepared(run=compiled, build_s=time.perf_counter() - start)
+        return Prepared(run=compiled, build_s=time.perf_counter() - start,
+                        tf32=self.torch_tf32())
 
 
 def cpp_compiler_problem() -> str | None:

@@ -182,18 +182,19 @@ class OnnxRuntimeBackend(Backend):
             return [(p, openvino) if p == OPENVINO else p for p in self.providers()]
         options = gpu_provider_options(self.ctx.device.index or 0,
                                        compute_stream(self.ctx.device), self.ctx.dtype,
-                                       profiles, engine_dir)
+                                       profiles, engine_dir, self.ctx.tf32)
         return [(p, options[p]) if p in options else p for p in self.providers()]
 
 
 def gpu_provider_options(device_index: int, stream: int, dtype: torch.dtype,
                          profiles: dict[str, tuple[Shape, Shape, Shape]] | None,
-                         engine_dir: Path | None) -> dict[str, dict[str, str]]:
+                         engine_dir: Path | None, tf32: bool = False,
+                         ) -> dict[str, dict[str, str]]:
     """Options of the CUDA and TensorRT providers: torch's stream ``stream`` (checked),
     the precision options, and for TensorRT the explicit profile and the engine folder."""
     common = {"device_id": str(device_index), "has_user_compute_stream": "1",
               "user_compute_stream": str(check_compute_stream(stream))}
-    options = {"CUDAExecutionProvider": common | cuda_ep_precision(dtype)}
+    options = {"CUDAExecutionProvider": common | cuda_ep_precision(dtype, tf32)}
     if profiles and engine_dir is not None:
         # Precision is baked into the graph; the profile is the native backend's.
         options[TENSORRT] = common | tensorrt_ep_profile(profiles) | {

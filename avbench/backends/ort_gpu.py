@@ -142,11 +142,12 @@ def run_options() -> Any:
     return options
 
 
-def cuda_ep_precision(dtype: torch.dtype) -> dict[str, str]:
-    """CUDA provider options for a graph of ``dtype``: no TF32 for fp32 (on by default),
-    so fp32 runs differ from eager only by summation order. The TensorRT provider has no
-    such option: fp32 engines it builds may use TF32 (tagged ``backend.tf32=on``)."""
-    return {"use_tf32": "0"} if dtype == torch.float32 else {}
+def cuda_ep_precision(dtype: torch.dtype, tf32: bool = False) -> dict[str, str]:
+    """CUDA provider options for a graph of ``dtype``: no TF32 for fp32 (on by default)
+    unless ``tf32`` (precision.tf32), so fp32 runs differ from eager only by summation
+    order. The TensorRT provider has no such option: fp32 engines it builds may use TF32
+    (tagged ``backend.tf32=on``)."""
+    return {"use_tf32": "1" if tf32 else "0"} if dtype == torch.float32 else {}
 
 
 def tensorrt_ep_profile(profiles: dict[str, tuple[Shape, Shape, Shape]]) -> dict[str, str]:

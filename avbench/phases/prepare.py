@@ -14,7 +14,8 @@ from avbench.pipelines.base import Pipeline
 
 def prepare(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> BackendReport:
     report = backends.prepare(pipe, ctx.cfg.backend, ctx.device, ctx.dtype, ctx.backend_cache,
-                              frame_range(ctx.cfg, pipe, run_input))
+                              frame_range(ctx.cfg, pipe, run_input),
+                              tf32=bool(ctx.cfg.precision.tf32))
     ctx.set_tags(report.tags())
     ctx.metrics |= report.metrics()
     return report

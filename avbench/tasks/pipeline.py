@@ -14,7 +14,7 @@ from avbench.phases.input import load_input
 from avbench.phases.measure import measure, work_stream
 from avbench.phases.prepare import frame_range, prepare
 from avbench.phases.record import record, trust_flags
-from avbench.runtime import resolve_device
+from avbench.runtime import fp32_math, resolve_device
 from avbench.tracking import RunLogger
 
 __all__ = ["TASK_OPTIONS", "audio_label", "build_pipeline", "execute", "frame_range",
@@ -52,7 +52,7 @@ def run_name(cfg: DictConfig) -> str:
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
     """One benchmark run; returns the headline metrics. Raises on bad input or config."""
     device = resolve_device(cfg.gpu)
-    with work_stream(device):
+    with work_stream(device), fp32_math(device, bool(cfg.precision.tf32)):
         ctx = open_run(cfg, logger, out_dir, name, device)
         run_input = load_input(ctx)
         pipe = build(ctx)

@@ -12,7 +12,7 @@ from avbench.phases.build import build
 from avbench.phases.context import open_run
 from avbench.phases.input import load_input
 from avbench.phases.prepare import prepare
-from avbench.runtime import ConfigError, resolve_device
+from avbench.runtime import ConfigError, fp32_math, resolve_device
 from avbench.serve.app import create_app
 from avbench.serve.server import serve_forever
 from avbench.tracking import RunLogger
@@ -28,11 +28,13 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     if cfg.pipeline.input != "text":
         raise ConfigError(f"task=serve serves a text-to-speech pipeline; pipeline="
                           f"{cfg.pipeline.name} is not one (use pipeline=tts)")
-    ctx = open_run(cfg, logger, out_dir, name, resolve_device(cfg.gpu))
-    pipe = build(ctx)
-    prepare(ctx, pipe, load_input(ctx))  # backend=, as for a measured run
-    app = create_app(pipe, cfg.pipeline.name, int(cfg.pipeline.max_chars))
-    print_line(f"  serving {cfg.pipeline.name} on http://{cfg.serve.host}:{cfg.serve.port} "
-               "(POST /v1/audio/speech, GET /health); Ctrl-C stops")
-    serve_forever(app, cfg.serve.host, int(cfg.serve.port))
+    device = resolve_device(cfg.gpu)
+    with fp32_math(device, bool(cfg.precision.tf32)):  # as for a measured run
+        ctx = open_run(cfg, logger, out_dir, name, device)
+        pipe = build(ctx)
+        prepare(ctx, pipe, load_input(ctx))  # backend=, as for a measured run
+        app = create_app(pipe, cfg.pipeline.name, int(cfg.pipeline.max_chars))
+        print_line(f"  serving {cfg.pipeline.name} on http://{cfg.serve.host}:"
+                   f"{cfg.serve.port} (POST /v1/audio/speech, GET /health); Ctrl-C stops")
+        serve_forever(app, cfg.serve.host, int(cfg.serve.port))
     return {}
