@@ -79,6 +79,10 @@ class Backend:
     def prepare(self, component: Component) -> Prepared:
         return Prepared(run=component.module, tf32=self.torch_tf32())
 
+    def after_run(self) -> dict[str, float]:
+        """Figures about the run only known after it (read once the run has measured)."""
+        return {}
+
     def torch_tf32(self) -> bool | None:
         """For a float32 run on CUDA, whether torch's settings in force let its float32
         math use TF32 (the run sets them from ``precision.tf32``); else None."""
@@ -100,6 +104,8 @@ class BackendReport:
     cache: dict[str, bool] = field(default_factory=dict)  # component -> hit
     providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tf32: dict[str, bool] = field(default_factory=dict)  # component -> TF32 allowed
+    # The backend's figures known only after the run (torch.compile's compile.*).
+    after_run: Callable[[], dict[str, float]] = field(default=dict, repr=False)
 
     def add(self, component: str, prepared: Prepared, kind: str) -> None:
         self.effective[component] = kind
@@ -171,7 +177,7 @@ def prepare(pipeline: Pipeline, backend_cfg: Any, device: torch.device | None = 
                          cache=ArtifactCache(resolve_cache_dir(str(cache_dir) if cache_dir else None)),
                          frames=frames or FrameRange(16, 256, 4096), tf32=tf32)
     backend = backend_class(name)(ctx)
-    report = BackendReport(requested=name)
+    report = BackendReport(requested=name, after_run=backend.after_run)
     reason = backend.unavailable_reason() if pipeline.components else None
     if reason:
         if backend_cfg.strict:

@@ -58,6 +58,7 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
         pipe = build(ctx)
         report = prepare(ctx, pipe, run_input)
         measured = measure(ctx, pipe, run_input)
+        ctx.metrics |= report.after_run()  # e.g. what torch.compile did during the run
         trust_flags(ctx)
         evaluate(ctx, pipe, run_input, measured)
         return record(ctx, pipe, run_input, measured, report)
