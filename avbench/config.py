@@ -231,6 +231,7 @@ class SweepConfig:
     retries: int = 0  # reruns of a cell that crashed (never of a user error)
     parallel: int | None = None  # cells at once on one machine (null: from the launcher)
     pin: bool = True  # parallel local cells get disjoint cores and matching thread counts
+    share_gpus: bool = False  # more parallel cells than GPUs may share them (else an error)
     replica: int = 0  # the same cell again (one per GPU): summed by analysis.multigpu
 
 
