@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 weights: setup ## Fetch, verify and convert the pretrained weights once (docs/models.md)
-	$(PY) -m avbench.models.pretrained
+	$(PY) -m avbench.models.fetch_all
 
 bench: setup ## One benchmark on the embedded defaults (add ARGS="preset=fast ...")
 	$(PY) -m avbench $(ARGS)

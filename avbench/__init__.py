@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-__all__ = ["Result", "benchmark"]
+from avbench.version import __version__
+
+__all__ = ["Result", "__version__", "benchmark"]
 
 
 def __getattr__(name: str) -> Any:
     """``avbench.benchmark`` and ``avbench.Result`` load on first use: ``import avbench``
     stays fast (no torch, Hydra or MLflow)."""
-    if name in __all__:
+    if name in ("Result", "benchmark"):
         from avbench import api
 
         return getattr(api, name)

@@ -8,7 +8,7 @@
 The model (a module, a callable, or several named stages) is registered for this process
 and run as ``pipeline=custom`` with ``avbench.pipelines.modules.ModulePipeline``: the
 config is composed by Hydra from the same tree as ``python -m avbench``, and the run goes
-through ``avbench.tasks.run``, so warm-up, adaptive repeats, statistics, backends, the
+through ``avbench.runner.run``, so warm-up, adaptive repeats, statistics, backends, the
 parity gate and the MLflow record are those of any run.
 """
 
@@ -156,18 +156,18 @@ def compose(overrides: list[str]) -> tuple[Any, Any]:
 
 
 def run(cfg: Any, hydra_cfg: Any) -> Result:
-    """Run the composed config through ``avbench.tasks.run``, as the CLI does; Hydra's
+    """Run the composed config through ``avbench.runner.run``, as the CLI does; Hydra's
     runtime is set for the run and restored after it."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from avbench import tasks
+    from avbench import runner
 
     holder = HydraConfig.instance()
     previous = holder.cfg
     holder.set_config(OmegaConf.create({"hydra": hydra_cfg}))
     try:
-        result = tasks.run(cfg)
+        result = runner.run(cfg)
     finally:
         holder.cfg = previous
     out_dir = Path(cfg.paths.output_dir)

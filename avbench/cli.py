@@ -24,9 +24,9 @@ def config_path() -> str:
 
 @hydra.main(version_base="1.3", config_path=config_path(), config_name="config")
 def _entry(cfg: DictConfig) -> float | None:
-    from avbench import tasks
+    from avbench import runner
 
-    result = tasks.run(cfg)
+    result = runner.run(cfg)
     # A sweeper that optimises gets the real-time factor (lower is better).
     return result.metrics.get("rtf")
 
@@ -34,7 +34,7 @@ def _entry(cfg: DictConfig) -> float | None:
 def main() -> None:
     from avbench import interrupt, journal
     from avbench.measure.openmp import bound_idle_spin
-    from avbench.tracking.callbacks import close_interrupted_sweep
+    from avbench.sweeps.callbacks import close_interrupted_sweep
 
     bound_idle_spin()  # before the first `import torch` (in the task), or it is too late
     interrupt.install()

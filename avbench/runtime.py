@@ -14,12 +14,14 @@ from typing import Any
 
 import torch
 
+from avbench.errors import UserError
+
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration that composes but cannot run here; the message says what to change."""
 
 

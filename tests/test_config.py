@@ -107,7 +107,7 @@ def test_precision_dtypes(precision: str, dtype: torch.dtype) -> None:
 def test_pipeline_instantiates_from_config(preset: str, precision: str,
                                            asset_cache: Path) -> None:
     """The pipeline node instantiates exactly as the task does it."""
-    from avbench.tasks.pipeline import build_pipeline
+    from avbench.phases.build import build_pipeline
 
     cfg = compose_avbench(f"preset={preset}", f"precision={precision}")
     pipe = build_pipeline(cfg, torch.device("cpu"), resolve_dtype(cfg.precision), "torch",
@@ -119,7 +119,7 @@ def test_pipeline_instantiates_from_config(preset: str, precision: str,
 
 
 def test_calibration_pipeline_instantiates(asset_cache: Path) -> None:
-    from avbench.tasks.pipeline import build_pipeline
+    from avbench.phases.build import build_pipeline
 
     cfg = compose_avbench("pipeline=calibration")
     pipe = build_pipeline(cfg, torch.device("cpu"), torch.float32, "torch", asset_cache)

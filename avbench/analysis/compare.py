@@ -7,7 +7,6 @@ decides what to compare with what.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from scipy import stats
 from avbench.analysis import bands, cells
 from avbench.analysis.cells import Stability, identity_columns, refusal, rtf_samples, stability
 from avbench.analysis.runs import CONFIG_GROUPS, AnalysisError, group_columns, total_ms_samples
+from avbench.measure.stats import speedup
 
 SLOWER, FASTER, UNCHANGED = "slower", "faster", "unchanged"
 INCONCLUSIVE = "inconclusive"  # a side was unstable: the change may be noise
@@ -41,39 +41,6 @@ def with_hardware(frame: pd.DataFrame) -> pd.DataFrame:
     frame["hardware"] = np.where(on_gpu, frame["gpu_name"].astype(str),
                                  "CPU " + frame["cpu_model"].astype(str))
     return frame
-
-
-@dataclass(frozen=True)
-class Speedup:
-    """median(baseline) / median(candidate): > 1 means the candidate is faster."""
-
-    ratio: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-
-
-def _median_ratio(baseline: np.ndarray, candidate: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(baseline, axis=axis) / np.median(candidate, axis=axis)
-
-
-def speedup(baseline_ms: np.ndarray, candidate_ms: np.ndarray, confidence: float = 0.95,
-            n_resamples: int = 2000, seed: int = 0) -> Speedup:
-    """Speed-up of the candidate over the baseline with a bootstrap CI (independent
-    resampling of the two per-repeat samples, percentile method, seeded)."""
-    baseline = np.asarray(baseline_ms, dtype=float)
-    candidate = np.asarray(candidate_ms, dtype=float)
-    ratio = float(_median_ratio(baseline, candidate))
-    if np.ptp(baseline) == 0 and np.ptp(candidate) == 0:
-        return Speedup(ratio, ratio, ratio, confidence)  # no spread to resample
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        result = stats.bootstrap((baseline, candidate), _median_ratio, paired=False,
-                                 vectorized=True, confidence_level=confidence,
-                                 n_resamples=n_resamples, method="percentile",
-                                 rng=np.random.default_rng(seed))
-    interval = result.confidence_interval
-    return Speedup(ratio, float(interval.low), float(interval.high), confidence)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from avbench.errors import UserError
+
 _HINT = "set audio.path to an existing WAV/FLAC/OGG file"
 
 
-class AudioInputError(ValueError):
+class AudioInputError(UserError, ValueError):
     """An input audio file cannot be used; the message says which file and what to do."""
 
 

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -78,6 +79,18 @@ class TestSong:
         return len(self.mix) / self.sample_rate
 
 
+def _frame_labels(score: Any, f0_samples: np.ndarray, n: int, sample_rate: int,
+                  hop_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """F0 (Hz, 0 where unvoiced) and voicing at each label frame's centre sample."""
+    centres = np.arange(1 + n // hop_length) * hop_length
+    inside = centres < n  # the last centre may sit one sample past the end (voice is off)
+    voiced = np.zeros(len(centres), dtype=np.bool_)
+    voiced[inside] = score.voiced(centres[inside] / sample_rate)
+    f0_label = np.zeros(len(centres), dtype=np.float32)
+    f0_label[voiced] = f0_samples[centres[voiced]].astype(np.float32)
+    return f0_label, voiced
+
+
 def generate_song(
     duration_s: float, sample_rate: int = 22050, seed: int = 0, hop_length: int = 256
 ) -> TestSong:
@@ -111,12 +124,7 @@ def generate_song(
     vocals32 = (gain * vocals).astype(np.float32)
     accompaniment32 = (gain * accompaniment).astype(np.float32)
 
-    centres = np.arange(1 + n // hop_length) * hop_length
-    inside = centres < n  # the last centre may sit one sample past the end (voice is off)
-    voiced = np.zeros(len(centres), dtype=np.bool_)
-    voiced[inside] = score.voiced(centres[inside] / sample_rate)
-    f0_label = np.zeros(len(centres), dtype=np.float32)
-    f0_label[voiced] = f0_samples[centres[voiced]].astype(np.float32)
+    f0_label, voiced = _frame_labels(score, f0_samples, n, sample_rate, hop_length)
     params = {
         "format_version": FORMAT_VERSION,
         "duration_s": float(duration_s),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from avbench.errors import UserError
+
 if TYPE_CHECKING:
     import torch
 
@@ -37,7 +39,7 @@ HARVARD = (  # lists 1 and 2
 )
 
 
-class TextInputError(ValueError):
+class TextInputError(UserError, ValueError):
     """A TTS input that cannot be used (empty, not text, too long)."""
 
 

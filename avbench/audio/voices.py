@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from avbench.errors import UserError
+
 PROFILE_FORMAT = "avbench-voice-profile/1"
 EMBEDDING_DIM = 256
 
 
-class VoiceProfileError(ValueError):
+class VoiceProfileError(UserError, ValueError):
     """A voice profile file is missing or malformed (one-line, user-facing message)."""
 
 

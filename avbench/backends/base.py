@@ -20,8 +20,7 @@ from typing import Any
 import torch
 
 from avbench.backends.cache import ArtifactCache
-from avbench.backends.export import FrameRange
-from avbench.pipelines.base import Component, Pipeline
+from avbench.pipelines.base import Component, FrameRange, Pipeline
 from avbench.runtime import ConfigError, resolve_cache_dir, tf32_allowed
 
 log = logging.getLogger(__name__)

@@ -25,26 +25,13 @@ import torch
 from avbench.backends.cache import ArtifactCache
 from avbench.backends.rewrites import for_export, rewrites_digest
 from avbench.models.weight_norm import remove_weight_norm
-from avbench.pipelines.base import Component
+from avbench.pipelines.base import Component, FrameRange
 
 OUTPUT = "output"
 OPSET = 17
 # Two probe lengths, multiples of the U-Net's 2**depth, small enough to be cheap.
 PROBE_FRAMES = (16, 24)
 Shape = tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class FrameRange:
-    """Frame counts an engine must accept: smallest, the one to tune for, largest."""
-
-    min: int
-    opt: int
-    max: int
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min <= self.opt <= self.max:
-            raise ValueError(f"need 1 <= min <= opt <= max frames, got {self}")
 
 
 @dataclass(frozen=True)

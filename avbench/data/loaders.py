@@ -25,6 +25,7 @@ import torch
 
 from avbench.data.cache import Entry, FeatureCache
 from avbench.data.features import FeatureExtractor, FeatureSettings
+from avbench.data.readers import MmapReader, shar_reader
 from avbench.data.storages import STORAGES, StorageReader, build_storage
 from avbench.runtime import ConfigError
 
@@ -89,32 +90,6 @@ class NpyReader:
             reader = self._readers[entry.shard] = NumpyFilesReader(
                 self.cache.npy_root(entry.shard))
         return reader.read(entry.mel_key), reader.read(entry.f0_key)
-
-
-class MmapReader:
-    """Slices of memory-mapped shards; each shard is mapped once per process."""
-
-    def __init__(self, cache: FeatureCache, entries: dict[str, Entry]) -> None:
-        self.cache, self.entries = cache, entries
-        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def __call__(self, cut: Any) -> tuple[np.ndarray, np.ndarray]:
-        return self.read(cut.id)
-
-    def read(self, clip_id: str) -> tuple[np.ndarray, np.ndarray]:
-        entry = self.entries[clip_id]
-        maps = self._maps.get(entry.shard)
-        if maps is None:
-            maps = self._maps[entry.shard] = (
-                np.load(self.cache.shard_path(entry.shard, "mel"), mmap_mode="r"),
-                np.load(self.cache.shard_path(entry.shard, "f0"), mmap_mode="r"))
-        end = entry.offset + entry.frames
-        return maps[0][entry.offset:end], maps[1][entry.offset:end]
-
-
-def shar_reader(cut: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays that lhotse's Shar iterator already read from the tar shards into the cut."""
-    return cut.load_custom("mel"), cut.load_custom("f0_hz")
 
 
 class CutBatches(torch.utils.data.Dataset):

@@ -21,6 +21,7 @@ import numpy as np
 
 from avbench.data.cache import FeatureCache
 from avbench.data.corpus import write_json_atomic
+from avbench.data.readers import MmapReader
 from avbench.runtime import ConfigError
 
 STORAGES = ("lilcom_chunky", "numpy_hdf5")
@@ -44,8 +45,6 @@ def _classes(kind: str) -> tuple[Any, Any, str]:
 
 def build_storage(cache: FeatureCache, kind: str) -> Path:
     """Write every cached clip into lhotse's ``kind`` storage once; returns its folder."""
-    from avbench.data.loaders import MmapReader
-
     writer_cls, _, pattern = _classes(kind)
     entries = cache.entries()
     folder = cache.root / kind

@@ -120,6 +120,57 @@ def _yin_frames(
     return index, torch.gather(trough, -1, index), window
 
 
+def _period_range(sample_rate: int, frame_length: int, fmin: float,
+                  fmax: float) -> tuple[int, int]:
+    """The candidate periods (samples) YIN searches, or a ValueError naming the fix."""
+    if not 0 < fmin < fmax <= sample_rate / 2:
+        raise ValueError(
+            f"yin needs 0 < fmin < fmax <= sample_rate/2, got fmin={fmin} "
+            f"fmax={fmax} sample_rate={sample_rate}"
+        )
+    if sample_rate / fmin >= frame_length - 1:
+        raise ValueError(
+            f"fmin={fmin} Hz has a period longer than frame_length={frame_length}; "
+            f"raise fmin above {sample_rate / (frame_length - 1):.1f} Hz or use a "
+            "longer frame"
+        )
+    min_period = max(1, int(math.floor(sample_rate / fmax)))
+    max_period = min(int(math.ceil(sample_rate / fmin)), frame_length - 1)
+    if max_period - min_period < 2:
+        raise ValueError(
+            f"yin needs a wider pitch range than fmin={fmin} fmax={fmax} Hz "
+            f"(at least 3 candidate periods at sample_rate={sample_rate})"
+        )
+    return min_period, max_period
+
+
+def _yin_chunks(signal: Tensor, frame_length: int, hop_length: int, n_frames: int,
+                min_period: int, max_period: int, threshold: float
+                ) -> tuple[Tensor, Tensor, Tensor]:
+    """``_yin_frames`` over runs of frames, concatenated: trough index, voicing, window."""
+    # On CPU, runs of frames whose (frames x lags) intermediates stay near L2 size beat one
+    # pass over a long signal (and much shorter runs); a GPU wants everything in one launch.
+    chunk = n_frames
+    if signal.device.type == "cpu":
+        chunk = max(16, _CPU_CHUNK_ELEMENTS // (signal.shape[0] * (max_period + 1)))
+    constants = _yin_constants(signal.dtype, signal.device, min_period, max_period)
+    parts = [
+        _yin_frames(
+            signal[:, start * hop_length : (start + count - 1) * hop_length + frame_length],
+            frame_length,
+            hop_length,
+            count,
+            min_period,
+            max_period,
+            threshold,
+            constants,
+        )
+        for start in range(0, n_frames, chunk)
+        for count in [min(chunk, n_frames - start)]
+    ]
+    return tuple(torch.cat(part, dim=1) for part in zip(*parts, strict=True))
+
+
 def yin(
     waveform: Tensor,
     sample_rate: int,
@@ -152,50 +203,14 @@ def yin(
     Returns:
         ``f0_hz`` of shape ``(..., frames)``, or ``(f0_hz, voiced)`` with ``return_voicing``.
     """
-    if not 0 < fmin < fmax <= sample_rate / 2:
-        raise ValueError(
-            f"yin needs 0 < fmin < fmax <= sample_rate/2, got fmin={fmin} "
-            f"fmax={fmax} sample_rate={sample_rate}"
-        )
-    if sample_rate / fmin >= frame_length - 1:
-        raise ValueError(
-            f"fmin={fmin} Hz has a period longer than frame_length={frame_length}; "
-            f"raise fmin above {sample_rate / (frame_length - 1):.1f} Hz or use a "
-            "longer frame"
-        )
-    min_period = max(1, int(math.floor(sample_rate / fmax)))
-    max_period = min(int(math.ceil(sample_rate / fmin)), frame_length - 1)
-    if max_period - min_period < 2:
-        raise ValueError(
-            f"yin needs a wider pitch range than fmin={fmin} fmax={fmax} Hz "
-            f"(at least 3 candidate periods at sample_rate={sample_rate})"
-        )
+    min_period, max_period = _period_range(sample_rate, frame_length, fmin, fmax)
 
     batch_shape = waveform.shape[:-1]
     signal = _as_dsp_dtype(waveform.reshape(-1, waveform.shape[-1]))
     signal = F.pad(signal, (frame_length // 2, frame_length // 2))
     n_frames = 1 + (signal.shape[-1] - frame_length) // hop_length
-    # On CPU, runs of frames whose (frames x lags) intermediates stay near L2 size beat one
-    # pass over a long signal (and much shorter runs); a GPU wants everything in one launch.
-    chunk = n_frames
-    if signal.device.type == "cpu":
-        chunk = max(16, _CPU_CHUNK_ELEMENTS // (signal.shape[0] * (max_period + 1)))
-    constants = _yin_constants(signal.dtype, signal.device, min_period, max_period)
-    parts = [
-        _yin_frames(
-            signal[:, start * hop_length : (start + count - 1) * hop_length + frame_length],
-            frame_length,
-            hop_length,
-            count,
-            min_period,
-            max_period,
-            threshold,
-            constants,
-        )
-        for start in range(0, n_frames, chunk)
-        for count in [min(chunk, n_frames - start)]
-    ]
-    index, voiced, window = (torch.cat(part, dim=1) for part in zip(*parts, strict=True))
+    index, voiced, window = _yin_chunks(signal, frame_length, hop_length, n_frames,
+                                        min_period, max_period, threshold)
     index, voiced = index[..., 0], voiced[..., 0] > 0
     period = min_period + index + _parabolic_shift(window, index, max_period - min_period)
     f0_hz = (sample_rate / period).reshape(*batch_shape, n_frames)

@@ -6,10 +6,8 @@ import torch
 
 from avbench.evaluators.pitch import pop_counts
 from avbench.metrics.quality import pitch_metrics
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 
 
 class CleanStemPitch:

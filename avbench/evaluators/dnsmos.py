@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from avbench.evaluators.instruments import OUTPUT_PATH, instrument
 from avbench.models.dnsmos import DNSMOS
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 
 
 class DnsMos:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from avbench.models.pretrained import WeightsUnavailable
-from avbench.phases.context import RunContext
+from avbench.run_types import RunContext
 from avbench.runtime import resolve_cache_dir
 
 log = logging.getLogger(__name__)

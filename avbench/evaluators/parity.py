@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 
 from avbench import console
-from avbench.phases.build import reference_builder
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
+from avbench.evaluators import parity_reference as parity
 from avbench.pipelines.base import Pipeline
-from avbench.tasks import parity
+from avbench.run_types import Measurement, RunContext, RunInput
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +34,7 @@ class Parity:
         console.phase(5, "parity", f"stage outputs vs the fp32 eager reference "
                       f"(thresholds of precision={cfg.precision.name})")
         reference, hit = parity.reference_outputs(cfg, run_input.audio, ctx.device,
-                                                  ctx.backend_cache, reference_builder(ctx), pipe)
+                                                  ctx.backend_cache, ctx.reference_builder(), pipe)
         values, failures = parity.check(pipe, measured.output.state, reference,
                                         cfg.precision.parity)
         ctx.set_tags({"parity.pass": str(not failures).lower(),

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from avbench.evaluators.references import references
 from avbench.metrics.quality import pitch_metrics
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 
 COUNTS = ("pitch_frames_voiced", "pitch_frames_both_voiced")
 

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 
 from avbench.audio.io import load_audio
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import RunContext, RunInput
 
 SYNTHETIC_LABELS = "synthetic score (exact)"
 

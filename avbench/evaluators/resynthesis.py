@@ -8,10 +8,8 @@ import numpy as np
 import torch
 
 from avbench.evaluators.references import references
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 
 _DB_PER_NEPER = 20.0 / math.log(10.0)
 

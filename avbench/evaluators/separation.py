@@ -6,10 +6,8 @@ import numpy as np
 import torch
 
 from avbench.evaluators.references import references
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 
 
 def si_sdr_db(estimate: np.ndarray | torch.Tensor, reference: np.ndarray) -> float:

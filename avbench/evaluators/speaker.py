@@ -7,10 +7,8 @@ import numpy as np
 from avbench.evaluators.instruments import OUTPUT_PATH, instrument
 from avbench.evaluators.references import references
 from avbench.models.speaker_encoder import VoiceEmbedder, similarity
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 
 
 class SpeakerSimilarity:

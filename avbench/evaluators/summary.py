@@ -1,8 +1,8 @@
-"""Console lines for the quality figures, each with its grading (see phases.evaluate.grading)."""
+"""Console lines for the quality figures, each with its grading (see evaluators.grading)."""
 
 from __future__ import annotations
 
-from avbench.phases.evaluate import GRADED, GRADING_TAG
+from avbench.evaluators.grading import GRADED, GRADING_TAG
 
 
 def _suffix(tags: dict[str, str], metric: str) -> str:

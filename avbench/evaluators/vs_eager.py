@@ -4,13 +4,10 @@ run's pipeline, for a speed-up that the machine's slow periods hit alike."""
 from __future__ import annotations
 
 from avbench import console
-from avbench.phases.build import reference_builder
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
+from avbench.evaluators import parity_reference as parity
+from avbench.evaluators.side_by_side import side_by_side
 from avbench.pipelines.base import Pipeline
-from avbench.tasks import parity
-from avbench.tasks.side_by_side import side_by_side
+from avbench.run_types import Measurement, RunContext, RunInput
 
 
 class VsEager:
@@ -29,4 +26,4 @@ class VsEager:
             return {}
         console.print_line(f"      vs eager  {pairs} interleaved pair(s) with the fp32 eager "
                            "reference")
-        return side_by_side(pipe, reference_builder(ctx), run_input.audio, pairs).metrics()
+        return side_by_side(pipe, ctx.reference_builder(), run_input.audio, pairs).metrics()

@@ -22,10 +22,8 @@ import numpy as np
 
 from avbench.load.work import Work
 from avbench.metrics.perf import RequestRecord
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 from avbench.runtime import ConfigError
 from avbench.serve.audio import wav_seconds
 

@@ -14,28 +14,9 @@ from omegaconf import DictConfig
 from avbench.load.loadgen import LoadGenResult, LoadGenSettings, run_test
 from avbench.load.work import Work, in_process
 from avbench.metrics.perf import RequestRecord, load_metrics
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement, Scenario
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 from avbench.runtime import ConfigError
-
-
-def load_scenario(name: str) -> Scenario:
-    if name in ("single_stream", "offline", "server"):
-        return LoadGenScenario(name)
-    if name == "concurrency":
-        return ConcurrencySweep()
-    if name == "streaming":
-        from avbench.load.streaming import RealTimeStreaming
-
-        return RealTimeStreaming()
-    if name == "http":
-        from avbench.load.http import HttpScenario
-
-        return HttpScenario()
-    raise ConfigError(f"unknown scenario {name!r}; valid: repeats, single_stream, offline, "
-                      "server, concurrency, streaming, http")
 
 
 def text_work(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Work:

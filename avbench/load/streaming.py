@@ -18,10 +18,8 @@ import time
 import numpy as np
 
 from avbench.metrics.perf import percentile_metrics
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput
 from avbench.runtime import ConfigError
 
 

@@ -23,6 +23,27 @@ def _as_numpy(values: Any, dtype: type) -> np.ndarray:
     return array
 
 
+def _aligned_tracks(f0_est_hz: Any, voiced_est: Any, f0_ref_hz: Any, voiced_ref: Any,
+                    max_length_mismatch: int) -> tuple[np.ndarray, ...]:
+    """The four tracks as numpy arrays, cut to a common length (see ``pitch_metrics``)."""
+    f0_est = _as_numpy(f0_est_hz, np.float64)
+    f0_ref = _as_numpy(f0_ref_hz, np.float64)
+    est_on = _as_numpy(voiced_est, np.bool_)
+    ref_on = _as_numpy(voiced_ref, np.bool_)
+    if len(f0_est) != len(est_on) or len(f0_ref) != len(ref_on):
+        raise ValueError(
+            f"F0 and voicing lengths differ: estimate {len(f0_est)} vs {len(est_on)}, "
+            f"reference {len(f0_ref)} vs {len(ref_on)}"
+        )
+    if abs(len(f0_est) - len(f0_ref)) > max_length_mismatch:
+        raise ValueError(
+            f"estimate has {len(f0_est)} frames but reference has {len(f0_ref)}; use the same "
+            "sample rate and hop length as the labels"
+        )
+    frames = min(len(f0_est), len(f0_ref))
+    return f0_est[:frames], est_on[:frames], f0_ref[:frames], ref_on[:frames]
+
+
 def pitch_metrics(
     f0_est_hz: Any, voiced_est: Any, f0_ref_hz: Any, voiced_ref: Any, max_length_mismatch: int = 2
 ) -> dict[str, float]:
@@ -45,28 +66,9 @@ def pitch_metrics(
         A ratio whose denominator is 0 (no voiced frames in both, no reference-voiced frames,
         no reference-unvoiced frames) is ``nan``: undefined, not perfect and not zero.
     """
-    f0_est = _as_numpy(f0_est_hz, np.float64)
-    f0_ref = _as_numpy(f0_ref_hz, np.float64)
-    est_on = _as_numpy(voiced_est, np.bool_)
-    ref_on = _as_numpy(voiced_ref, np.bool_)
-    if len(f0_est) != len(est_on) or len(f0_ref) != len(ref_on):
-        raise ValueError(
-            f"F0 and voicing lengths differ: estimate {len(f0_est)} vs {len(est_on)}, "
-            f"reference {len(f0_ref)} vs {len(ref_on)}"
-        )
-    if abs(len(f0_est) - len(f0_ref)) > max_length_mismatch:
-        raise ValueError(
-            f"estimate has {len(f0_est)} frames but reference has {len(f0_ref)}; use the same "
-            "sample rate and hop length as the labels"
-        )
-    frames = min(len(f0_est), len(f0_ref))
-    f0_est, est_on, f0_ref, ref_on = (
-        f0_est[:frames],
-        est_on[:frames],
-        f0_ref[:frames],
-        ref_on[:frames],
-    )
-
+    f0_est, est_on, f0_ref, ref_on = _aligned_tracks(f0_est_hz, voiced_est, f0_ref_hz,
+                                                     voiced_ref, max_length_mismatch)
+    frames = len(f0_est)
     both = est_on & ref_on
     n_ref_voiced = int(ref_on.sum())
     n_ref_unvoiced = frames - n_ref_voiced

@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from avbench.errors import UserError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(UserError, ValueError):
     """A checkpoint is missing, unreadable, or does not match the model."""
 
 
@@ -69,12 +71,29 @@ def _first_mismatch(name: str, expected: Mapping[str, torch.Tensor], found: Mapp
     return None
 
 
+_RENAMES = ((".weight_g", ".parametrizations.weight.original0"),
+            (".weight_v", ".parametrizations.weight.original1"))
+
+
+def official_to_ours(checkpoint: Mapping[str, object]) -> dict[str, torch.Tensor]:
+    """Our state dict from an official checkpoint (``{"generator": ...}`` or the bare dict)."""
+    state = checkpoint.get("generator", checkpoint)
+    if not isinstance(state, Mapping):
+        raise CheckpointError("HiFi-GAN checkpoint has no 'generator' state dict")
+    renamed: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for old, new in _RENAMES:
+            if key.endswith(old):
+                key = key[: -len(old)] + new
+                break
+        renamed[key] = value
+    return renamed
+
+
 def _from_official_layout(states: object) -> object:
     """``{"vocoder": ...}`` from an official HiFi-GAN generator checkpoint; else unchanged."""
     if isinstance(states, Mapping) and isinstance(states.get("generator"), Mapping) and any(
             str(key).endswith(".weight_v") for key in states["generator"]):
-        from avbench.models.hifigan_pretrained import official_to_ours
-
         return {"vocoder": official_to_ours(states)}
     return states
 

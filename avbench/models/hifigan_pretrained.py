@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avbench.dsp.modules import LogMel
-from avbench.models.checkpoint import CheckpointError
+from avbench.models.checkpoint import CheckpointError, official_to_ours
 from avbench.models.pretrained import WEIGHTS, converted
 from avbench.models.vocoder import HiFiGANGenerator, hifigan_config
 
@@ -33,25 +33,6 @@ HOP_LENGTH = 256
 N_MELS = 80
 F_MAX_HZ = 8000.0
 LOG_FLOOR = 1e-5
-
-_RENAMES = ((".weight_g", ".parametrizations.weight.original0"),
-            (".weight_v", ".parametrizations.weight.original1"))
-
-
-def official_to_ours(checkpoint: Mapping[str, object]) -> dict[str, Tensor]:
-    """Our state dict from an official checkpoint (``{"generator": ...}`` or the bare dict)."""
-    state = checkpoint.get("generator", checkpoint)
-    if not isinstance(state, Mapping):
-        raise CheckpointError("HiFi-GAN checkpoint has no 'generator' state dict")
-    renamed: dict[str, Tensor] = {}
-    for key, value in state.items():
-        for old, new in _RENAMES:
-            if key.endswith(old):
-                key = key[: -len(old)] + new
-                break
-        renamed[key] = value
-    return renamed
-
 
 def load_official(generator: HiFiGANGenerator, state: Mapping[str, Tensor]) -> None:
     """Load a converted state strictly into a weight-normed generator, naming any mismatch."""

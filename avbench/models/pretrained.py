@@ -177,24 +177,3 @@ def converted(key: str, sources: tuple[str, ...], convert: Callable[..., dict[st
     _atomic_write(target, lambda tmp: torch.save(state, tmp))
     _atomic_write(sidecar, lambda tmp: tmp.write_text(sha256_of(target) + "\n"))
     return state
-
-
-def fetch_all(cache_dir: str | os.PathLike[str]) -> list[str]:
-    """Fetch, verify and convert every pinned weight file (``make weights``); their tags."""
-    from avbench.models import fcpe, hifigan_pretrained, spleeter
-    from avbench.models.dnsmos import DNSMOS
-    from avbench.models.speaker_encoder import VoiceEmbedder
-
-    return [spleeter.load_pretrained(spleeter.SpleeterSeparator(), cache_dir),
-            hifigan_pretrained.load_pretrained(
-                hifigan_pretrained.HiFiGANGenerator(hifigan_pretrained.hifigan_config("v1")),
-                cache_dir),
-            fcpe.load_pretrained(fcpe.FCPE(), cache_dir),
-            VoiceEmbedder(cache_dir).tag, DNSMOS(cache_dir).tag]
-
-
-if __name__ == "__main__":
-    from avbench.runtime import resolve_cache_dir
-
-    for tag in fetch_all(resolve_cache_dir(sys.argv[1] if len(sys.argv) > 1 else None)):
-        print(tag)

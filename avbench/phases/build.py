@@ -15,8 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from avbench import console
 from avbench.audio.synth import write_voice_profiles
-from avbench.phases.context import RunContext
 from avbench.pipelines.base import Pipeline
+from avbench.run_types import RunContext
 from avbench.runtime import ConfigError, resolve_cache_dir
 
 
@@ -28,6 +28,7 @@ def build(ctx: RunContext) -> Pipeline:
     start = time.perf_counter()
     pipe = build_pipeline(cfg, ctx.device, ctx.dtype, ctx.kernel, ctx.cache_dir)
     ctx.metrics["cold.model_s"] = time.perf_counter() - start
+    ctx.build_reference = reference_builder(ctx)
     # model.weights.<component> = pretrained:<package>/<file> | seeded (what grading reads)
     sources = pipe.describe().get("weights", {}) | getattr(pipe, "weight_sources", {})
     ctx.set_tags({f"model.weights.{component}": tag for component, tag in sources.items()})

@@ -1,11 +1,9 @@
-"""What the phases of one run share: the config, the logger and the resolved runtime."""
+"""Phase 0, context: resolve the run's device, dtype, kernel and caches (``RunContext``)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from omegaconf import DictConfig
@@ -13,6 +11,7 @@ from omegaconf import DictConfig
 from avbench.measure.allocator import retain_freed_memory
 from avbench.measure.openmp import idle_spin_tags
 from avbench.measure.threads import apply_threads
+from avbench.run_types import RunContext
 from avbench.runtime import (
     native_cpu_precision,
     profile_matches,
@@ -23,28 +22,6 @@ from avbench.runtime import (
 from avbench.tracking import RunLogger
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunContext:
-    """One run's settings as the phases see them; ``metrics`` collects every phase's figures."""
-
-    cfg: DictConfig
-    logger: RunLogger
-    out_dir: Path
-    name: str
-    device: torch.device
-    dtype: torch.dtype
-    kernel: str
-    cache_dir: Path  # assets: songs, voice profiles, weights
-    backend_cache: Path  # exported graphs, engines, parity references
-    metrics: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    parity_failures: list[str] | None = None  # None: not checked
-
-    def set_tags(self, tags: dict[str, Any]) -> None:
-        self.tags.update({str(k): str(v) for k, v in tags.items()})
-        self.logger.set_tags(tags)
 
 
 def open_run(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str,

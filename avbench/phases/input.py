@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 
 from avbench import console
 from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate
 from avbench.audio.texts import encode_text, load_texts
-from avbench.phases.context import RunContext
+from avbench.run_types import RunContext, RunInput
 from avbench.runtime import resolve_cache_dir
 
 
-@dataclass
-class RunInput:
-    """The input on the run's device, its length, and the synthetic song it came from
-    (stems and F0 labels), if any. A text pipeline's input is its first utterance as UTF-8
-    bytes (``audio.texts.encode_text``), ``texts`` all of them, and ``duration_s`` 0 (the
-    length of speech is known once it is synthesised)."""
+def audio_label(cfg: DictConfig) -> str:
+    """The file's stem, or the synthetic song's real duration (``audio=1s
+    audio.duration_s=4`` is ``4s``), never the name of the audio option."""
+    return Path(cfg.audio.path).stem if cfg.audio.path else f"{float(cfg.audio.duration_s):g}s"
 
-    audio: torch.Tensor
-    duration_s: float
-    song: TestSong | None = None
-    texts: list[str] | None = None
+
+def input_label(cfg: DictConfig) -> str:
+    """The text corpus (or file stem) of a TTS run, else ``audio_label``."""
+    if cfg.pipeline.input == "text":
+        return Path(cfg.text.path).stem if cfg.text.path else cfg.text.name
+    return audio_label(cfg)
 
 
 def load_input(ctx: RunContext) -> RunInput:

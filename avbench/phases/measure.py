@@ -8,37 +8,16 @@ repeats; load shapes (LoadGen, closed-loop concurrency, streaming) are further s
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
-from avbench.measure.timer import StageTimes
+from avbench.load.registry import load_scenario
 from avbench.metrics.perf import perf_metrics
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.pipelines.base import Pipeline, PipelineOutput
-from avbench.tasks.timing import time_pipeline
-
-
-@dataclass
-class Measurement:
-    """What a scenario measured: figures, per-repeat series, the last output to evaluate."""
-
-    metrics: dict[str, float]
-    output: PipelineOutput | None = None
-    times: StageTimes | None = None
-    series: dict[str, list[float]] = field(default_factory=dict)
-    artifacts: list[Path] = field(default_factory=list)  # e.g. LoadGen's logs
-    lines: list[tuple[str, str]] = field(default_factory=list)  # console summary of a load run
-
-
-class Scenario(Protocol):
-    name: str
-
-    def run(self, ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> Measurement: ...
+from avbench.phases.timing import time_pipeline
+from avbench.pipelines.base import Pipeline
+from avbench.run_types import Measurement, RunContext, RunInput, Scenario
 
 
 class OfflineRepeats:
@@ -72,8 +51,6 @@ def scenario_for(ctx: RunContext) -> Scenario:
     """The run's scenario: ``scenario=repeats`` (the default) or a load scenario."""
     if ctx.cfg.scenario.name == "repeats":
         return OfflineRepeats()
-    from avbench.load.scenarios import load_scenario
-
     return load_scenario(ctx.cfg.scenario.name)
 
 

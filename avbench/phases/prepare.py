@@ -6,10 +6,8 @@ from omegaconf import DictConfig
 
 from avbench import backends
 from avbench.backends import BackendReport
-from avbench.backends.export import FrameRange
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.pipelines.base import Pipeline
+from avbench.pipelines.base import FrameRange, Pipeline
+from avbench.run_types import RunContext, RunInput
 
 
 def prepare(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> BackendReport:

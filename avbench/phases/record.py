@@ -7,14 +7,12 @@ from typing import Any
 
 from avbench import console
 from avbench.backends import BackendReport
+from avbench.evaluators import parity_reference as parity
 from avbench.evaluators.summary import quality_lines
-from avbench.phases.context import RunContext
-from avbench.phases.input import RunInput
-from avbench.phases.measure import Measurement
+from avbench.phases.artifacts import write_artifacts, write_json
+from avbench.phases.summary import run_summary
 from avbench.pipelines.base import Pipeline
-from avbench.tasks import parity
-from avbench.tasks.artifacts import write_artifacts, write_json
-from avbench.tasks.run_summary import run_summary
+from avbench.run_types import Measurement, RunContext, RunInput
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,19 @@ State = dict[str, Any]
 TOTAL = "total"
 
 
+@dataclass(frozen=True)
+class FrameRange:
+    """Frame counts an engine must accept (a backend's profile; a pipeline may give its own): smallest, the one to tune for, largest."""
+
+    min: int
+    opt: int
+    max: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min <= self.opt <= self.max:
+            raise ValueError(f"need 1 <= min <= opt <= max frames, got {self}")
+
+
 @dataclass
 class Component:
     """A neural part of a stage: its module, example inputs and their names.

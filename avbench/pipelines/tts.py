@@ -21,10 +21,9 @@ from torch import nn
 
 from avbench.audio.frontend import G2P
 from avbench.audio.texts import decode_text
-from avbench.backends.export import FrameRange
 from avbench.models import HiFiGANGenerator, hifigan_config, hifigan_pretrained
 from avbench.models.acoustic import DurationPredictor, MelDecoder, TextEncoder, regulate_length
-from avbench.pipelines.base import Component, Pipeline, Stage, State
+from avbench.pipelines.base import Component, FrameRange, Pipeline, Stage, State
 
 OPT_FRAMES_PER_PHONEME = 8  # engine profiles: mel frames per phoneme to tune for
 

@@ -2,7 +2,7 @@
 identity in the store (cell key), its placement, resume and retries.
 
 The launching process hands the job its sweep through ``hydra.job.env_set`` (see
-tracking/callbacks.py), which every launcher forwards inside the job's config.
+sweeps/callbacks.py), which every launcher forwards inside the job's config.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _placed_cell(cfg: DictConfig, job: SweepJob, placement_tags: dict[str, str],
     key = cell_key(digest, fingerprint()["hardware_key"], cfg.sweep.replica)
     tags = job.tags(digest, key, cfg.sweep.replica) | placement_tags
     if cfg.sweep.resume and cfg.tracking.enabled:
-        from avbench.tracking.sweep_store import reuse_finished
+        from avbench.sweeps.store import reuse_finished
 
         reused = reuse_finished(resolve_tracking_uri(cfg.tracking.uri),
                                 cfg.tracking.experiment, job.parent_run_id, tags)

@@ -1,258 +1,31 @@
-"""Task dispatch: every job goes through ``run``, which never raises out.
+"""The tasks, one module each: ``task=<name>`` runs ``avbench.tasks.<name>``.
 
-A failure is logged as a FAILED run with its error and recorded in the
-journal, so a sweep goes on and the process exits non-zero at the end.
+A task module defines ``run_name(cfg) -> str`` and ``execute(cfg, logger, out_dir, name) ->
+metrics`` (raising a ``UserError`` on bad input); optionally ``TRACKED = False`` (no MLflow
+run) and ``TASK_OPTIONS`` (the ``task.*`` keys it reads). ``avbench.runner`` runs it as
+one tracked job. ``TASKS`` is the registry ``--help`` and the docs list.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
-import re
-import sys
-from pathlib import Path
 from types import ModuleType
-from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from avbench.runtime import ConfigError
 
-from avbench import journal
-from avbench.journal import FAILED, FINISHED, KILLED, RunResult
-
-log = logging.getLogger(__name__)
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Errors whose message is the whole story: one line on stderr, no traceback."""
-    from avbench.audio.io import AudioInputError
-    from avbench.audio.synth import VoiceProfileError
-    from avbench.audio.texts import TextInputError
-    from avbench.models.checkpoint import CheckpointError
-    from avbench.runtime import ConfigError
-    from avbench.tasks.parity import ParityError
-    from avbench.tracking.mlflow_logger import TrackingError
-
-    return (AudioInputError, VoiceProfileError, CheckpointError, ConfigError, TrackingError,
-            ParityError, TextInputError)
+TASKS: dict[str, str] = {
+    "pipeline": "time every stage of a voice pipeline, check its output, log it (default)",
+    "kernels": "micro-benchmark the DSP kernels (STFT, log-mel, F0) per implementation",
+    "compare": "regression gate between two runs or sweeps (baseline=, candidate=)",
+    "report": "markdown report with plots of a sweep (sweep.id=, default: the latest)",
+    "doctor": "check the machine: devices, backends, store, timing noise",
+    "serve": "serve the pipeline as an OpenAI-compatible speech endpoint on loopback",
+    "data": "time a training-input pipeline: corpus, feature cache, loaders, train step",
+}
 
 
 def task_module(name: str) -> ModuleType:
-    """The module of ``task=<name>``: it defines ``run_name(cfg)`` and
-    ``execute(cfg, logger, out_dir, name) -> metrics`` (raising on bad input)."""
+    """The module of ``task=<name>``."""
+    if name not in TASKS:
+        raise ConfigError(f"task={name} does not exist; choose one of {', '.join(TASKS)}")
     return importlib.import_module(f"avbench.tasks.{name}")
-
-
-def hydra_runtime() -> dict[str, Any]:
-    """Group choices, overrides and output dir of the current Hydra job (empty outside one)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return {"choices": {}, "overrides": [], "output_dir": None, "log_file": None}
-    hydra_cfg = HydraConfig.get()
-    output_dir = Path(hydra_cfg.runtime.output_dir)
-    return {
-        "choices": {k: v for k, v in hydra_cfg.runtime.choices.items()
-                    if v is not None and not k.startswith("hydra")},
-        "overrides": list(hydra_cfg.overrides.task),
-        "output_dir": output_dir,
-        "log_file": output_dir / f"{hydra_cfg.job.name}.log",
-    }
-
-
-def run(cfg: DictConfig) -> RunResult:
-    """Run the configured task as one tracked job (in a sweep: a placed, resumable cell)."""
-    from avbench.sweeps.job import run_cell
-
-    return journal.record(run_cell(
-        cfg, lambda cell_tags, refused=None: _attempt(cfg, cell_tags, refused)))
-
-
-def _attempt(cfg: DictConfig, cell_tags: dict[str, str],
-             refused: Exception | None = None) -> RunResult:
-    """One attempt at the job. Errors end it FAILED (a crash is ``result.crashed``), as does
-    ``refused`` (why the cell could not run here, e.g. its placement); SIGTERM / SIGINT
-    (avbench.interrupt) end it KILLED with the signal as its error, then propagate so that
-    the sweep stops too."""
-    from avbench.interrupt import Interrupted, acknowledge, as_interrupted
-    from avbench.measure.env import fingerprint
-    from avbench.run_dir import name_after_run, remove_if_unused
-    from avbench.tasks.artifacts import write_run_files
-    from avbench.tracking import NullLogger, make_logger
-    from avbench.tracking.liveness import process_tags
-    from avbench.validation import validate
-
-    hydra = hydra_runtime()
-    task = task_module(cfg.task.name)
-    name = task.run_name(cfg)
-    tracked = getattr(task, "TRACKED", True)
-    out_dir = Path(cfg.paths.output_dir)
-    log_file = hydra["log_file"]
-    result = RunResult(name=name, status=FAILED, overrides=hydra["overrides"])
-    logger = None
-    try:
-        logger = TagRecorder(make_logger(cfg.tracking) if tracked else NullLogger(),
-                             result.tags)
-        env = fingerprint()
-        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]) | process_tags()
-                     | cell_tags)
-        result.run_id = logger.run_id
-        out_dir = name_after_run(out_dir, logger.run_id)
-        log_file = out_dir / log_file.name if log_file is not None else None
-        logger.log_params(settings_params(cfg, getattr(task, "TASK_OPTIONS", None)))
-        if refused is not None:
-            raise refused
-        validate(cfg)
-        if tracked:
-            for path in write_run_files(cfg, out_dir, env):
-                logger.log_artifact(path)
-        result.metrics = task.execute(cfg, logger, out_dir, name)
-        result.status = FINISHED
-    except user_errors() as error:
-        result.error = str(error).strip().splitlines()[0]
-        result.exit_code = getattr(error, "exit_code", None)
-        print(f"avbench: error: {result.error}", file=sys.stderr)
-    except Exception as error:
-        result.error = f"{type(error).__name__}: {error}".strip().splitlines()[0]
-        # A user error raised inside Hydra's instantiate arrives wrapped: not a crash.
-        result.crashed = not isinstance(error.__cause__, user_errors())
-        _log_traceback_to_file(f"run {name} failed")
-        print(f"avbench: error: {result.error} (traceback in {log_file})", file=sys.stderr)
-    except (Interrupted, KeyboardInterrupt) as error:
-        acknowledge()
-        result.status = KILLED
-        result.error = str(as_interrupted(error))
-        journal.record(result)
-        raise
-    finally:
-        _close(logger, result, log_file)
-        if not tracked:
-            remove_if_unused(out_dir, log_file)
-    return result
-
-
-def _log_traceback_to_file(message: str) -> None:
-    """The current exception's traceback, to the run's log file only (Hydra's file
-    handler): the console gets one line, the log artifact the detail."""
-    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None,
-                            sys.exc_info())
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
-
-
-class TagRecorder:
-    """A run logger that also keeps the tags set on it (for the sweep's end table)."""
-
-    def __init__(self, logger: Any, tags: dict[str, str]) -> None:
-        self._logger = logger
-        self.tags = tags
-
-    def set_tags(self, tags: Any) -> None:
-        self.tags.update({str(k): str(v) for k, v in tags.items()})
-        self._logger.set_tags(tags)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._logger, name)
-
-
-def _close(logger: Any, result: RunResult, log_file: Path | None) -> None:
-    """End the run with its status and error first (never left RUNNING), then log the run
-    log; a failure of one step does not stop the other."""
-    if logger is None:
-        return
-    try:
-        logger.end(result.status, result.error)
-    except Exception as error:
-        log.warning("could not end the tracking run %s: %s", result.run_id, _first_line(error))
-    try:
-        if log_file is not None and log_file.exists():
-            logger.log_artifact(log_file)
-    except Exception as error:
-        log.warning("could not log the run log %s: %s", log_file, _first_line(error))
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else repr(error)
-
-
-def _run_tags(cfg: DictConfig, env: dict[str, Any], choices: dict[str, str]) -> dict[str, str]:
-    tags = {f"choice.{group}": str(option) for group, option in choices.items()}
-    versions = {f"version.{k}": str(v) for k, v in env["versions"].items() if v}
-    tags |= versions | {
-        "avbench.task": cfg.task.name,
-        "hardware.key": env["hardware_key"],
-        "hardware.cpu_model": env["cpu_model"],
-        "hardware.cpu_cores": str(env["cpu_cores_logical"]),
-        "hardware.gpu_name": env["gpu_name"] or "none",
-        "cuda.version": str(env["cuda_version"]),
-        "git.sha": str(env["git"]["sha"]),
-        "git.dirty": str(env["git"]["dirty"]).lower(),
-        "backend.requested": cfg.backend.name,
-        "precision": cfg.precision.name,
-    }
-    return tags | {str(k): str(v) for k, v in cfg.tags.items()}
-
-
-# Top-level inputs of the analysis tasks and the run's tags: logged only when given.
-_INPUTS = ("baseline", "candidate", "sweep", "tags")
-_REFERENCE = re.compile(r"\$\{\.*[\w.\[\]-]+\}")  # ${preset.svc}: a node, not a resolver
-
-
-def _unused_nodes(cfg: DictConfig) -> set[str]:
-    """Top-level config nodes the run's task never reads (not logged as params)."""
-    task = cfg.task.name
-    unused = set()
-    if task != "data":
-        unused |= {"loader", "data"}
-    if task != "serve" and cfg.get("scenario", {}).get("name") != "http":
-        unused.add("serve")
-    if task not in ("pipeline", "serve"):
-        unused |= {"scenario", "text"}
-    elif cfg.pipeline.get("input", "audio") == "text":
-        unused.add("audio")
-    else:
-        unused.add("text")
-    return unused
-
-
-def settings_params(cfg: DictConfig, task_options: tuple[str, ...] | None = None
-                    ) -> dict[str, Any]:
-    """Every setting once, as a dotted key with its resolved value.
-
-    A node that only points at another (``pipeline.settings: ${preset.svc}``) is logged
-    where it is set; empty containers say nothing; ``task.*`` holds the options of every
-    task, so only ``task.name`` and the task's own ``task_options`` are kept (None: all).
-    Group choices are tags (``choice.<group>``), not params.
-    """
-    flat: dict[str, Any] = {}
-
-    def walk(node: DictConfig, prefix: str) -> None:
-        for key in node:
-            path = f"{prefix}{key}"
-            raw = node._get_node(key)._value()  # noqa: SLF001 (unresolved, to spot references)
-            if (isinstance(raw, str) and _REFERENCE.fullmatch(raw)) or OmegaConf.is_missing(
-                    node, key):
-                continue
-            value = node[key]
-            if isinstance(value, DictConfig):
-                walk(value, f"{path}.")
-            elif isinstance(value, ListConfig):
-                if len(value):
-                    flat[path] = OmegaConf.to_container(value, resolve=True)
-            else:
-                flat[path] = value
-
-    walk(cfg, "")
-    unused = _unused_nodes(cfg)
-    flat = {k: v for k, v in flat.items() if k.split(".", 1)[0] not in unused}
-    if cfg.get("scenario", {}).get("name") == "repeats":  # the load settings do not apply
-        flat = {k: v for k, v in flat.items()
-                if not k.startswith("scenario.") or k == "scenario.name"}
-    for key in [k for k in flat if k.split(".", 1)[0] in _INPUTS]:
-        if flat[key] is None:
-            del flat[key]
-    if task_options is not None:
-        keep = {"task.name", *(f"task.{option}" for option in task_options)}
-        flat = {k: v for k, v in flat.items() if not k.startswith("task.") or k in keep}
-    return flat

@@ -27,6 +27,7 @@ from avbench import console
 from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate
 from avbench.dsp import functional as fn
+from avbench.dsp.implementations import FAMILIES, Impl, Settings, f0_impls, spectral_impls
 from avbench.measure.allocator import retain_freed_memory
 from avbench.measure.threads import apply_threads
 from avbench.metrics.quality import pitch_metrics
@@ -37,7 +38,6 @@ from avbench.runtime import (
     resolve_dtype,
     resolve_kernel,
 )
-from avbench.tasks.kernel_impls import FAMILIES, Impl, Settings, f0_impls, spectral_impls
 from avbench.tracking import RunLogger
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ TASK_OPTIONS = ("families", "n_fft", "hop_length", "n_mels", "frame_length", "fm
 
 def run_name(cfg: DictConfig) -> str:
     """e.g. kernels-auto-fp32-30s (the audio part from the resolved duration)."""
-    from avbench.tasks.pipeline import audio_label
+    from avbench.phases.input import audio_label
 
     return cfg.run_name or f"kernels-{cfg.kernel.name}-{cfg.precision.name}-{audio_label(cfg)}"
 

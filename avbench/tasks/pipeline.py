@@ -7,33 +7,17 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from avbench.phases.build import build, build_pipeline
+from avbench.phases.build import build
 from avbench.phases.context import open_run
 from avbench.phases.evaluate import evaluate
-from avbench.phases.input import load_input
+from avbench.phases.input import input_label, load_input
 from avbench.phases.measure import measure, work_stream
-from avbench.phases.prepare import frame_range, prepare
+from avbench.phases.prepare import prepare
 from avbench.phases.record import record, trust_flags
 from avbench.runtime import fp32_math, resolve_device
 from avbench.tracking import RunLogger
 
-__all__ = ["TASK_OPTIONS", "audio_label", "build_pipeline", "execute", "frame_range",
-           "run_name"]
-
 TASK_OPTIONS: tuple[str, ...] = ()  # task.* keys this task reads (the others are not logged)
-
-
-def audio_label(cfg: DictConfig) -> str:
-    """The file's stem, or the synthetic song's real duration (``audio=1s
-    audio.duration_s=4`` is ``4s``), never the name of the audio option."""
-    return Path(cfg.audio.path).stem if cfg.audio.path else f"{float(cfg.audio.duration_s):g}s"
-
-
-def input_label(cfg: DictConfig) -> str:
-    """The text corpus (or file stem) of a TTS run, else ``audio_label``."""
-    if cfg.pipeline.input == "text":
-        return Path(cfg.text.path).stem if cfg.text.path else cfg.text.name
-    return audio_label(cfg)
 
 
 def run_name(cfg: DictConfig) -> str:

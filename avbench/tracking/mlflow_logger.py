@@ -14,6 +14,7 @@ from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from avbench.errors import UserError
 from avbench.interrupt import deferred
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ METRICS_PER_BATCH = 1000
 MIGRATION_LOCK_TIMEOUT_S = 600.0  # a first migration of a fresh store takes seconds
 
 
-class TrackingError(RuntimeError):
+class TrackingError(UserError, RuntimeError):
     """The tracking store cannot be reached or written."""
 
 

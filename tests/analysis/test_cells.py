@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from avbench import journal, tasks
+from avbench import journal, runner
 from avbench.analysis import cells, compare, runs
 from avbench.tasks.pipeline import run_name
 from tests.tasks.test_pipeline_task import compose_run
@@ -18,7 +18,7 @@ STAGES = ("pipeline.stage_ms.short=1.0", "pipeline.stage_ms.medium=2.0",
 def calibration_run(tmp_path: Path, asset_cache: Path, label: str, *overrides: str) -> str:
     """One real calibration run (8 repeats of ~8 ms) in the test's store; its run id."""
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path / label, asset_cache, "pipeline=calibration",
+    result = runner.run(compose_run(tmp_path / label, asset_cache, "pipeline=calibration",
                                    "tracking=mlflow", "bench.min_repeats=8", *STAGES,
                                    "tracking.output_sample_s=0", *overrides))
     journal.JOURNAL.clear()
@@ -80,7 +80,7 @@ def test_compare_task_refuses_mismatched_cells_with_the_difference(
     fp32 = calibration_run(tmp_path, asset_cache, "fp32", "audio=1s")
     longer = calibration_run(tmp_path, asset_cache, "long", "audio=1s", "audio.duration_s=2")
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
+    result = runner.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
                                    "tracking=mlflow", f"baseline={fp32}", f"candidate={longer}"))
     assert not result.ok and journal.exit_code() == 1
     journal.JOURNAL.clear()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from avbench.analysis import bands, compare, plots, report
-from avbench.phases.evaluate import grading
+from avbench.evaluators.grading import grading
 
 SEEDED = "not graded (seeded: separation)"
 

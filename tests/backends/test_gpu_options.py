@@ -100,7 +100,7 @@ def test_eager_and_compile_tag_the_tf32_settings_in_force(name: str) -> None:
     """backend.tf32 for every backend: eager and torch.compile report torch's settings at
     prepare time (the run sets them from precision.tf32 before preparing)."""
     from avbench.backends.base import BackendContext, backend_class
-    from avbench.backends.export import FrameRange
+    from avbench.pipelines.base import FrameRange
     from avbench.runtime import fp32_math
 
     cuda = torch.device("cuda")

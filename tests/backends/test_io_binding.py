@@ -74,8 +74,7 @@ def _gpu_providers() -> list[str]:
                     reason="needs a CUDA GPU and onnxruntime-gpu")
 def test_cuda_sessions_keep_outputs_on_the_gpu_and_seal_tensorrt_engines(tmp_path: Path) -> None:
     from avbench.backends import prepare
-    from avbench.backends.export import FrameRange
-    from avbench.pipelines.base import Pipeline
+    from avbench.pipelines.base import FrameRange, Pipeline
     from tests.backends.test_prepare import backend_cfg
 
     device = torch.device("cuda")

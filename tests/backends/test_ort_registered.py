@@ -123,8 +123,7 @@ def test_a_real_session_that_dropped_its_provider_is_refused(tmp_path: Path) -> 
                     reason="needs a CUDA GPU and onnxruntime-gpu")
 def test_a_cuda_session_reports_torchs_stream_and_no_tf32(tmp_path: Path) -> None:
     from avbench.backends import prepare
-    from avbench.backends.export import FrameRange
-    from avbench.pipelines.base import Pipeline
+    from avbench.pipelines.base import FrameRange, Pipeline
     from tests.backends.test_prepare import backend_cfg
 
     device = torch.device("cuda")

@@ -14,10 +14,10 @@ from torch import nn
 
 from avbench.backends import prepare
 from avbench.backends.base import BackendUnavailable
-from avbench.backends.export import FrameRange, export_onnx
+from avbench.backends.export import export_onnx
 from avbench.backends.onnxruntime import CPU, OPENVINO
 from avbench.config import BackendConfig
-from avbench.pipelines.base import Component, Pipeline
+from avbench.pipelines.base import Component, FrameRange, Pipeline
 from tests.backends.components import tiny_pipeline
 
 FRAMES = FrameRange(8, 24, 64)

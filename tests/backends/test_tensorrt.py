@@ -17,7 +17,7 @@ import onnx
 import pytest
 import torch
 
-from avbench.backends.export import FrameRange, export_onnx, profile_shapes
+from avbench.backends.export import export_onnx, profile_shapes
 from avbench.backends.onnxruntime import tensorrt_ep_profile
 from avbench.backends.tensorrt import (
     PACKAGE_FIX,
@@ -27,6 +27,7 @@ from avbench.backends.tensorrt import (
     trt_version,
     unavailable_reason,
 )
+from avbench.pipelines.base import FrameRange
 from avbench.pipelines.svc import COMPONENTS
 from tests.backends.components import NAMES, svc_components
 

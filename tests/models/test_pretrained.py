@@ -182,7 +182,7 @@ def test_speaker_and_mos_instruments_rank_what_they_should(machine_cache: Path) 
 @pytest.mark.slow
 def test_spleeter_in_float16_stays_finite_and_close(machine_cache: Path) -> None:
     """Squared magnitude estimates overflow float16; the ratio masks are made in float32."""
-    from avbench.tasks.parity import compare
+    from avbench.evaluators.parity_reference import compare
 
     song = generate_song(1.0, 22050, seed=0)
     window = torch.hann_window(spleeter.N_FFT)

@@ -116,8 +116,8 @@ def test_text_file_errors_are_one_clear_line(tmp_path: Path) -> None:
 def test_engine_profiles_span_phonemes_and_mel_frames_not_text_bytes(
         tiny_tts: TTSPipeline) -> None:
     from avbench.backends.export import profile_shapes
-    from avbench.phases.input import RunInput
     from avbench.phases.prepare import frame_range
+    from avbench.run_types import RunInput
 
     text = "The birch canoe slid on the smooth planks."
     phonemes = tiny_tts.tokens(text).shape[-1]

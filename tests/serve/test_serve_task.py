@@ -41,10 +41,10 @@ def test_serve_task_answers_over_http(tmp_path: Path) -> None:
 
 
 def test_serve_task_refuses_an_svc_pipeline(tmp_path: Path) -> None:
-    from avbench import journal, tasks
+    from avbench import journal, runner
     from tests.load.test_scenarios_cli import compose_run
 
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, tmp_path / "cache", "task=serve"))
+    result = runner.run(compose_run(tmp_path, tmp_path / "cache", "task=serve"))
     journal.JOURNAL.clear()
     assert not result.ok and "task=serve serves a text-to-speech pipeline" in result.error

@@ -9,8 +9,8 @@ from mlflow.tracking import MlflowClient
 
 from avbench.journal import LOST
 from avbench.sweeps.plan import Cell, SweepPlan
+from avbench.sweeps.store import core_overlaps, read_cells
 from avbench.sweeps.summary import write_tables
-from avbench.tracking.sweep_store import core_overlaps, read_cells
 
 
 def test_running_and_missing_cells_are_lost_and_ended(mlflow_store: str, tmp_path: Path) -> None:

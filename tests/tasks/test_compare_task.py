@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from avbench import journal, tasks
+from avbench import journal, runner
 from tests.analysis.tiny_sweep import TinySweep
 from tests.conftest import run_cli
 from tests.tasks.test_pipeline_task import compose_run
@@ -49,7 +49,7 @@ def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Pat
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
+    result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={tiny_sweep.sweep_id}",
                                    f"candidate={tiny_sweep.sweep_id}",
                                    "task.gate_unstable=true"))
@@ -72,7 +72,7 @@ def test_user_errors_are_one_line(tiny_sweep: TinySweep, tmp_path: Path, asset_c
     filled = [o.format(sweep=tiny_sweep.sweep_id, run=tiny_sweep.baseline_run_id)
               for o in overrides]
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
+    result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    *filled))
     assert not result.ok and journal.exit_code() == 1
     assert message in result.error
@@ -93,7 +93,7 @@ def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_
     by_precision = {r.data.tags["choice.precision"]: r.info.run_id for r in children
                     if r.data.tags["choice.gpu"] == "cpu"}
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
+    result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={by_precision['fp32']}",
                                    f"candidate={by_precision['bf16']}",
                                    "task.across=[precision]", "task.gate_unstable=true"))
@@ -120,7 +120,7 @@ def unstable_vs_stable(mlflow_store: str, tmp_path: Path, asset_cache: Path) -> 
 def compare_in_process(tmp_path: Path, asset_cache: Path, baseline: str, candidate: str,
                        *overrides: str):
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
+    result = runner.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
                                    "tracking=mlflow", f"baseline={baseline}",
                                    f"candidate={candidate}", *overrides))
     code = journal.exit_code()

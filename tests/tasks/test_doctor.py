@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from avbench import journal, tasks
+from avbench import journal, runner
 from avbench.tasks import doctor
 from tests.tasks.test_pipeline_task import compose_run
 
@@ -58,14 +58,14 @@ def test_doctor_run_passes_or_fails_the_process(tmp_path: Path, asset_cache: Pat
                                                 mlflow_store: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     journal.JOURNAL.clear()
-    ok = tasks.run(compose_run(tmp_path, asset_cache, "task=doctor", "tracking=mlflow",
+    ok = runner.run(compose_run(tmp_path, asset_cache, "task=doctor", "tracking=mlflow",
                                "task.noise_probe_s=1.0"))
     assert ok.ok and ok.metrics["doctor.fail"] == 0 and ok.metrics["doctor.pass"] >= 5
     out = capsys.readouterr().out
     assert "avbench doctor" in out and "timing noise" in out
     if torch.cuda.is_available():
         return
-    failed = tasks.run(compose_run(tmp_path, asset_cache, "task=doctor", "gpu=a100",
+    failed = runner.run(compose_run(tmp_path, asset_cache, "task=doctor", "gpu=a100",
                                    "task.noise_probe_s=0"))
     assert not failed.ok and journal.exit_code() == 1
     assert "1 check(s) failed (gpu profile)" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from avbench import journal, tasks
+from avbench import journal, runner
 from avbench.runtime import triton_available
 from tests.conftest import run_cli
 from tests.tasks.test_pipeline_task import compose_run
@@ -22,7 +22,7 @@ def test_kernels_task_times_every_implementation(tmp_path: Path, asset_cache: Pa
     monkeypatch.chdir(tmp_path)
     journal.JOURNAL.clear()
     kernel = "triton" if triton_available() else "torch"
-    result = tasks.run(compose_run(tmp_path, asset_cache, *QUICK, f"kernel={kernel}",
+    result = runner.run(compose_run(tmp_path, asset_cache, *QUICK, f"kernel={kernel}",
                                    "task.interpret_max_s=0.1"))
     assert result.ok, result.error
     with open(tmp_path / "out" / "kernels.csv") as handle:
@@ -57,7 +57,7 @@ def test_kernels_task_times_every_implementation(tmp_path: Path, asset_cache: Pa
 
 def test_unknown_family_is_a_clear_error(tmp_path: Path, asset_cache: Path) -> None:
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache, "task=kernels", "task.families=[fft]"))
+    result = runner.run(compose_run(tmp_path, asset_cache, "task=kernels", "task.families=[fft]"))
     assert not result.ok and "task.families has ['fft']" in result.error
     journal.JOURNAL.clear()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from avbench.evaluators import parity_reference as parity
 from avbench.phases.build import build_pipeline
-from avbench.tasks import parity
 from tests.tasks.test_pipeline_task import compose_run
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from avbench import journal, tasks
+from avbench import journal, runner
 from avbench.config import register_configs
 from tests.test_config import CONF
 
@@ -27,7 +27,7 @@ def test_run_without_tracking_writes_artifacts(tmp_path: Path, asset_cache: Path
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache))
+    result = runner.run(compose_run(tmp_path, asset_cache))
     assert result.ok and result.run_id is None and journal.exit_code() == 0
     out = tmp_path / "out"
     assert {p.name for p in out.iterdir()} >= {"config.yaml", "environment.json", "output.wav",
@@ -44,7 +44,7 @@ def test_run_without_tracking_writes_artifacts(tmp_path: Path, asset_cache: Path
 def test_failure_is_recorded_not_raised(tmp_path: Path, asset_cache: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache, "gpu=h100"))
+    result = runner.run(compose_run(tmp_path, asset_cache, "gpu=h100"))
     if result.ok:
         pytest.skip("this machine has a CUDA GPU, so gpu=h100 runs")
     assert result.error.startswith("gpu=h100 needs a CUDA GPU")

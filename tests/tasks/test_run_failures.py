@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from avbench import journal, tasks
+from avbench import journal, runner
 from tests.conftest import REPO, run_cli
 from tests.tasks.test_pipeline_task import compose_run
 
@@ -31,7 +31,7 @@ def test_unwritable_artifact_store_still_ends_the_run(mlflow_store: str, tmp_pat
     client = MlflowClient(tracking_uri=mlflow_store)
     client.create_experiment("avbench", artifact_location=f"file://{blocker}/artifacts")
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache, "tracking=mlflow", *CHEAP))
+    result = runner.run(compose_run(tmp_path, asset_cache, "tracking=mlflow", *CHEAP))
     assert not result.ok and result.run_id is not None
     run = client.get_run(result.run_id)
     assert run.info.status == "FAILED"  # not RUNNING: ending came first
@@ -48,7 +48,7 @@ def test_checkpoint_problem_is_the_line_the_user_sees(
     if case == "pickle":
         path.write_bytes(pickle.dumps({"vocoder": {"weight": _Code()}}))
     journal.JOURNAL.clear()
-    result = tasks.run(compose_run(tmp_path, asset_cache, f"pipeline.checkpoint={path}"))
+    result = runner.run(compose_run(tmp_path, asset_cache, f"pipeline.checkpoint={path}"))
     assert not result.ok and words in result.error
     assert "InstantiationException" not in result.error
     err = capsys.readouterr().err

@@ -8,9 +8,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from avbench.journal import FAILED, FINISHED, RunResult
+from avbench.sweeps.parent import close_parent
 from avbench.tracking.logger import resolve_tracking_uri
 from avbench.tracking.mlflow_logger import MlflowLogger, TrackingError, open_client
-from avbench.tracking.parent import close_parent
 
 
 def test_run_records_params_metrics_tags_artifacts(mlflow_store: str, tmp_path: Path) -> None:

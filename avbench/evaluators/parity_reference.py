@@ -33,17 +33,18 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-import avbench
 from avbench.backends.cache import ArtifactCache, file_digest
 from avbench.backends.export import module_digest
+from avbench.errors import UserError
 from avbench.metrics.parity import compare, violations
 from avbench.pipelines.base import Pipeline, State
 from avbench.runtime import fp32_math
+from avbench.version import __version__
 
 log = logging.getLogger(__name__)
 
 
-class ParityError(RuntimeError):
+class ParityError(UserError, RuntimeError):
     """A run beyond its precision's parity thresholds with backend.parity.enforce=true."""
 
 
@@ -103,7 +104,7 @@ def reference_fields(cfg: DictConfig, audio: torch.Tensor, device: torch.device,
         "pipeline": pipeline,
         "preset": OmegaConf.to_container(cfg.preset, resolve=True),
         "checkpoint_sha256": file_digest(Path(checkpoint)) if checkpoint else None,
-        "device": str(device), "torch": torch.__version__, "avbench": avbench.__version__,
+        "device": str(device), "torch": torch.__version__, "avbench": __version__,
         "saved": "every tensor of the final state",  # what an entry holds (stage inputs too)
         "fp32_math": "ieee",  # strict float32 on CUDA too (fp32_math), never TF32
     } | model_fields(pipe)

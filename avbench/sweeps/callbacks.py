@@ -23,11 +23,11 @@ from avbench import journal
 from avbench.console import print_line, print_sweep_summary
 from avbench.interrupt import Interrupted, as_interrupted
 from avbench.sweeps.job import SWEEP_NAME_ENV, SWEEP_PARALLEL_ENV
+from avbench.sweeps.parent import absolute_uri, close_parent, sweep_name
 from avbench.sweeps.plan import SweepPlan, SweepPlanError, plan_sweep
 from avbench.sweeps.summary import write_tables
 from avbench.tracking.liveness import end_dead_runs, process_tags
 from avbench.tracking.logger import PARENT_RUN_ENV, resolve_tracking_uri
-from avbench.tracking.parent import absolute_uri, close_parent, sweep_name
 
 
 @dataclass
@@ -82,8 +82,8 @@ def start_sweep(config: DictConfig) -> None:
     uri = None
     parent_run_id = f"untracked-{uuid.uuid4().hex[:12]}"
     if config.tracking.enabled:
+        from avbench.sweeps.store import open_parent
         from avbench.tracking.mlflow_logger import get_or_create_experiment, open_client
-        from avbench.tracking.sweep_store import open_parent
 
         uri = absolute_uri(resolve_tracking_uri(config.tracking.uri))
         client = open_client(uri)
@@ -147,8 +147,8 @@ def _outcome(sweep: OpenSweep) -> tuple[list[journal.RunResult], list[str]]:
             cell.label, journal.LOST, error="no result reached this process (tracking=none "
             "sees only the basic launcher's jobs: use tracking=mlflow)",
             overrides=list(cell.overrides)) for cell in sweep.plan.cells], []
+    from avbench.sweeps.store import core_overlaps, read_cells
     from avbench.tracking.mlflow_logger import open_client
-    from avbench.tracking.sweep_store import core_overlaps, read_cells
 
     results, children = read_cells(open_client(sweep.uri), sweep.parent_run_id, sweep.plan)
     return results, core_overlaps(children)

@@ -5,7 +5,7 @@ can land on one and not the other. Here the run's pipeline and the fp32 eager
 reference pipeline (the parity gate's: float32, eager PyTorch, the torch DSP
 kernels) take turns, pair after pair, so slow periods hit both alike, and the
 speed-up comes with a bootstrap confidence interval
-(``avbench.analysis.compare.speedup``). The order alternates pair by pair
+(``avbench.measure.stats.speedup``). The order alternates pair by pair
 (ABBA: eager then run, run then eager, ...), so a side that gains from going
 first (or second: caches, clocks, the allocator) gains in half the pairs only.
 ``bench.eager_side_by_side=N`` turns it on with N pairs.
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from avbench import console
-from avbench.analysis.compare import Speedup, speedup
+from avbench.measure.stats import Speedup, speedup
 from avbench.measure.timer import TOTAL
 from avbench.pipelines.base import Pipeline
 

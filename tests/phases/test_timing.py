@@ -10,9 +10,9 @@ import torch
 from omegaconf import OmegaConf
 
 from avbench.config import BenchConfig
+from avbench.phases.timing import time_pipeline
 from avbench.pipelines.base import State
 from avbench.pipelines.calibration import CalibrationPipeline, busy_wait_ms
-from avbench.tasks.timing import time_pipeline
 
 
 class HiddenWork(CalibrationPipeline):
@@ -53,7 +53,7 @@ def test_warm_up_calls_are_recorded() -> None:
 
 def test_the_repeat_cap_is_warned_about_and_tagged(caplog: pytest.LogCaptureFixture,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    with caplog.at_level(logging.WARNING, logger="avbench.tasks.timing"):
+    with caplog.at_level(logging.WARNING, logger="avbench.phases.timing"):
         timed = time_pipeline(CalibrationPipeline({"a": 2.0}), torch.zeros(100),
                               bench(min_time_s=30.0, max_repeats=4))
     assert timed.times.repeats == 4 and timed.tags["bench.capped_by_max_repeats"] == "true"

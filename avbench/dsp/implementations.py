@@ -188,34 +188,51 @@ def f0_impls(s: Settings, vocals: np.ndarray, device: torch.device,
     impls.append(Impl("f0", "torchaudio", detect, seconds, on_label_grid, bytes_moved=traffic,
                       note="detect_pitch_frequency (no voicing)"))
     if librosa_available():
-        import librosa
-
-        def librosa_yin() -> np.ndarray:
-            return librosa.yin(vocals, fmin=s.fmin, fmax=s.fmax, sr=s.sample_rate,
-                               frame_length=s.frame_length, hop_length=s.hop_length,
-                               trough_threshold=s.threshold)
-
-        impls.append(Impl("f0", "librosa_yin", librosa_yin, seconds,
-                          lambda out: (out, np.ones(len(out), dtype=bool)),
-                          bytes_moved=traffic, note="yin (no voicing)"))
-        if pyin_clip is not None:
-            def pyin() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-                return librosa.pyin(pyin_clip, fmin=s.fmin, fmax=s.fmax, sr=s.sample_rate,
-                                    frame_length=s.frame_length, hop_length=s.hop_length)
-
-            impls.append(Impl("f0", "librosa_pyin", pyin, len(pyin_clip) / s.sample_rate,
-                              lambda out: (np.nan_to_num(out[0]), out[1]),
-                              bytes_moved=4.0 * len(pyin_clip), note="pyin (clip)"))
+        impls += _librosa_f0_impls(s, vocals, pyin_clip, seconds, traffic)
     if triton is not None:
-        from kernels_triton.yin import yin as triton_yin
-        from kernels_triton.yin import yin_flops, yin_periods
-
-        interpreted, dtype, clip = triton
-        xt = torch.from_numpy(clip).to(device=device, dtype=dtype)
-        max_period = yin_periods(s.sample_rate, s.frame_length, s.fmin, s.fmax)[1]
-        n = 1 + len(clip) // s.hop_length
-        impls.append(Impl("f0", "triton", lambda: sync(triton_yin(xt, *yin_args)),
-                          len(clip) / s.sample_rate, pair, interpreted=interpreted,
-                          flops=yin_flops(1, n, s.frame_length, max_period),
-                          bytes_moved=xt.element_size() * len(clip) + 5.0 * n, note="YIN"))
+        impls.append(_triton_f0_impl(s, device, triton, yin_args, pair))
     return impls
+
+
+def _librosa_f0_impls(s: Settings, vocals: np.ndarray, pyin_clip: np.ndarray | None,
+                      seconds: float, traffic: float) -> list[Impl]:
+    """librosa's yin on the whole song and pyin on a clip (pyin is slow)."""
+    import librosa
+
+    found: list[Impl] = []
+
+    def librosa_yin() -> np.ndarray:
+        return librosa.yin(vocals, fmin=s.fmin, fmax=s.fmax, sr=s.sample_rate,
+                           frame_length=s.frame_length, hop_length=s.hop_length,
+                           trough_threshold=s.threshold)
+
+    found.append(Impl("f0", "librosa_yin", librosa_yin, seconds,
+                      lambda out: (out, np.ones(len(out), dtype=bool)),
+                      bytes_moved=traffic, note="yin (no voicing)"))
+    if pyin_clip is not None:
+        def pyin() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return librosa.pyin(pyin_clip, fmin=s.fmin, fmax=s.fmax, sr=s.sample_rate,
+                                frame_length=s.frame_length, hop_length=s.hop_length)
+
+        found.append(Impl("f0", "librosa_pyin", pyin, len(pyin_clip) / s.sample_rate,
+                          lambda out: (np.nan_to_num(out[0]), out[1]),
+                          bytes_moved=4.0 * len(pyin_clip), note="pyin (clip)"))
+    return found
+
+
+def _triton_f0_impl(s: Settings, device: torch.device,
+                    triton: tuple[bool, torch.dtype, np.ndarray], yin_args: tuple,
+                    pair: Callable[[Any], tuple[np.ndarray, np.ndarray]]) -> Impl:
+    """The Triton YIN kernel on a clip (the interpreter is slow on CPU)."""
+    from kernels_triton.yin import yin as triton_yin
+    from kernels_triton.yin import yin_flops, yin_periods
+
+    interpreted, dtype, clip = triton
+    xt = torch.from_numpy(clip).to(device=device, dtype=dtype)
+    max_period = yin_periods(s.sample_rate, s.frame_length, s.fmin, s.fmax)[1]
+    n = 1 + len(clip) // s.hop_length
+    sync = _sync(device)
+    return Impl("f0", "triton", lambda: sync(triton_yin(xt, *yin_args)),
+                len(clip) / s.sample_rate, pair, interpreted=interpreted,
+                flops=yin_flops(1, n, s.frame_length, max_period),
+                bytes_moved=xt.element_size() * len(clip) + 5.0 * n, note="YIN")

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
+from avbench.evaluators.side_by_side import side_by_side
 from avbench.pipelines.calibration import CalibrationPipeline
-from avbench.tasks.side_by_side import side_by_side
 
 
 def calibration(net_ms: float) -> CalibrationPipeline:
@@ -74,7 +74,7 @@ def test_needs_two_pairs() -> None:
 ])
 def test_only_fp32_eager_with_torch_kernels_is_the_reference(tmp_path, asset_cache, overrides,
                                                               kernel, reference) -> None:
-    from avbench.tasks import parity
+    from avbench.evaluators import parity_reference as parity
     from tests.tasks.test_pipeline_task import compose_run
 
     cfg = compose_run(tmp_path, asset_cache, *overrides)
