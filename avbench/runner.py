@@ -51,10 +51,9 @@ def run(cfg: DictConfig) -> RunResult:
 
 def _attempt(cfg: DictConfig, cell_tags: dict[str, str],
              refused: Exception | None = None) -> RunResult:
-    """One attempt at the job. Errors end it FAILED (a crash is ``result.crashed``), as does
-    ``refused`` (why the cell could not run here, e.g. its placement); SIGTERM / SIGINT
-    (avbench.interrupt) end it KILLED with the signal as its error, then propagate so that
-    the sweep stops too."""
+    """One attempt at the job. Errors (and ``refused``: why the cell cannot run here) end it
+    FAILED (a crash is ``result.crashed``); SIGTERM / SIGINT (avbench.interrupt) end it KILLED
+    with the signal as its error, then propagate so that the sweep stops too."""
     from avbench.interrupt import Interrupted, acknowledge, as_interrupted
     from avbench.measure.env import fingerprint
     from avbench.phases.artifacts import write_run_files
