@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 # The summary figure of each GPU field: its statistic's name and how it is computed.
 GPU_SUMMARY = {"gpu_util_pct": ("mean", np.mean), "gpu_mem_used_mb": ("max", np.max),
                "gpu_temp_c": ("max", np.max), "gpu_power_w": ("mean", np.mean),
-               "gpu_sm_clock_mhz": ("mean", np.mean), "gpu_throttled": ("fraction", np.mean)}
+               "gpu_sm_clock_mhz": ("mean", np.mean), "gpu_throttled": ("fraction", np.mean),
+               "gpu_process_mem_mb": ("max", np.max)}
 
 
 @dataclass

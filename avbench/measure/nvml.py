@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,20 @@ def _throttled(nvml: Any, call: Callable[..., Any], handle: Any) -> float:
     return float(bool(call(handle) & throttle_mask(nvml)))
 
 
+def process_used_mb(processes: list[Any], pid: int | None = None) -> float:
+    """This process's device memory (MiB) in NVML's list of compute processes. Raises when
+    NVML does not list it (inside a container NVML reports the host's PIDs) or cannot say
+    (``usedGpuMemory`` None, e.g. under Windows' WDDM driver)."""
+    pid = os.getpid() if pid is None else pid
+    used = [p.usedGpuMemory for p in processes if p.pid == pid]
+    if not used:
+        raise LookupError(f"NVML lists no compute process with this pid ({pid}): in a "
+                          "container it reports the host's PIDs")
+    if any(u is None for u in used):
+        raise LookupError("NVML does not report per-process memory here (usedGpuMemory None)")
+    return sum(used) / 2**20
+
+
 @dataclass(frozen=True)
 class Field:
     """One sampled quantity: NVML functions that read it (current first) and how."""
@@ -80,6 +95,10 @@ FIELDS = (
           lambda nvml, call, handle: call(handle) / 1000.0),
     Field("gpu_throttled", ("nvmlDeviceGetCurrentClocksEventReasons",
                             "nvmlDeviceGetCurrentClocksThrottleReasons"), _throttled),
+    # This process's own device memory (the v3 call first; v2 on drivers without it).
+    Field("gpu_process_mem_mb", ("nvmlDeviceGetComputeRunningProcesses",
+                                 "nvmlDeviceGetComputeRunningProcesses_v2"),
+          lambda nvml, call, handle: process_used_mb(call(handle))),
 )
 
 
@@ -160,3 +179,21 @@ class NvmlReader:
             self.nvml.nvmlShutdown()
         except Exception:
             log.debug("nvmlShutdown failed", exc_info=True)
+
+
+def process_memory_mb(index: int) -> tuple[float | None, str]:
+    """``(MiB, "")``: this process's memory on torch's CUDA device ``index`` from NVML's
+    per-process counters, or ``(None, why not)``."""
+    reader, why = NvmlReader.try_open(index)
+    if reader is None:
+        return None, why
+    try:
+        read = reader.readers.get("gpu_process_mem_mb")
+        if read is None:
+            return None, reader.unavailable.get("gpu_process_mem_mb", "not readable")
+        try:
+            return read(), ""
+        except Exception as error:
+            return None, f"{type(error).__name__}: {error}"
+    finally:
+        reader.close()

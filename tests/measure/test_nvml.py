@@ -4,6 +4,7 @@ The errors and constants are nvidia-ml-py's own."""
 
 from __future__ import annotations
 
+import os
 import time
 import types
 
@@ -17,11 +18,17 @@ from avbench.measure.nvml import (
     NvmlConstantMissing,
     NvmlReader,
     cuda_uuid,
+    process_used_mb,
     throttle_mask,
 )
 
 ALL = {"gpu_util_pct", "gpu_mem_used_mb", "gpu_sm_clock_mhz", "gpu_temp_c", "gpu_power_w",
-       "gpu_throttled"}
+       "gpu_throttled", "gpu_process_mem_mb"}
+
+
+def processes(*pairs: tuple[int, int | None]) -> list[types.SimpleNamespace]:
+    """NVML's compute processes as nvidia-ml-py returns them: pid and usedGpuMemory (B)."""
+    return [types.SimpleNamespace(pid=pid, usedGpuMemory=used) for pid, used in pairs]
 
 
 def not_found(*_: object) -> None:
@@ -46,6 +53,10 @@ def binding(**functions: object) -> types.SimpleNamespace:
         "nvmlDeviceGetCurrentClocksEventReasons": lambda h: pynvml.nvmlClocksEventReasonGpuIdle,
         "nvmlDeviceGetCurrentClocksThrottleReasons":
             lambda h: pynvml.nvmlClocksEventReasonSwPowerCap,
+        "nvmlDeviceGetComputeRunningProcesses":
+            lambda h: processes((1, 2**30), (os.getpid(), 700 * 2**20)),
+        "nvmlDeviceGetComputeRunningProcesses_v2":
+            lambda h: processes((os.getpid(), 600 * 2**20)),
         "nvmlShutdown": lambda: None,
     } | functions
     return types.SimpleNamespace(**{n: getattr(pynvml, n) for n in names},
@@ -61,6 +72,22 @@ def test_an_older_driver_falls_back_to_the_deprecated_calls_per_field() -> None:
     assert reading["gpu_temp_c"] == 60.0  # nvmlDeviceGetTemperature
     assert reading["gpu_throttled"] == 1.0  # the deprecated call's SwPowerCap
     assert reading["gpu_mem_used_mb"] == 3072.0 and reader.failures == []
+    assert reading["gpu_process_mem_mb"] == 700.0  # this process only, not pid 1's GiB
+    older = NvmlReader(binding(nvmlDeviceGetComputeRunningProcesses=not_found), handle="gpu0")
+    assert older.read()["gpu_process_mem_mb"] == 600.0  # the _v2 call
+
+
+def test_this_process_is_found_by_pid_or_the_field_says_why() -> None:
+    assert process_used_mb(processes((7, 2**20), (8, 3 * 2**20)), pid=8) == 3.0
+    with pytest.raises(LookupError, match="host's PIDs"):
+        process_used_mb(processes((7, 2**20)), pid=8)
+    with pytest.raises(LookupError, match="usedGpuMemory None"):
+        process_used_mb(processes((8, None)), pid=8)
+    in_container = NvmlReader(binding(nvmlDeviceGetComputeRunningProcesses=lambda h: [],
+                                      nvmlDeviceGetComputeRunningProcesses_v2=lambda h: []),
+                              handle="gpu0")
+    assert "LookupError" in in_container.unavailable["gpu_process_mem_mb"]
+    assert set(in_container.read()) == ALL - {"gpu_process_mem_mb"}
 
 
 def test_the_current_calls_are_used_where_the_driver_has_them() -> None:
