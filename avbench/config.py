@@ -29,6 +29,7 @@ class TaskConfig:
     gate_unstable: bool = False  # true: an unstable side does not make a cell inconclusive
     # task=doctor
     noise_probe_s: float = 4.0  # how long to time fixed work for the machine's noise (0: skip)
+    peaks_s: float = 0.5  # per peak: GEMM per precision and the triad, cached for the roofline
     # task=kernels
     families: list[str] = field(default_factory=lambda: ["stft", "log_mel", "f0"])
     n_fft: int = 1024
@@ -83,11 +84,26 @@ class ParityThresholds:
 
 
 @dataclass
+class QualityThresholds:
+    """Limits of a real-weight stage's output against the fp32 eager reference's, in its
+    field's measures (avbench/evaluators/quality_gate.py; null: not checked)."""
+
+    max_log_mel_db: float | None = None  # vocoder, TTS: mean |log-mel difference|, dB
+    max_mr_stft_db: float | None = None  # vocoder: multi-resolution STFT distance, dB
+    min_si_sdr_db: float | None = None  # separation: SI-SDR of the stem vs the reference's
+    min_si_sdr_change_db: float | None = None  # separation: SI-SDR to the true stem, run - ref
+    max_f0_rmse_cents: float | None = None  # F0: RMSE vs the reference's track, cents
+    min_f0_rpa: float | None = None  # F0: share of frames within 50 cents of the reference's
+
+
+@dataclass
 class PrecisionConfig:
     name: str = "fp32"
     dtype: str = "float32"
     tf32: bool = False  # CUDA: float32 matmuls/convolutions may use TF32 tensor cores
+    quantize: str | None = None  # int8: post-training quantisation (backend=openvino, NNCF)
     parity: ParityThresholds = field(default_factory=ParityThresholds)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
 
 
 @dataclass
@@ -166,21 +182,26 @@ class ScenarioConfig:
     max_queries: int = 200
     min_queries: int = 8
     streaming: bool = False  # TTS: the pipeline yields chunks; TTFA via LoadGen's first token
-    workers: int = 1  # LoadGen scenarios: queries served at once (a server's instances)
+    workers: int = 1  # LoadGen in process: queries served at once (a server's instances)
     target_qps: float = 1.0  # server: Poisson arrival rate
-    latency_bound_ms: float = 2000.0  # server: LoadGen's target latency
-    latency_percentile: float = 0.90  # server: the percentile held to the bound
-    ttfa_bound_ms: float = 1000.0  # server with streaming: LoadGen's TTFT bound
+    latency_bound_ms: float = 2000.0  # server: bound on the whole request's latency
+    latency_percentile: float = 0.90  # server: the percentile held to both bounds
+    ttfa_bound_ms: float = 1000.0  # server with streaming: bound on time to first audio
     find_peak: bool = False  # server: ramp QPS, report the highest within the bound
     peak_max_qps: float = 64.0  # find_peak: give up above this rate
     peak_duration_s: float = 10.0  # find_peak: length of each step
     levels: list[int] = field(default_factory=lambda: [1, 2, 4])  # concurrency: closed loop
-    requests_per_level: int = 16  # concurrency: requests timed per level (after warm-up)
+    requests_per_level: int = 100  # concurrency: requests timed per level (p99 needs 100)
     chunk_s: float = 0.5  # streaming (SVC): seconds of input per chunk
     context_s: float = 0.5  # streaming (SVC): past input each chunk is processed with
     url: str | None = None  # http: the server to drive; null = ours on loopback
     timeout_s: float = 30.0  # http: per request
     driver: str = "single_stream"  # http: which LoadGen scenario drives the server
+    model: str | None = None  # http: the request's model (null: the run's pipeline name)
+    voice: str | None = None  # http: the request's voice (null: the run pipeline's first)
+    response_format: str = "pcm"  # http: mp3 | opus | aac | flac | wav | pcm
+    stream_format: str = "audio"  # http: audio | sse
+    api_key_env: str | None = "OPENAI_API_KEY"  # http: env var with the API key (Bearer)
     paired: int = 0  # http, our server: in-process/HTTP pairs measuring HTTP's overhead
 
 

@@ -40,7 +40,7 @@ def test_every_option_composes(group: str, option: str) -> None:
 
 def test_group_options_are_the_documented_ones() -> None:
     assert options("preset") == ["balanced", "fast", "quality"]
-    assert options("precision") == ["bf16", "fp16", "fp32"]
+    assert options("precision") == ["bf16", "fp16", "fp32", "int8"]
     assert options("audio") == ["10s", "1s", "30s", "5s", "60s"]
     assert set(options("gpu")) == {"auto", "cpu", "a100", "h100", "h200", "l4", "t4",
                                    "rtx3090", "rtx4090"}

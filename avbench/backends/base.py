@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from avbench.backends.cache import ArtifactCache
+from avbench.backends.calibration_set import CalibrationSet
 from avbench.pipelines.base import Component, FrameRange, Pipeline
 from avbench.runtime import ConfigError, resolve_cache_dir, tf32_allowed
 
@@ -31,7 +32,9 @@ AVAILABLE = {
     "compile": "avbench.backends.compile",
     "onnxruntime": "avbench.backends.onnxruntime",
     "tensorrt": "avbench.backends.tensorrt",
+    "openvino": "avbench.backends.openvino",
 }
+QUANTISING = ("openvino",)  # backends that quantise (precision=int8); the others run f32
 
 
 class BackendUnavailable(ConfigError):
@@ -47,6 +50,9 @@ class BackendContext:
     dtype: torch.dtype
     cache: ArtifactCache
     frames: FrameRange  # min / opt / max frame counts of this run's input
+    quantize: str | None = None  # precision=int8: "int8"
+    calibration: CalibrationSet | None = None  # the components' inputs on calibration songs
+    quantizable: frozenset[str] = frozenset()  # components with real weights
     tf32: bool = False  # precision.tf32: float32 math may use TF32 (CUDA)
 
 
@@ -61,6 +67,8 @@ class Prepared:
     cache_hit: bool | None = None  # None: nothing cached (eager, compile)
     providers: tuple[str, ...] = ()
     tf32: bool | None = None  # whether float32 math may use TF32 (None: the backend's default)
+    execution: str | None = None  # kernels and precision that ran, read from the library
+    precision: str | None = None  # what the component computes in (int8, bf16, f32 (why))
 
 
 class Backend:
@@ -76,7 +84,13 @@ class Backend:
         return None
 
     def prepare(self, component: Component) -> Prepared:
-        return Prepared(run=component.module, tf32=self.torch_tf32())
+        execution = None
+        if self.ctx.device.type == "cpu":  # eager: oneDNN's kernels, read by its verbose mode
+            from avbench.backends.execution import onednn_kernels
+
+            execution = onednn_kernels(component.module, component.example_inputs(
+                max(16, self.ctx.frames.min)))
+        return Prepared(run=component.module, execution=execution, tf32=self.torch_tf32())
 
     def after_run(self) -> dict[str, float]:
         """Figures about the run only known after it (read once the run has measured)."""
@@ -103,6 +117,8 @@ class BackendReport:
     cache: dict[str, bool] = field(default_factory=dict)  # component -> hit
     providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tf32: dict[str, bool] = field(default_factory=dict)  # component -> TF32 allowed
+    execution: dict[str, str] = field(default_factory=dict)  # component -> kernels that ran
+    precision: dict[str, str] = field(default_factory=dict)  # component -> precision it ran in
     # The backend's figures known only after the run (torch.compile's compile.*).
     after_run: Callable[[], dict[str, float]] = field(default=dict, repr=False)
 
@@ -117,6 +133,10 @@ class BackendReport:
             self.providers[component] = prepared.providers
         if prepared.tf32 is not None:
             self.tf32[component] = prepared.tf32
+        if prepared.execution:
+            self.execution[component] = prepared.execution
+        if prepared.precision:
+            self.precision[component] = prepared.precision
 
     def fall_back(self, component: str, reason: str) -> None:
         self.effective[component] = "pytorch"
@@ -153,6 +173,8 @@ class BackendReport:
             states = {"on" if on else "off" for on in self.tf32.values()}
             tags["backend.tf32"] = (states.pop() if len(states) == 1 else ",".join(
                 f"{name}={'on' if on else 'off'}" for name, on in self.tf32.items()))
+        tags |= {f"backend.execution.{name}": text for name, text in self.execution.items()}
+        tags |= {f"backend.precision.{name}": text for name, text in self.precision.items()}
         return tags
 
     def metrics(self) -> dict[str, float]:
@@ -168,15 +190,24 @@ def backend_class(name: str) -> type[Backend]:
 
 def prepare(pipeline: Pipeline, backend_cfg: Any, device: torch.device | None = None,
             dtype: torch.dtype = torch.float32, cache_dir: str | Path | None = None,
-            frames: FrameRange | None = None, tf32: bool = False) -> BackendReport:
+            frames: FrameRange | None = None, quantize: str | None = None,
+            calibration: CalibrationSet | None = None,
+            quantizable: frozenset[str] = frozenset(), tf32: bool = False) -> BackendReport:
     """Make every neural component of ``pipeline`` run on the configured backend;
     ``tf32`` (``precision.tf32``): whether its float32 math may use TF32 on CUDA."""
     name = backend_cfg.name
     ctx = BackendContext(cfg=backend_cfg, device=device or pipeline.device, dtype=dtype,
                          cache=ArtifactCache(resolve_cache_dir(str(cache_dir) if cache_dir else None)),
-                         frames=frames or FrameRange(16, 256, 4096), tf32=tf32)
+                         frames=frames or FrameRange(16, 256, 4096), quantize=quantize,
+                         calibration=calibration, quantizable=quantizable, tf32=tf32)
     backend = backend_class(name)(ctx)
     report = BackendReport(requested=name, after_run=backend.after_run)
+    if quantize and name not in QUANTISING:
+        reason = (f"precision={quantize} is quantised by backend={'|'.join(QUANTISING)} only "
+                  f"(NNCF); backend={name} runs the components in float32")
+        log.warning(reason)
+        report.fallback_reason = reason
+        report.precision = dict.fromkeys(pipeline.components, f"f32 (backend={name})")
     reason = backend.unavailable_reason() if pipeline.components else None
     if reason:
         if backend_cfg.strict:

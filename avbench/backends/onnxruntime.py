@@ -12,6 +12,7 @@ time it; see ``ort_gpu`` for those options.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -60,11 +61,12 @@ class OnnxRuntimeBackend(Backend):
                     "a CUDA machine, docs/gpu.md)")
         if conflict := ort_conflict(ort_distributions()):
             return conflict
-        if self.ctx.dtype == torch.bfloat16:
+        if self.ctx.dtype == torch.bfloat16 and not self.openvino_bf16():
             # No bfloat16 kernels for these models on the CPU provider, and no bfloat16
             # element type in the Python I/O binding that keeps CUDA tensors on the GPU.
-            return ("onnxruntime cannot run these models in bfloat16 here; use precision=fp32 "
-                    "or fp16, or backend=pytorch/compile/tensorrt for bf16")
+            return ("onnxruntime cannot run these models in bfloat16 here (on the CPU it needs "
+                    "the OpenVINO provider: pip install -e '.[cpu]'); use precision=fp32 or "
+                    "fp16, or backend=pytorch/compile/openvino/tensorrt for bf16")
         if self.ctx.device.type == "cuda" and (missing := dlpack_missing()):
             return missing
         if not self.providers():
@@ -85,7 +87,18 @@ class OnnxRuntimeBackend(Backend):
             return [p for p in wanted if p in ON_CPU]
         return wanted if any(p not in ON_CPU for p in wanted) else []
 
+    def openvino_bf16(self) -> bool:
+        """bfloat16 on the CPU through the OpenVINO provider: a float32 graph compiled with
+        OpenVINO's bf16 inference precision hint (the CPU provider has no bf16 kernels)."""
+        import onnxruntime
+
+        return (self.ctx.device.type == "cpu" and self.ctx.dtype == torch.bfloat16
+                and OPENVINO in self.ctx.cfg.providers
+                and OPENVINO in onnxruntime.get_available_providers())
+
     def prepare(self, component: Component) -> Prepared:
+        if self.openvino_bf16():
+            return self._prepare_openvino_bf16(component)
         opset = int(self.ctx.cfg.opset)
         fields = onnx_fields(component, self.ctx.dtype, opset)
         path, export_s, hit = cached_onnx(component, self.ctx.cache, fields, opset)
@@ -113,6 +126,22 @@ class OnnxRuntimeBackend(Backend):
         return Prepared(run=runner, export_s=export_s, build_s=build_s,
                         load_s=session_s if engines_hit else 0.0,
                         cache_hit=hit and engines_hit, providers=providers, tf32=tf32)
+
+    def _prepare_openvino_bf16(self, component: Component) -> Prepared:
+        from avbench.backends.openvino import float32_component
+
+        fp32 = float32_component(component)
+        opset = int(self.ctx.cfg.opset)
+        path, export_s, hit = cached_onnx(fp32, self.ctx.cache,
+                                          onnx_fields(fp32, torch.float32, opset), opset)
+        start = time.perf_counter()
+        session = self._session(path, component, None, None)
+        providers = tuple(session.get_providers())
+        precision = ("bf16 (OpenVINO provider's hint; ONNX Runtime does not expose what ran)"
+                     if OPENVINO in providers else "f32 (the OpenVINO provider did not load)")
+        return Prepared(run=CpuRunner(session, self.ctx.dtype), export_s=export_s,
+                        load_s=time.perf_counter() - start, cache_hit=hit,
+                        providers=providers, precision=precision)
 
     def _session(self, path: Path, component: Component, profiles: Any,
                  engine_dir: Path | None) -> Any:
@@ -179,6 +208,10 @@ class OnnxRuntimeBackend(Backend):
         openvino = {"device_type": "CPU", "num_of_threads": str(torch.get_num_threads()),
                     "precision": "ACCURACY", "disable_dynamic_shapes": "True"}
         if self.ctx.device.type == "cpu":
+            if self.openvino_bf16():  # the hint decides; ACCURACY would keep f32
+                del openvino["precision"]
+                openvino["load_config"] = json.dumps(
+                    {"CPU": {"INFERENCE_PRECISION_HINT": "bf16"}})
             return [(p, openvino) if p == OPENVINO else p for p in self.providers()]
         options = gpu_provider_options(self.ctx.device.index or 0,
                                        compute_stream(self.ctx.device), self.ctx.dtype,
@@ -203,16 +236,22 @@ def gpu_provider_options(device_index: int, stream: int, dtype: torch.dtype,
 
 
 class CpuRunner:
-    """Feeds torch CPU tensors as numpy views; wraps the output without a copy."""
+    """Feeds torch CPU tensors as numpy views; wraps the output without a copy. A float32
+    graph run for ``dtype`` bfloat16 (the OpenVINO provider's bf16 hint) takes and gives
+    bfloat16 tensors, cast at its edges."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, dtype: torch.dtype = torch.float32) -> None:
         self.session = session
         self.inputs = [i.name for i in session.get_inputs()]
+        self.cast = dtype if dtype == torch.bfloat16 else None
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.cast is not None:
+            inputs = tuple(x.float() if x.is_floating_point() else x for x in inputs)
         feeds = {name: x.detach().contiguous().numpy()
                  for name, x in zip(self.inputs, inputs, strict=True)}
-        return torch.from_numpy(self.session.run(None, feeds)[0])
+        output = torch.from_numpy(self.session.run(None, feeds)[0])
+        return output if self.cast is None else output.to(self.cast)
 
 
 class BoundRunner:

@@ -1,11 +1,17 @@
-"""The parity gate as an evaluator: stage outputs against the fp32 eager reference."""
+"""The gate as an evaluator: each stage's output against the fp32 eager reference's, judged
+by numeric parity (seeded components, DSP) or by its field's quality measures (real weights;
+avbench/evaluators/quality_gate.py)."""
 
 from __future__ import annotations
 
 import logging
 
+import torch
+
 from avbench import console
 from avbench.evaluators import parity_reference as parity
+from avbench.evaluators import quality_gate
+from avbench.evaluators.references import references
 from avbench.pipelines.base import Pipeline
 from avbench.run_types import Measurement, RunContext, RunInput
 
@@ -35,13 +41,31 @@ class Parity:
                       f"(thresholds of precision={cfg.precision.name})")
         reference, hit = parity.reference_outputs(cfg, run_input.audio, ctx.device,
                                                   ctx.backend_cache, ctx.reference_builder(), pipe)
-        values, failures = parity.check(pipe, measured.output.state, reference,
-                                        cfg.precision.parity)
+        state = measured.output.state
+        alone = parity.isolated_outputs(pipe, state, reference)
+        values, numeric = parity.check_by_stage(pipe, state, reference, cfg.precision.parity,
+                                                alone)
+        gates = quality_gate.stage_gates(pipe, ctx.tags)
+        graded, quality = quality_gate.check(pipe, state | alone, reference,
+                                             cfg.precision.quality, gates,
+                                             _truth(ctx, pipe, run_input, gates))
+        failures = quality_gate.verdict(gates, numeric, quality)
         ctx.set_tags({"parity.pass": str(not failures).lower(),
                       "parity.method": "by_stage" if pipe.parity_by_stage else "chained",
                       "parity.reference_cache": "hit" if hit else "miss",
-                      "parity.failures": "; ".join(failures)[:5000]})
+                      "parity.failures": "; ".join(failures)[:5000]}
+                     | {f"gate.{stage}": gate for stage, gate in gates.items()})
         for failure in failures:
-            log.warning("parity beyond precision=%s thresholds: %s", cfg.precision.name, failure)
+            log.warning("gate beyond precision=%s limits: %s", cfg.precision.name, failure)
         ctx.parity_failures = failures
-        return values
+        return values | graded
+
+
+def _truth(ctx: RunContext, pipe: Pipeline, run_input: RunInput,
+           gates: dict[str, str]) -> dict[str, torch.Tensor]:
+    """The input's true vocal stem, when known and a separation stage is quality-judged."""
+    if not any(gate == quality_gate.QUALITY and pipe.quality_fields.get(stage) == "separation"
+               for stage, gate in gates.items()):
+        return {}
+    known = references(ctx, pipe, run_input)
+    return {} if known is None else {"vocals": torch.from_numpy(known.vocals)}

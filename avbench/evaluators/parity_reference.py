@@ -2,8 +2,8 @@
 
 The reference is the same pipeline and preset built in float32 with eager
 PyTorch and the torch DSP kernels, run once on the same input on the same
-device in strict float32 (no TF32 on CUDA, whatever ``precision.tf32``); its stage outputs are cached (avbench.backends.cache) keyed like the
-exported graphs: the input's hash, the content hash of the run's weights (every
+device in strict float32 (no TF32 on CUDA, whatever ``precision.tf32``); its
+stage outputs are cached (avbench.backends.cache) keyed like the exported graphs: the input's hash, the content hash of the run's weights (every
 component's parameters and buffers, with their dtype), the source of the
 pipeline and of every module it holds (and of the modules those import, within
 their package), the pipeline and preset settings, seed, checkpoint, device and
@@ -158,9 +158,17 @@ def check(pipe: Pipeline, state: State, reference: State,
           thresholds: Any) -> tuple[dict[str, float], list[str]]:
     """``parity.<stage>.<measure>`` (the stage alone, gated) and ``parity.chained.<stage>.
     <measure>`` (as the run produced it) metrics, and the violations, one line per stage."""
-    alone = isolated_outputs(pipe, state, reference)
+    metrics, problems = check_by_stage(pipe, state, reference, thresholds)
+    return metrics, [f"{stage}: {', '.join(found)}" for stage, found in problems.items()]
+
+
+def check_by_stage(pipe: Pipeline, state: State, reference: State, thresholds: Any,
+                   alone: State | None = None) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """The numeric parity metrics (as ``check``) and each failing stage's violations;
+    ``alone``: the stages' isolated outputs when already computed."""
+    alone = isolated_outputs(pipe, state, reference) if alone is None else alone
     metrics: dict[str, float] = {}
-    failures: list[str] = []
+    failures: dict[str, list[str]] = {}
     for stage in pipe.stages:
         for key in stage.outputs:
             if key not in state or key not in reference:
@@ -171,7 +179,6 @@ def check(pipe: Pipeline, state: State, reference: State,
             metrics |= {f"parity.chained.{name}.{m}": v for m, v in chained.items()}
             measures = compare(alone.get(key, state[key]), reference[key], audio=audio)
             metrics |= {f"parity.{name}.{m}": v for m, v in measures.items()}
-            problems = violations(measures, thresholds)
-            if problems:
-                failures.append(f"{stage.name}: {', '.join(problems)}")
+            if problems := violations(measures, thresholds):
+                failures.setdefault(stage.name, []).extend(problems)
     return metrics, failures

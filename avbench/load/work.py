@@ -27,22 +27,23 @@ def in_process(pipe: Pipeline, texts: list[str], streaming: bool) -> Work:
     encoded = [encode_text(text).to(pipe.device) for text in texts]
 
     def serve(index: int, on_first_audio: Callable[[], None]) -> RequestRecord:
-        start = time.perf_counter()
-        ttfa_ms = None
+        record = RequestRecord(0.0, chars=len(texts[index]), sent_s=time.perf_counter())
         try:
             if streaming:
                 samples = 0
                 for chunk in pipe.stream(encoded[index]):  # type: ignore[attr-defined]
-                    if ttfa_ms is None:
-                        ttfa_ms = (time.perf_counter() - start) * 1000.0
+                    if record.first_audio_s is None:
+                        record.first_audio_s = time.perf_counter()
+                        record.ttfa_ms = (record.first_audio_s - record.sent_s) * 1000.0
                         on_first_audio()
                     samples += chunk.shape[-1]
             else:
                 samples = pipe.run(encoded[index]).audio.shape[-1]
+            record.audio_s = samples / pipe.sample_rate
         except Exception as error:  # a failed request is a result, not a crash
-            return RequestRecord((time.perf_counter() - start) * 1000.0, chars=len(texts[index]),
-                                 ok=False, error=f"{type(error).__name__}: {error}"[:200])
-        return RequestRecord((time.perf_counter() - start) * 1000.0, samples / pipe.sample_rate,
-                             len(texts[index]), ttfa_ms if streaming else None)
+            record.ok, record.error = False, f"{type(error).__name__}: {error}"[:200]
+        record.end_s = time.perf_counter()
+        record.latency_ms = (record.end_s - record.sent_s) * 1000.0
+        return record
 
     return serve

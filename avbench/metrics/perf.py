@@ -50,7 +50,11 @@ PERCENTILES = (50, 90, 95, 99)
 @dataclass
 class RequestRecord:
     """One request of a load scenario: its latency, time to first audio (streaming only),
-    the audio it produced, its input length, and whether it succeeded (and why not)."""
+    the audio it produced, its input length, and whether it succeeded (and why not).
+
+    The clock readings (``time.perf_counter()`` seconds) are what the per-request CSV
+    keeps: when the load generator scheduled it (LoadGen's issue; the closed loop sends at
+    once), when it was sent, when its first audio arrived, when it ended."""
 
     latency_ms: float
     audio_s: float = 0.0
@@ -58,6 +62,26 @@ class RequestRecord:
     ttfa_ms: float | None = None
     ok: bool = True
     error: str = ""
+    scheduled_s: float | None = None
+    sent_s: float | None = None
+    first_audio_s: float | None = None
+    end_s: float | None = None
+    status: int = 0  # HTTP status (0: in process, or no answer)
+    bytes: int = 0  # response body bytes (HTTP)
+
+
+def min_samples(q: float) -> int:
+    """Observations a percentile needs to be reported: at least one beyond it
+    (p50: 2, p90: 10, p95: 20, p99: 100)."""
+    return round(100.0 / (100.0 - q))
+
+
+def rank_percentiles(name: str, values: list[float]) -> dict[str, float]:
+    """``<name>.p50/p90/p95/p99`` as LoadGen defines them (the value at rank floor(n q) of
+    the sorted sample), each only when the sample supports it (``min_samples``)."""
+    ordered = sorted(values)
+    return {f"{name}.p{q}": float(ordered[int(len(ordered) * (q / 100.0))])
+            for q in PERCENTILES if len(ordered) >= min_samples(q)}
 
 
 def percentile_metrics(name: str, values_ms: list[float]) -> dict[str, float]:
@@ -76,7 +100,8 @@ def load_metrics(requests: list[RequestRecord], wall_s: float) -> dict[str, floa
     asps          audio seconds produced / wall seconds
     rps           requests completed / wall seconds (with input_chars.p50, the median input)
     cps           input characters synthesised / wall seconds
-    latency_ms.*  request latency percentiles; ttfa_ms.* time to first audio (streaming)
+    latency_ms.*  request latency percentiles; ttfa_ms.* time to first audio (streaming):
+                  LoadGen's rank definition, each only when n supports it (min_samples)
     success_rate  successful / all requests
 
     With one request at a time and no idle time, wall time is the sum of latencies and
@@ -98,6 +123,6 @@ def load_metrics(requests: list[RequestRecord], wall_s: float) -> dict[str, floa
         metrics["rtf"] = float(np.median([r.latency_ms / 1000.0 / r.audio_s for r in timed]))
     metrics["input_chars.p50"] = float(np.median([r.chars for r in done]))
     metrics["audio_s.mean"] = float(np.mean([r.audio_s for r in done]))
-    metrics |= percentile_metrics("latency_ms", [r.latency_ms for r in done])
-    metrics |= percentile_metrics("ttfa_ms", [r.ttfa_ms for r in done if r.ttfa_ms is not None])
+    metrics |= rank_percentiles("latency_ms", [r.latency_ms for r in done])
+    metrics |= rank_percentiles("ttfa_ms", [r.ttfa_ms for r in done if r.ttfa_ms is not None])
     return metrics

@@ -16,6 +16,7 @@ from avbench.evaluators.grading import GRADING_TAG, grading
 from avbench.evaluators.parity import Parity
 from avbench.evaluators.pitch import PitchAccuracy
 from avbench.evaluators.resynthesis import VocoderResynthesis
+from avbench.evaluators.roofline import Roofline
 from avbench.evaluators.separation import SeparationQuality
 from avbench.evaluators.speaker import SpeakerSimilarity
 from avbench.evaluators.vs_eager import VsEager
@@ -26,7 +27,7 @@ from avbench.run_types import Evaluator, Measurement, RunContext, RunInput
 def default_evaluators() -> list[Evaluator]:
     return [PitchAccuracy(), CleanStemPitch(), SeparationQuality(), VocoderResynthesis(),
             DnsMos(), DnsMos("vocals", "separated_", ("separation",)), SpeakerSimilarity(),
-            Parity(), VsEager(), KnownCost()]
+            Parity(), VsEager(), KnownCost(), Roofline()]
 
 
 def evaluate(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measurement,

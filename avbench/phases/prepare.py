@@ -9,14 +9,20 @@ import torch
 from omegaconf import DictConfig
 
 from avbench import backends
-from avbench.backends import BackendReport
+from avbench.audio.synth import load_or_generate
+from avbench.backends import BackendReport, calibration_set
+from avbench.backends.calibration_set import CalibrationSet
 from avbench.pipelines.base import FrameRange, Pipeline
 from avbench.run_types import RunContext, RunInput
 
 
 def prepare(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> BackendReport:
+    quantize = ctx.cfg.precision.get("quantize")
     report = backends.prepare(pipe, ctx.cfg.backend, ctx.device, ctx.dtype, ctx.backend_cache,
-                              frame_range(ctx.cfg, pipe, run_input),
+                              frame_range(ctx.cfg, pipe, run_input), quantize,
+                              calibration(ctx, pipe) if quantize else None,
+                              frozenset(name for name, source in _weights(pipe).items()
+                                        if source != "seeded"),
                               tf32=bool(ctx.cfg.precision.tf32))
     ctx.set_tags(report.tags())
     ctx.metrics |= report.metrics()
@@ -59,3 +65,23 @@ def frame_range(cfg: DictConfig, pipe: Pipeline, run_input: RunInput) -> FrameRa
     smallest = min(opt, frames(cfg.audio.profile_min_s * sample_rate))
     largest = max(opt, frames((cfg.audio.profile_max_s or 0) * sample_rate))
     return FrameRange(smallest, opt, largest)
+
+
+def calibration(ctx: RunContext, pipe: Pipeline) -> CalibrationSet | None:
+    """The components' inputs on synthetic calibration songs (never the evaluation input's
+    seed), for post-training quantisation; None for a pipeline whose input is not audio."""
+    cfg = ctx.cfg
+    if cfg.pipeline.get("input", "audio") != "audio":
+        return None
+    seeds = calibration_set.seeds(int(cfg.audio.seed))
+    songs = [load_or_generate(ctx.cache_dir / "songs", calibration_set.DURATION_S,
+                              pipe.sample_rate, seed=seed, hop_length=cfg.preset.svc.hop_length)
+             for seed in seeds]
+    return calibration_set.record(
+        pipe, [torch.from_numpy(song.mix) for song in songs],
+        f"{len(songs)} synthetic songs of {calibration_set.DURATION_S:g} s, seeds {seeds}",
+        [torch.from_numpy(song.vocals) for song in songs])
+
+
+def _weights(pipe: Pipeline) -> dict[str, str]:
+    return pipe.describe().get("weights", {}) | getattr(pipe, "weight_sources", {})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -92,6 +92,9 @@ class Pipeline:
     # Every stage reads its inputs from named state keys (tensors), so the parity gate can
     # feed each stage the reference's inputs and hold it to its own error alone.
     parity_by_stage: bool = False
+    # Stage -> the field whose measures judge it when its components have real weights
+    # (vocoder | tts | separation | f0: avbench/evaluators/quality_gate.py).
+    quality_fields: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, device: torch.device, sample_rate: int) -> None:
         self.device = device

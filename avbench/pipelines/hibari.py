@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from avbench.audio.texts import decode_text
+from avbench.audio.texts import TextInputError, decode_text
 from avbench.pipelines.base import Pipeline, Stage, State
 from avbench.runtime import ConfigError
 
@@ -56,6 +56,7 @@ class HibariPipeline(Pipeline):
                               f"pipeline.sample_rate={hibari.tts.SAMPLE_RATE}")
         super().__init__(torch.device("cpu"), sample_rate)
         self.name, self.seed, self.voice = name, seed, voice
+        self.voices = (voice,)
         self.tts = hibari.Hibari(voice=voice, threads=threads)
         _ = self.tts.g2p  # load the lexicons and tagger now, not in the first timed call
         self.version = getattr(hibari, "__version__", VERSION)
@@ -74,7 +75,7 @@ class HibariPipeline(Pipeline):
         text = decode_text(state["input"])
         state["ids"] = [self.tts.ids(p) for p in self.tts.phonemize(text)]
         if not state["ids"]:
-            raise ValueError(f"no speakable text in {text[:40]!r}")
+            raise TextInputError(f"no speakable text in {text[:40]!r}")
 
     def _acoustic(self, state: State) -> None:
         state["frames"] = [self._model(ids) for ids in state["ids"]]

@@ -46,6 +46,7 @@ class SVCPipeline(Pipeline):
     name = "svc"
     audio_keys = frozenset({"vocals", "accompaniment", "converted", "output"})
     parity_by_stage = True
+    quality_fields = {"separation": "separation", "f0_extraction": "f0", "vocoder": "vocoder"}
 
     def __init__(
         self,

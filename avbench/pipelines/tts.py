@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from avbench.audio.frontend import G2P
-from avbench.audio.texts import decode_text
+from avbench.audio.texts import TextInputError, decode_text
 from avbench.models import HiFiGANGenerator, hifigan_config, hifigan_pretrained
 from avbench.models.acoustic import DurationPredictor, MelDecoder, TextEncoder, regulate_length
 from avbench.pipelines.base import Component, FrameRange, Pipeline, Stage, State
@@ -58,8 +58,10 @@ class TTSPipeline(Pipeline):
     """Synthesises one utterance; components run in the pipeline's dtype."""
 
     name = "tts"
+    voices = ("default",)  # one seeded speaker
     audio_keys = frozenset({"output"})
     parity_by_stage = True
+    quality_fields = {"vocoder": "tts"}
 
     def __init__(self, settings: TTSSettings | Mapping[str, Any], sample_rate: int = 22050,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
@@ -105,9 +107,9 @@ class TTSPipeline(Pipeline):
     def tokens(self, text: str) -> torch.Tensor:
         ids = self.g2p.ids(text)
         if not ids:
-            raise ValueError(f"no speakable text in {text[:40]!r}")
+            raise TextInputError(f"no speakable text in {text[:40]!r}")
         if len(ids) > self.settings.max_tokens:
-            raise ValueError(f"{len(ids)} phonemes exceed the model's limit of "
+            raise TextInputError(f"{len(ids)} phonemes exceed the model's limit of "
                              f"{self.settings.max_tokens}; use shorter utterances")
         return torch.tensor([ids], dtype=torch.long, device=self.device)
 

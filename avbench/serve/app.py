@@ -1,79 +1,78 @@
-"""The OpenAI-compatible speech endpoint over a TTS pipeline.
+"""The OpenAI-compatible speech server over a TTS pipeline (FastAPI).
 
-``POST /v1/audio/speech`` takes ``model``, ``input``, ``voice``, ``response_format``
-(``wav`` | ``pcm``: 16-bit little-endian mono at the pipeline's rate, given in the
-``X-Sample-Rate`` header) and ``stream`` (chunks sent as the vocoder makes them).
-``GET /health`` reports the model and its sample rate. Errors are HTTP status codes
-with a JSON ``detail``.
+- ``POST /v1/audio/speech``: OpenAI's request (serve/protocol.py); the audio in
+  ``response_format`` at 24 kHz and ``speed``, chunked as it is made for mp3, opus, aac
+  and pcm (whole for wav and flac), or OpenAI's SSE events with ``stream_format=sse``.
+- ``GET /v1/models`` (and ``/v1/models/{id}``): the served model, named after the pipeline.
+- ``GET /health``: the model, its voices and rates.
+``app.state.encode_stats`` accumulates the time spent converting and encoding.
+Every error is OpenAI's ``{"error": {message, type, param, code}}`` (serve/errors.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Literal
+import time
+from typing import Any
 
-from pydantic import BaseModel, Field
+from avbench.serve.encode import FORMATS
+from avbench.serve.errors import as_speech_error, install_error_handlers
+from avbench.serve.protocol import (
+    OUTPUT_RATE_HZ,
+    Health,
+    ModelCard,
+    ModelList,
+    SpeechError,
+    SpeechRequest,
+)
+from avbench.serve.speech import (
+    EncodeStats,
+    SpeechBody,
+    check_request,
+    primed,
+    served_voices,
+)
+from avbench.serve.stream import SpeechStream
 
-from avbench.audio.texts import encode_text
-from avbench.serve.audio import pcm16, streaming_wav_header, wav_bytes
 
-
-class SpeechRequest(BaseModel):
-    model: str = "avbench-tts"
-    input: str = Field(..., description="the text to speak")
-    voice: str = "default"
-    response_format: str = "wav"
-    stream: bool = False
-    speed: float = 1.0
-
-
-class Health(BaseModel):
-    status: Literal["ok"] = "ok"
-    model: str
-    sample_rate: int
-
-
-def create_app(pipe: Any, model_name: str, max_chars: int) -> Any:
-    """A FastAPI app serving ``pipe`` (a TTS pipeline with ``run`` and ``stream``)."""
-    from fastapi import FastAPI, HTTPException
-    from fastapi.responses import Response, StreamingResponse
+def create_app(pipe: Any, model_id: str, max_chars: int) -> Any:
+    """A FastAPI app serving ``pipe`` (a TTS pipeline: ``run``, optionally ``stream``) as
+    the model ``model_id``, taking inputs of at most ``max_chars`` characters."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
 
     app = FastAPI(title="avbench speech server")
-    headers = {"X-Sample-Rate": str(pipe.sample_rate)}
+    install_error_handlers(app)
+    app.state.encode_stats = stats = EncodeStats()
+    voices = served_voices(pipe)
+    card = ModelCard(id=model_id, created=int(time.time()))
 
     @app.get("/health")
     def health() -> Health:
-        return Health(model=model_name, sample_rate=pipe.sample_rate)
+        return Health(model=model_id, sample_rate=OUTPUT_RATE_HZ,
+                      model_sample_rate=pipe.sample_rate, voices=voices)
+
+    @app.get("/v1/models")
+    def models() -> ModelList:
+        return ModelList(data=[card])
+
+    @app.get("/v1/models/{name}")
+    def model(name: str) -> ModelCard:
+        if name != model_id:
+            raise SpeechError(404, f"The model '{name}' does not exist; this server serves "
+                                   f"'{model_id}'", param="model", code="model_not_found")
+        return card
 
     @app.post("/v1/audio/speech")
     def speech(request: SpeechRequest) -> Any:
-        text = request.input.strip()
-        if not text:
-            raise HTTPException(400, "input is empty")
-        if len(text) > max_chars:
-            raise HTTPException(400, f"input has {len(text)} characters, over the model's "
-                                     f"limit of {max_chars}")
-        if request.response_format not in ("wav", "pcm"):
-            raise HTTPException(400, f"response_format {request.response_format!r} is not "
-                                     "supported; use wav or pcm")
-        encoded = encode_text(text).to(pipe.device)
-        media = "audio/wav" if request.response_format == "wav" else "audio/pcm"
-        if request.stream:
-            return StreamingResponse(_chunks(pipe, encoded, request.response_format),
-                                     media_type=media, headers=headers)
         try:
-            audio = pipe.run(encoded).audio.detach().float().cpu().numpy()
-        except ValueError as error:
-            raise HTTPException(422, str(error)) from None
-        body = wav_bytes(audio, pipe.sample_rate) if request.response_format == "wav" \
-            else pcm16(audio)
-        return Response(body, media_type=media, headers=headers)
+            text = check_request(request, model_id, voices, max_chars)
+            spec = FORMATS[request.response_format]
+            sse = request.stream_format == "sse"
+            body = primed(SpeechBody(pipe, text, request, stats).body())
+            if not sse and not spec.streams:  # a whole file: sent with its length
+                return Response(b"".join(body), media_type=spec.media_type)
+            return SpeechStream(body, "text/event-stream" if sse else spec.media_type, sse)
+        except Exception as error:  # one error shape, and no traceback for a bad request
+            raise as_speech_error(error) from None
 
     return app
-
-
-def _chunks(pipe: Any, encoded: Any, response_format: str) -> Iterator[bytes]:
-    if response_format == "wav":
-        yield streaming_wav_header(pipe.sample_rate)
-    for chunk in pipe.stream(encoded):
-        yield pcm16(chunk.detach().float().cpu().numpy())

@@ -227,6 +227,28 @@ def check_timing_noise(bench: Any, seconds: float) -> Check:
                  "neighbours take memory bandwidth), and raise bench.min_time_s")
 
 
+def check_peaks(bench: Any, cache_dir: Path, seconds: float) -> Check:
+    """This machine's GEMM peaks per precision and triad bandwidth, measured and cached for
+    the runs' roofline (avbench/measure/roofline.py)."""
+    from avbench.measure import roofline
+    from avbench.measure.threads import apply_threads
+
+    threads = apply_threads(bench.threads)["threads.torch"]
+    peaks = roofline.measure_peaks(seconds)
+    path = roofline.peaks_path(cache_dir, threads)
+    roofline.save_peaks(peaks, path)
+    gemm = "; ".join(
+        f"{precision} " + ", ".join(f"{library} {value:,.0f}"
+                                    for library, value in peaks.gemm_gflops[precision].items())
+        for precision in roofline.PRECISIONS if peaks.gemm_gflops.get(precision))
+    detail = (f"GEMM GFLOP/s {gemm}; triad {peaks.triad_gbs:,.1f} GB/s ({threads} thread(s)); "
+              f"cached in {path}")
+    if not peaks.gemm_gflops["int8"]:
+        return Check("peaks", WARN, detail, "pip install -e '.[cpu]' (OpenVINO, NNCF) for the "
+                     "int8 peak")
+    return Check("peaks", PASS, detail)
+
+
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
     checks: list[Callable[[], Check]] = [
         check_python, check_cuda, lambda: check_gpu_profile(cfg.gpu), check_triton,
@@ -236,6 +258,9 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     ]
     if cfg.task.noise_probe_s > 0:
         checks.append(lambda: check_timing_noise(cfg.bench, cfg.task.noise_probe_s))
+    if cfg.task.peaks_s > 0:
+        checks.append(lambda: check_peaks(cfg.bench, resolve_cache_dir(cfg.paths.cache_dir),
+                                          cfg.task.peaks_s))
     results = [check() for check in checks]
     table = Table(title="avbench doctor", title_justify="left")
     for column in ("check", "status", "detail", "fix"):

@@ -126,9 +126,25 @@ def test_tensorrt_without_cuda_non_strict_falls_back_and_records(tmp_path: Path)
     assert all(c.run is c.module for c in pipe.components.values())
 
 
-def test_bfloat16_on_onnxruntime_cpu_is_refused_with_the_fix(tmp_path: Path) -> None:
+def test_bfloat16_on_onnxruntime_cpu_without_openvino_is_refused_with_the_fix(
+        tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailable, match="bfloat16.*precision=fp32"):
-        run_prepare(tiny_pipeline(torch.bfloat16), "onnxruntime", tmp_path, torch.bfloat16)
+        run_prepare(tiny_pipeline(torch.bfloat16), "onnxruntime", tmp_path, torch.bfloat16,
+                    providers=[CPU])
+
+
+@pytest.mark.skipif(not has_openvino(), reason="this onnxruntime build has no OpenVINO provider")
+def test_bfloat16_on_onnxruntime_cpu_runs_through_openvinos_hint(tmp_path: Path) -> None:
+    pipe = tiny_pipeline(torch.bfloat16, names=("content_encoder",))
+    component = pipe.components["content_encoder"]
+    (mel,) = component.example_inputs(24)
+    expected = component.module.float()(mel.float())
+    component.module.to(torch.bfloat16)
+    report = run_prepare(pipe, "onnxruntime", tmp_path, torch.bfloat16)
+    output = component.run(mel)
+    assert output.dtype == torch.bfloat16 and output.shape == expected.shape
+    assert ((output.float() - expected).norm() / expected.norm()).item() < 5e-2
+    assert report.precision["content_encoder"].startswith("bf16 (OpenVINO")
 
 
 class Spectrum(nn.Module):
@@ -164,8 +180,8 @@ def test_export_failure_non_strict_falls_back_for_that_component_only(tmp_path: 
 
 
 def test_unknown_backend_lists_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pytorch, compile, onnxruntime, tensorrt"):
-        run_prepare(tiny_pipeline(), "openvino", tmp_path)
+    with pytest.raises(ValueError, match="pytorch, compile, onnxruntime, tensorrt, openvino"):
+        run_prepare(tiny_pipeline(), "coreml", tmp_path)
 
 
 def test_compile_without_a_cpp_compiler_is_refused_with_the_fix(tmp_path: Path) -> None:

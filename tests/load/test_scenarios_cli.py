@@ -67,8 +67,10 @@ def test_single_stream_streaming(tmp_path: Path, asset_cache: Path, mlflow_store
     assert tags["loadgen.result"] in out.stdout
     assert 0 < metrics["ttfa_ms.p50"] <= metrics["latency_ms.p50"]
     assert metrics["rps"] > 0 and metrics["asps"] > 0 and metrics["success_rate"] == 1.0
-    assert {"mlperf_log_summary.txt", "mlperf_log_detail.txt"} <= artifacts(mlflow_store,
-                                                                            run.info.run_id)
+    assert {"mlperf_log_summary.txt", "mlperf_log_detail.txt", "requests.csv"} <= artifacts(
+        mlflow_store, run.info.run_id)
+    assert int(tags["load.requests"]) >= 3
+    assert tags["load.errors"] == "0" and tags["load.latency_source"] == "loadgen"
 
 
 @pytest.mark.slow
@@ -98,7 +100,7 @@ def test_server_with_peak_ramp(tmp_path: Path, asset_cache: Path, mlflow_store: 
 @pytest.mark.slow
 def test_concurrency_child_runs(tmp_path: Path, asset_cache: Path, mlflow_store: str) -> None:
     out = cli(tmp_path, asset_cache, *TINY_TTS, "scenario=concurrency", "scenario.levels=[1,2]",
-              "scenario.requests_per_level=2")
+              "scenario.requests_per_level=4")
     all_runs = runs(mlflow_store)
     parent = next(r for r in all_runs if "mlflow.parentRunId" not in r.data.tags)
     children = {r.data.tags["scenario.concurrency"]: r for r in all_runs if r is not parent}
@@ -106,8 +108,10 @@ def test_concurrency_child_runs(tmp_path: Path, asset_cache: Path, mlflow_store:
     for child in children.values():
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED"
-        assert child.data.metrics["rps"] > 0 and child.data.metrics["ttfa_ms.p99"] > 0
+        assert child.data.metrics["rps"] > 0 and child.data.metrics["ttfa_ms.p50"] > 0
+        assert "ttfa_ms.p99" not in child.data.metrics  # 4 requests cannot support a p99
         assert child.data.metrics["success_rate"] == 1.0
+        assert child.data.tags["load.requests"] == "4" and child.data.tags["load.errors"] == "0"
     assert parent.data.metrics["rps"] == max(c.data.metrics["rps"] for c in children.values())
     assert "concurrency 2" in out.stdout
 
@@ -136,6 +140,7 @@ def test_http_against_our_server(tmp_path: Path, asset_cache: Path, mlflow_store
     assert tags["http.server"] == "ours" and tags["http.url"].startswith("http://127.0.0.1:")
     assert tags["load.failures"] == "none" and run.data.metrics["success_rate"] == 1.0
     assert run.data.metrics["ttfa_ms.p50"] > 0
+    assert tags["http.response_format"] == "pcm" and tags["http.model"] == "tts"
 
 
 def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str) -> Any:
@@ -156,7 +161,31 @@ def test_http_refused_is_counted_not_a_crash(tmp_path: Path, asset_cache: Path) 
     journal.JOURNAL.clear()
     assert result.ok and result.metrics["success_rate"] == 0.0 and result.metrics["rps"] == 0.0
     assert "connection failed: connection refused" in result.tags["load.failures"]
+    assert result.tags["load.errors"] == result.tags["load.requests"]
+    assert result.tags["load.result"] == "INVALID"
+    assert not any(k.startswith("latency_ms.") for k in result.metrics)
     assert (tmp_path / "out" / "loadgen" / "mlperf_log_summary.txt").exists()
+
+
+@pytest.mark.slow
+def test_server_streaming_below_the_latency_is_invalid_naming_the_bound(
+        tmp_path: Path, asset_cache: Path) -> None:
+    """Streaming (LoadGen's token mode) with a latency bound below any real request: the
+    run is INVALID for its latency bound, its TTFA bound (a minute) held."""
+    journal.JOURNAL.clear()
+    result = runner.run(compose_run(tmp_path, asset_cache, *TINY_TTS, "scenario=server",
+                                   "scenario.streaming=true", "scenario.target_qps=4",
+                                   "scenario.duration_s=1", "scenario.min_queries=6",
+                                   "scenario.max_queries=8", "scenario.latency_bound_ms=1",
+                                   "scenario.ttfa_bound_ms=60000"))
+    journal.JOURNAL.clear()
+    tags = result.tags
+    assert result.ok and tags["load.bound_failed"] == "latency"
+    assert tags["load.result"] == "INVALID"
+    assert tags["load.invalid_reasons"].startswith("latency bound:")
+    assert tags["loadgen.performance_constraints"] == "Yes"  # LoadGen's own: TTFT held
+    table = (tmp_path / "out" / "loadgen" / "requests.csv").read_text().splitlines()
+    assert len(table) == 1 + int(tags["load.requests"])
 
 
 def test_bad_text_file_fails_the_run_with_one_line(tmp_path: Path, asset_cache: Path,

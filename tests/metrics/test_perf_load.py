@@ -2,7 +2,13 @@
 
 import pytest
 
-from avbench.metrics.perf import RequestRecord, load_metrics, percentile_metrics
+from avbench.metrics.perf import (
+    RequestRecord,
+    load_metrics,
+    min_samples,
+    percentile_metrics,
+    rank_percentiles,
+)
 
 
 def test_concurrency_one_asps_is_total_audio_over_total_latency() -> None:
@@ -16,9 +22,10 @@ def test_concurrency_one_asps_is_total_audio_over_total_latency() -> None:
     assert m["cps"] == pytest.approx(15.0)  # 60 chars / 4 s
     assert m["input_chars.p50"] == pytest.approx(30.0)
     assert m["success_rate"] == 1.0
-    assert m["latency_ms.p50"] == pytest.approx(2000.0)
-    assert m["ttfa_ms.p50"] == pytest.approx(200.0)
-    assert m["ttfa_ms.p90"] == pytest.approx(100.0 + 0.9 * 200.0)
+    # LoadGen's rank: the value at floor(n q) of the sorted sample; p90 needs 10 requests
+    assert m["latency_ms.p50"] == pytest.approx(3000.0)
+    assert m["ttfa_ms.p50"] == pytest.approx(300.0)
+    assert "ttfa_ms.p90" not in m and "latency_ms.p99" not in m
 
 
 def test_asps_is_not_one_over_rtf_under_concurrency() -> None:
@@ -37,8 +44,10 @@ def test_failures_lower_success_rate_and_are_not_counted() -> None:
     m = load_metrics(requests, wall_s=1.05)
     assert m["success_rate"] == pytest.approx(0.5)
     assert m["rps"] == pytest.approx(1 / 1.05)
-    assert m["latency_ms.p99"] == pytest.approx(1000.0)
-    assert "ttfa_ms.p50" not in m
+    assert not any(k.startswith(("latency_ms.", "ttfa_ms.")) for k in m)  # one success: none
+    m = load_metrics(requests * 50, wall_s=50.0)  # 50 successes, 50 fast failures
+    assert m["latency_ms.p50"] == pytest.approx(1000.0)  # the failures' 50 ms never count
+    assert "latency_ms.p99" not in m  # 50 < 100 observations
 
 
 def test_percentiles_interpolate_linearly() -> None:
@@ -46,6 +55,16 @@ def test_percentiles_interpolate_linearly() -> None:
     assert m == {"latency_ms.p50": 51.0, "latency_ms.p90": 91.0, "latency_ms.p95": 96.0,
                  "latency_ms.p99": 100.0}
     assert percentile_metrics("x", []) == {}
+
+
+def test_rank_percentiles_follow_loadgen_and_need_enough_samples() -> None:
+    assert [min_samples(q) for q in (50, 90, 95, 99)] == [2, 10, 20, 100]
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    assert rank_percentiles("x", values) == {"x.p50": 51.0, "x.p90": 91.0, "x.p95": 96.0,
+                                             "x.p99": 100.0}
+    assert rank_percentiles("x", values[:99]) == {"x.p50": 50.0, "x.p90": 90.0,
+                                                  "x.p95": 95.0}
+    assert rank_percentiles("x", [5.0]) == {}
 
 
 def test_wall_time_must_be_positive() -> None:

@@ -33,7 +33,8 @@ def test_serve_task_answers_over_http(tmp_path: Path) -> None:
                 time.sleep(0.5)
         assert health.json()["model"] == "tts"
         reply = requests.post(f"{url}/v1/audio/speech", timeout=120,
-                              json={"model": "tts", "input": "Help the woman."})
+                              json={"model": "tts", "voice": "default",
+                                    "input": "Help the woman.", "response_format": "wav"})
         assert reply.status_code == 200 and wav_seconds(reply.content) > 0.2
     finally:
         proc.terminate()

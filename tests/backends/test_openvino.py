@@ -1,0 +1,81 @@
+"""backend=openvino: precision hints read back from the compiled model, and int8 models
+quantised by NNCF on a calibration set, cached like engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from avbench.backends import prepare
+from avbench.backends.calibration_set import CalibrationSet
+from avbench.backends.openvino import openvino_version
+from tests.backends.components import tiny_pipeline
+from tests.backends.test_prepare import FRAMES, backend_cfg
+
+pytestmark = pytest.mark.skipif(openvino_version() is None,
+                                reason="OpenVINO is not installed: pip install -e '.[cpu]'")
+NAME = "content_encoder"
+
+
+def calibration(seed: int) -> CalibrationSet:
+    generator = torch.Generator().manual_seed(seed)
+    return CalibrationSet({NAME: [(torch.randn(1, 16, 24, generator=generator),)
+                                  for _ in range(3)]}, f"seed {seed}")
+
+
+def prepare_int8(cache: Path, calibration_set: CalibrationSet | None,
+                 quantizable: frozenset[str] = frozenset({NAME})):
+    pipe = tiny_pipeline(names=(NAME,))
+    report = prepare(pipe, backend_cfg("openvino"), torch.device("cpu"), torch.float32, cache,
+                     FRAMES, "int8", calibration_set, quantizable)
+    return pipe, report
+
+
+def test_f32_and_bf16_hints_match_eager_and_say_what_ran(tmp_path: Path) -> None:
+    for dtype, tolerance, precision in ((torch.float32, 1e-4, "f32"),
+                                        (torch.bfloat16, 5e-2, "bf16")):
+        pipe = tiny_pipeline(names=(NAME,))
+        component = pipe.components[NAME]
+        (mel,) = component.example_inputs(40)
+        expected = component.module(mel)
+        component.module.to(dtype)
+        report = prepare(pipe, backend_cfg("openvino"), torch.device("cpu"), dtype, tmp_path,
+                         FRAMES)
+        output = component.run(mel.to(dtype))
+        assert output.dtype == dtype
+        assert ((output.float() - expected).norm() / expected.norm()).item() < tolerance
+        assert report.precision[NAME] == precision
+        assert precision in report.tags()[f"backend.execution.{NAME}"]
+
+
+def test_int8_is_cached_and_keyed_by_the_calibration_set(tmp_path: Path) -> None:
+    first_pipe, first = prepare_int8(tmp_path, calibration(0))
+    assert first.precision[NAME] == "int8" and first.cache[NAME] is False
+    assert "i8" in first.execution[NAME] or "u8" in first.execution[NAME]
+    _, again = prepare_int8(tmp_path, calibration(0))
+    assert again.cache[NAME] is True  # the quantised model came from the cache
+    _, other = prepare_int8(tmp_path, calibration(1))
+    assert other.cache[NAME] is False  # another calibration set, another entry
+    assert len(list((tmp_path / "openvino-int8").glob(f"{NAME}-*"))) == 2
+    component = first_pipe.components[NAME]
+    (mel,) = calibration(2).inputs[NAME][0]
+    expected = component.module(mel)
+    assert ((component.run(mel) - expected).norm() / expected.norm()).item() < 0.1
+
+
+def test_a_seeded_or_uncalibrated_component_runs_f32_and_says_why(tmp_path: Path) -> None:
+    _, seeded = prepare_int8(tmp_path, calibration(0), frozenset())
+    assert seeded.precision[NAME] == "f32 (seeded weights: not quantised)"
+    _, uncalibrated = prepare_int8(tmp_path, None)
+    assert uncalibrated.precision[NAME].startswith("f32 (no calibration set")
+
+
+def test_int8_on_a_backend_that_cannot_quantise_is_a_recorded_fallback(tmp_path: Path) -> None:
+    pipe = tiny_pipeline(names=(NAME,))
+    report = prepare(pipe, backend_cfg("onnxruntime", providers=["CPUExecutionProvider"]),
+                     torch.device("cpu"), torch.float32, tmp_path, FRAMES, "int8",
+                     calibration(0), frozenset({NAME}))
+    assert "backend=openvino only" in report.tags()["backend.fallback_reason"]
+    assert report.precision[NAME] == "f32 (backend=onnxruntime)"
