@@ -3,8 +3,9 @@
 The reference is the same pipeline and preset built in float32 with eager
 PyTorch and the torch DSP kernels, run once on the same input on the same
 device in strict float32 (no TF32 on CUDA, whatever ``precision.tf32``); its
-stage outputs are cached (avbench.backends.cache) keyed like the exported graphs: the input's hash, the content hash of the run's weights (every
-component's parameters and buffers, with their dtype), the source of the
+stage outputs are cached (avbench.backends.cache) keyed like the exported graphs:
+the input's hash, the content hash of the run's weights (every component's
+parameters and buffers, with their dtype), the source of the
 pipeline and of every module it holds (and of the modules those import, within
 their package), the pipeline and preset settings, seed, checkpoint, device and
 torch version. An edited model (weights or code) gets a new reference, never
