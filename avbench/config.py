@@ -100,6 +100,7 @@ class QualityThresholds:
 class PrecisionConfig:
     name: str = "fp32"
     dtype: str = "float32"
+    tf32: bool = False  # CUDA: float32 matmuls/convolutions may use TF32 tensor cores
     quantize: str | None = None  # int8: post-training quantisation (backend=openvino, NNCF)
     parity: ParityThresholds = field(default_factory=ParityThresholds)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
@@ -266,6 +267,7 @@ class SweepConfig:
     retries: int = 0  # reruns of a cell that crashed (never of a user error)
     parallel: int | None = None  # cells at once on one machine (null: from the launcher)
     pin: bool = True  # parallel local cells get disjoint cores and matching thread counts
+    share_gpus: bool = False  # more parallel cells than GPUs may share them (else an error)
     replica: int = 0  # the same cell again (one per GPU): summed by analysis.multigpu
 
 

@@ -45,13 +45,15 @@ def run(cfg: DictConfig) -> RunResult:
     """Run the configured task as one tracked job (in a sweep: a placed, resumable cell)."""
     from avbench.sweeps.job import run_cell
 
-    return journal.record(run_cell(cfg, lambda cell_tags: _attempt(cfg, cell_tags)))
+    return journal.record(run_cell(
+        cfg, lambda cell_tags, refused=None: _attempt(cfg, cell_tags, refused)))
 
 
-def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
-    """One attempt at the job. Errors end it FAILED (a crash is ``result.crashed``);
-    SIGTERM / SIGINT (avbench.interrupt) end it KILLED with the signal as its error, then
-    propagate so that the sweep stops too."""
+def _attempt(cfg: DictConfig, cell_tags: dict[str, str],
+             refused: Exception | None = None) -> RunResult:
+    """One attempt at the job. Errors (and ``refused``: why the cell cannot run here) end it
+    FAILED (a crash is ``result.crashed``); SIGTERM / SIGINT (avbench.interrupt) end it KILLED
+    with the signal as its error, then propagate so that the sweep stops too."""
     from avbench.interrupt import Interrupted, acknowledge, as_interrupted
     from avbench.measure.env import fingerprint
     from avbench.phases.artifacts import write_run_files
@@ -78,6 +80,8 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
         out_dir = name_after_run(out_dir, logger.run_id)
         log_file = out_dir / log_file.name if log_file is not None else None
         logger.log_params(settings_params(cfg, getattr(task, "TASK_OPTIONS", None)))
+        if refused is not None:
+            raise refused
         validate(cfg)
         if tracked:
             for path in write_run_files(cfg, out_dir, env):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,72 @@ def native_cpu_precision(dtype: torch.dtype) -> bool:
     if dtype == torch.bfloat16:
         return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
     return False
+
+
+def _cudnn_ops() -> list[Any]:
+    """cuDNN's per-operator precision settings (torch 2.9+), or [] on older torch."""
+    cudnn = torch.backends.cudnn
+    return [op for op in (getattr(cudnn, "conv", None), getattr(cudnn, "rnn", None))
+            if op is not None and hasattr(op, "fp32_precision")]
+
+
+def fp32_math_state() -> dict[str, Any]:
+    """How float32 matmuls and cuDNN convolutions/RNNs may compute on CUDA right now."""
+    state: dict[str, Any] = {"matmul": torch.get_float32_matmul_precision()}
+    ops = _cudnn_ops()
+    if ops:
+        state |= {"cudnn.conv": ops[0].fp32_precision, "cudnn.rnn": ops[-1].fp32_precision}
+    else:
+        state["cudnn.allow_tf32"] = torch.backends.cudnn.allow_tf32
+    return state
+
+
+def tf32_allowed(state: dict[str, Any] | None = None) -> bool:
+    """Whether the settings (default: those in force) let float32 matmuls or cuDNN
+    convolutions use TF32 on CUDA (torch's own default: convolutions yes, matmuls no)."""
+    state = fp32_math_state() if state is None else state
+    return (state["matmul"] != "highest" or state.get("cudnn.conv") == "tf32"
+            or bool(state.get("cudnn.allow_tf32", False)))
+
+
+def _apply_fp32_math(state: dict[str, Any]) -> None:
+    torch.set_float32_matmul_precision(state["matmul"])
+    ops = _cudnn_ops()
+    if ops:
+        ops[0].fp32_precision, ops[-1].fp32_precision = state["cudnn.conv"], state["cudnn.rnn"]
+    else:
+        torch.backends.cudnn.allow_tf32 = state["cudnn.allow_tf32"]
+
+
+def fp32_math_for(tf32: bool) -> dict[str, Any]:
+    """The settings of strict IEEE float32 math (``tf32=False``) or of TF32 allowed.
+
+    Matmuls through ``torch.set_float32_matmul_precision`` ("highest" | "high"), which keeps
+    CUDA's and oneDNN's matmul settings consistent (setting only
+    ``torch.backends.cuda.matmul.fp32_precision = "tf32"`` leaves them mixed, and
+    ``torch.get_float32_matmul_precision()``, which Inductor's autotuning reads, then
+    raises). Convolutions and RNNs, whose cuDNN default is TF32, through
+    ``torch.backends.cudnn.{conv,rnn}.fp32_precision`` ("ieee" | "tf32") on torch 2.9+, else
+    the legacy ``torch.backends.cudnn.allow_tf32``.
+    """
+    state: dict[str, Any] = {"matmul": "high" if tf32 else "highest"}
+    if _cudnn_ops():
+        return state | {"cudnn.conv": "tf32" if tf32 else "ieee",
+                        "cudnn.rnn": "tf32" if tf32 else "ieee"}
+    return state | {"cudnn.allow_tf32": tf32}
+
+
+@contextlib.contextmanager
+def fp32_math(device: torch.device, tf32: bool) -> Iterator[None]:
+    """float32 math of a run on ``device``: strict (``tf32=False``) or allowed TF32 tensor
+    cores (``precision.tf32``) inside the block, the previous settings restored after it.
+    Nothing changes on other devices (CPU matmuls are left to their defaults)."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = fp32_math_state()
+    _apply_fp32_math(fp32_math_for(tf32))
+    try:
+        yield
+    finally:
+        _apply_fp32_math(saved)

@@ -5,11 +5,19 @@ from __future__ import annotations
 import os
 
 import torch
+import triton
 
 # Captured at import, as triton.jit does: changing the variable later has no effect.
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 SUPPORTED_DTYPES = (torch.float32, torch.float16)
+
+
+def frames_bucket(n_frames: int) -> int:
+    """The frame count as the autotuners key it: the next power of two. The best tiles
+    depend on how many frames there are; a bucket per doubling tunes once per size class
+    rather than once per length (or once for every length)."""
+    return triton.next_power_of_2(max(n_frames, 1))
 
 
 class KernelInputError(ValueError):

@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels_triton._common import INTERPRETED, KernelInputError, check_input
+from kernels_triton._common import INTERPRETED, KernelInputError, check_input, frames_bucket
 from kernels_triton.stft import check_bases, check_stft_sizes, n_frames_of, power_tile
 
 
@@ -42,11 +42,12 @@ def fused_autotune_configs() -> list[triton.Config]:
     ]
 
 
-@triton.autotune(configs=autotune_configs(), key=["n_freqs", "n_mels"])
+@triton.autotune(configs=autotune_configs(), key=["n_freqs", "n_mels", "frames_bucket"])
 @triton.jit
 def _banded_log_mel_kernel(
     power_ptr, fb_ptr, lo_ptr, hi_ptr, out_ptr,
     n_freqs, n_frames, n_mels, floor,
+    frames_bucket,  # autotune key only (see kernels_triton._common.frames_bucket)
     BLOCK_M: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
     pid_b = tl.program_id(0)
@@ -69,11 +70,13 @@ def _banded_log_mel_kernel(
              mask=(m[:, None] < n_mels) & (t[None, :] < n_frames))
 
 
-@triton.autotune(configs=fused_autotune_configs(), key=["n_freqs", "n_fft", "n_mels"])
+@triton.autotune(configs=fused_autotune_configs(),
+                 key=["n_freqs", "n_fft", "n_mels", "frames_bucket"])
 @triton.jit
 def _fused_log_mel_kernel(
     x_ptr, cos_ptr, sin_ptr, fb_ptr, out_ptr,
     n_samples, n_frames, n_freqs, n_fft, hop, pad, n_mels, floor,
+    frames_bucket,  # autotune key only (see kernels_triton._common.frames_bucket)
     USE_TF32: tl.constexpr, MELS: tl.constexpr,
     BLOCK_T: tl.constexpr, BLOCK_F: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
@@ -142,7 +145,7 @@ def mel_from_power(power: torch.Tensor, mel_basis: torch.Tensor,
                 triton.cdiv(n_frames, meta["BLOCK_T"]))
 
     _banded_log_mel_kernel[grid](flat, fb_t, bands[0], bands[1], out,
-                                 n_freqs, n_frames, n_mels, floor)
+                                 n_freqs, n_frames, n_mels, floor, frames_bucket(n_frames))
     return out.reshape(*power.shape[:-2], n_mels, n_frames)
 
 
@@ -176,6 +179,7 @@ def log_mel(waveform: torch.Tensor, bases: tuple[torch.Tensor, torch.Tensor],
     _fused_log_mel_kernel[grid](
         signal, bases[0], bases[1], mel_basis, out,
         n_samples, n_frames, n_freqs, n_fft, hop_length, n_fft // 2 if center else 0,
-        n_mels, floor, USE_TF32=use_tf32, MELS=max(16, triton.next_power_of_2(n_mels)),
+        n_mels, floor, frames_bucket(n_frames), USE_TF32=use_tf32,
+        MELS=max(16, triton.next_power_of_2(n_mels)),
     )
     return out.reshape(*waveform.shape[:-1], n_mels, n_frames)

@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels_triton._common import INTERPRETED, KernelInputError, check_input
+from kernels_triton._common import INTERPRETED, KernelInputError, check_input, frames_bucket
 
 
 def autotune_configs() -> list[triton.Config]:
@@ -58,11 +58,12 @@ def power_tile(
     return real * real + imag * imag
 
 
-@triton.autotune(configs=autotune_configs(), key=["n_freqs", "n_fft"])
+@triton.autotune(configs=autotune_configs(), key=["n_freqs", "n_fft", "frames_bucket"])
 @triton.jit
 def _stft_power_kernel(
     x_ptr, cos_ptr, sin_ptr, out_ptr,
     n_samples, n_frames, n_freqs, n_fft, hop, pad,
+    frames_bucket,  # autotune key only (see frames_bucket)
     USE_TF32: tl.constexpr,
     BLOCK_T: tl.constexpr, BLOCK_F: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
@@ -158,7 +159,7 @@ def stft_power(
     _stft_power_kernel[grid](
         signal, bases[0], bases[1], out,
         n_samples, n_frames, n_freqs, n_fft, hop_length, n_fft // 2 if center else 0,
-        USE_TF32=use_tf32,
+        frames_bucket(n_frames), USE_TF32=use_tf32,
     )
     return out.reshape(*waveform.shape[:-1], n_freqs, n_frames)
 

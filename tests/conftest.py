@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import os
-
-# Set before anything imports triton: kernels run under the interpreter on CPU.
-os.environ.setdefault("TRITON_INTERPRET", "1")
-
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import pytest
+import torch  # importing torch (or pytest) does not import triton
+
+
+def interpret_triton(environ: MutableMapping[str, str], cuda_available: bool) -> None:
+    """Triton kernels compile on a CUDA device and run under the interpreter without one
+    (``TRITON_INTERPRET=1``, read when a kernel is decorated); a value already set wins."""
+    if not cuda_available:
+        environ.setdefault("TRITON_INTERPRET", "1")
+
+
+# Before anything imports triton or kernels_triton.
+interpret_triton(os.environ, torch.cuda.is_available())
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -67,3 +67,6 @@ def test_wheel_metadata_keeps_onnxruntime_builds_apart(requirements) -> None:
     assert not installed_with(requirements, {"gpu"}, mac) & (ORT_BUILDS | {"tensorrt-cu13"})
     ort_gpu = next(r for r in requirements if r.name == "onnxruntime-gpu")
     assert ort_gpu.specifier.contains("1.31.1") and not ort_gpu.specifier.contains("1.26.0")
+    # onnxruntime-gpu 1.31.1's TensorRT provider links libnvinfer.so.10: TensorRT 10, not 11.
+    trt = next(r for r in requirements if r.name == "tensorrt-cu13")
+    assert trt.specifier.contains("10.16.1.11") and not trt.specifier.contains("11.4.0.106")

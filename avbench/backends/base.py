@@ -22,7 +22,7 @@ import torch
 from avbench.backends.cache import ArtifactCache
 from avbench.backends.calibration_set import CalibrationSet
 from avbench.pipelines.base import Component, FrameRange, Pipeline
-from avbench.runtime import ConfigError, resolve_cache_dir
+from avbench.runtime import ConfigError, resolve_cache_dir, tf32_allowed
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class BackendContext:
     quantize: str | None = None  # precision=int8: "int8"
     calibration: CalibrationSet | None = None  # the components' inputs on calibration songs
     quantizable: frozenset[str] = frozenset()  # components with real weights
+    tf32: bool = False  # precision.tf32: float32 math may use TF32 (CUDA)
 
 
 @dataclass
@@ -89,7 +90,18 @@ class Backend:
 
             execution = onednn_kernels(component.module, component.example_inputs(
                 max(16, self.ctx.frames.min)))
-        return Prepared(run=component.module, execution=execution)
+        return Prepared(run=component.module, execution=execution, tf32=self.torch_tf32())
+
+    def after_run(self) -> dict[str, float]:
+        """Figures about the run only known after it (read once the run has measured)."""
+        return {}
+
+    def torch_tf32(self) -> bool | None:
+        """For a float32 run on CUDA, whether torch's settings in force let its float32
+        math use TF32 (the run sets them from ``precision.tf32``); else None."""
+        if self.ctx.device.type != "cuda" or self.ctx.dtype != torch.float32:
+            return None
+        return tf32_allowed()
 
 
 @dataclass
@@ -107,6 +119,8 @@ class BackendReport:
     tf32: dict[str, bool] = field(default_factory=dict)  # component -> TF32 allowed
     execution: dict[str, str] = field(default_factory=dict)  # component -> kernels that ran
     precision: dict[str, str] = field(default_factory=dict)  # component -> precision it ran in
+    # The backend's figures known only after the run (torch.compile's compile.*).
+    after_run: Callable[[], dict[str, float]] = field(default=dict, repr=False)
 
     def add(self, component: str, prepared: Prepared, kind: str) -> None:
         self.effective[component] = kind
@@ -178,15 +192,16 @@ def prepare(pipeline: Pipeline, backend_cfg: Any, device: torch.device | None = 
             dtype: torch.dtype = torch.float32, cache_dir: str | Path | None = None,
             frames: FrameRange | None = None, quantize: str | None = None,
             calibration: CalibrationSet | None = None,
-            quantizable: frozenset[str] = frozenset()) -> BackendReport:
-    """Make every neural component of ``pipeline`` run on the configured backend."""
+            quantizable: frozenset[str] = frozenset(), tf32: bool = False) -> BackendReport:
+    """Make every neural component of ``pipeline`` run on the configured backend;
+    ``tf32`` (``precision.tf32``): whether its float32 math may use TF32 on CUDA."""
     name = backend_cfg.name
     ctx = BackendContext(cfg=backend_cfg, device=device or pipeline.device, dtype=dtype,
                          cache=ArtifactCache(resolve_cache_dir(str(cache_dir) if cache_dir else None)),
                          frames=frames or FrameRange(16, 256, 4096), quantize=quantize,
-                         calibration=calibration, quantizable=quantizable)
+                         calibration=calibration, quantizable=quantizable, tf32=tf32)
     backend = backend_class(name)(ctx)
-    report = BackendReport(requested=name)
+    report = BackendReport(requested=name, after_run=backend.after_run)
     if quantize and name not in QUANTISING:
         reason = (f"precision={quantize} is quantised by backend={'|'.join(QUANTISING)} only "
                   f"(NNCF); backend={name} runs the components in float32")

@@ -2,6 +2,8 @@
 
 Compilation happens on the first call, so ``prepare`` makes that call on
 inputs of the run's length: its time is ``cold.build_s``, not steady state.
+Each run (a cell of an in-process sweep) starts from a reset Dynamo and records what
+Dynamo did in it (``compile.*``, see ``dynamo_watch``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ import time
 
 import torch
 
-from avbench.backends.base import Backend, Prepared
+from avbench.backends.base import Backend, BackendContext, Prepared
+from avbench.backends.dynamo_watch import DynamoWatch
 from avbench.pipelines.base import Component
 
 
 class CompileBackend(Backend):
     name = "compile"
+
+    def __init__(self, ctx: BackendContext) -> None:
+        super().__init__(ctx)
+        self.watch = DynamoWatch.begin()  # nothing compiled by an earlier cell carries over
+
+    def after_run(self) -> dict[str, float]:
+        return self.watch.metrics()
 
     def unavailable_reason(self) -> str | None:
         if not hasattr(torch, "compile"):
@@ -33,7 +43,8 @@ class CompileBackend(Backend):
             compiled(*component.example_inputs(self.ctx.frames.opt))
         if self.ctx.device.type == "cuda":
             torch.cuda.synchronize(self.ctx.device)
-        return Prepared(run=compiled, build_s=time.perf_counter() - start)
+        return Prepared(run=compiled, build_s=time.perf_counter() - start,
+                        tf32=self.torch_tf32())
 
 
 def cpp_compiler_problem() -> str | None:

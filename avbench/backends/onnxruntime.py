@@ -32,6 +32,7 @@ from avbench.backends.ort_gpu import (
     run_options,
     tensorrt_ep_profile,
 )
+from avbench.backends.ort_registered import check_registered, session_tf32
 from avbench.backends.tensorrt import BackendBuildError
 from avbench.pipelines.base import Component
 
@@ -119,9 +120,9 @@ class OnnxRuntimeBackend(Backend):
             build_s = 0.0 if engines_hit else session_s + self._build_late(
                 runner, component, engines.dir)
         providers = tuple(session.get_providers())
-        # fp32 on CUDA: the CUDA provider runs without TF32; the TensorRT provider cannot.
-        tf32 = (TENSORRT in providers if self.ctx.device.type == "cuda"
-                and self.ctx.dtype == torch.float32 else None)
+        # fp32 on CUDA: as the session reports it (the TensorRT provider cannot clear TF32).
+        tf32 = (session_tf32(providers, session.get_provider_options())
+                if self.ctx.device.type == "cuda" and self.ctx.dtype == torch.float32 else None)
         return Prepared(run=runner, export_s=export_s, build_s=build_s,
                         load_s=session_s if engines_hit else 0.0,
                         cache_hit=hit and engines_hit, providers=providers, tf32=tf32)
@@ -146,19 +147,24 @@ class OnnxRuntimeBackend(Backend):
                  engine_dir: Path | None) -> Any:
         import onnxruntime
 
+        requested = self._provider_options(profiles, engine_dir)
         try:
-            return onnxruntime.InferenceSession(
-                path, self._session_options(),
-                providers=self._provider_options(profiles, engine_dir))
+            # enable_fallback=0: a failing session is an error here, not a silent retry on
+            # other providers without any of the options (ort_registered checks the rest).
+            session = onnxruntime.InferenceSession(path, self._session_options(),
+                                                   providers=requested, enable_fallback=0)
         except Exception as error:
             if engine_dir is None:
                 raise
             first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
             raise BackendBuildError(
                 f"ONNX Runtime's TensorRT provider could not build {component.name} ({first}); "
+                "if TensorRT's libraries did not load, python -m avbench task=doctor says why; "
                 "when it takes only part of a graph, the inner subgraphs' dynamic inputs have "
                 "no shape profile: use backend.providers=[CUDAExecutionProvider] or "
                 "backend=tensorrt") from error
+        check_registered(session, requested, component.name)
+        return session
 
     def _session_options(self) -> Any:
         import onnxruntime
@@ -209,18 +215,19 @@ class OnnxRuntimeBackend(Backend):
             return [(p, openvino) if p == OPENVINO else p for p in self.providers()]
         options = gpu_provider_options(self.ctx.device.index or 0,
                                        compute_stream(self.ctx.device), self.ctx.dtype,
-                                       profiles, engine_dir)
+                                       profiles, engine_dir, self.ctx.tf32)
         return [(p, options[p]) if p in options else p for p in self.providers()]
 
 
 def gpu_provider_options(device_index: int, stream: int, dtype: torch.dtype,
                          profiles: dict[str, tuple[Shape, Shape, Shape]] | None,
-                         engine_dir: Path | None) -> dict[str, dict[str, str]]:
+                         engine_dir: Path | None, tf32: bool = False,
+                         ) -> dict[str, dict[str, str]]:
     """Options of the CUDA and TensorRT providers: torch's stream ``stream`` (checked),
     the precision options, and for TensorRT the explicit profile and the engine folder."""
     common = {"device_id": str(device_index), "has_user_compute_stream": "1",
               "user_compute_stream": str(check_compute_stream(stream))}
-    options = {"CUDAExecutionProvider": common | cuda_ep_precision(dtype)}
+    options = {"CUDAExecutionProvider": common | cuda_ep_precision(dtype, tf32)}
     if profiles and engine_dir is not None:
         # Precision is baked into the graph; the profile is the native backend's.
         options[TENSORRT] = common | tensorrt_ep_profile(profiles) | {

@@ -12,13 +12,13 @@ import ctypes
 import functools
 import importlib.metadata
 import logging
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from avbench.backends.elf import elf_needed, soname_major
 from avbench.backends.export import Shape
 from avbench.backends.tensorrt import BackendBuildError
 
@@ -57,14 +57,36 @@ def ort_conflict(found: list[str]) -> str | None:
 
 
 def nvinfer_soname(provider_library: Path) -> str | None:
-    """The ``libnvinfer.so.N`` a TensorRT provider library links against (its DT_NEEDED
-    entry, read from the file's bytes), or None when there is no such library."""
+    """The ``libnvinfer.so.N`` a TensorRT provider library links against (its ``DT_NEEDED``
+    entry, read from the file without loading it), or None when there is no such library."""
     try:
-        data = provider_library.read_bytes()
-    except OSError:
+        needed = elf_needed(provider_library)
+    except (OSError, ValueError):
         return None
-    match = re.search(rb"libnvinfer\.so\.\d+", data)
-    return match.group().decode() if match else None
+    major = soname_major(needed, "nvinfer")
+    return None if major is None else f"libnvinfer.so.{major}"
+
+
+def ort_tensorrt_provider() -> Path:
+    """Where this onnxruntime keeps its TensorRT provider library (absent in CPU builds)."""
+    import onnxruntime
+
+    return Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime_providers_tensorrt.so"
+
+
+def installed_nvinfer() -> dict[int, str]:
+    """TensorRT majors whose ``libnvinfer.so.N`` an installed distribution ships (the
+    ``tensorrt*-libs`` wheels), each with that distribution's name and version."""
+    found = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if not name.lower().startswith("tensorrt"):
+            continue
+        for file in dist.files or ():
+            major = soname_major([Path(str(file)).name], "nvinfer")
+            if major is not None:
+                found[major] = f"{name} {dist.version}"
+    return found
 
 
 def trt_version_string(encoded: int) -> str:
@@ -80,12 +102,9 @@ def ort_tensorrt_version() -> str | None:
     provider this same copy (a soname is loaded once per process), so the version reported
     is the one that builds the engines; the Python ``tensorrt`` package may be another.
     """
-    import onnxruntime
-
     if not sys.platform.startswith("linux"):
         return None
-    soname = nvinfer_soname(Path(onnxruntime.__file__).parent / "capi"
-                            / "libonnxruntime_providers_tensorrt.so")
+    soname = nvinfer_soname(ort_tensorrt_provider())
     if soname is None:
         return None
     try:
@@ -123,11 +142,12 @@ def run_options() -> Any:
     return options
 
 
-def cuda_ep_precision(dtype: torch.dtype) -> dict[str, str]:
-    """CUDA provider options for a graph of ``dtype``: no TF32 for fp32 (on by default),
-    so fp32 runs differ from eager only by summation order. The TensorRT provider has no
-    such option: fp32 engines it builds may use TF32 (tagged ``backend.tf32=on``)."""
-    return {"use_tf32": "0"} if dtype == torch.float32 else {}
+def cuda_ep_precision(dtype: torch.dtype, tf32: bool = False) -> dict[str, str]:
+    """CUDA provider options for a graph of ``dtype``: no TF32 for fp32 (on by default)
+    unless ``tf32`` (precision.tf32), so fp32 runs differ from eager only by summation
+    order. The TensorRT provider has no such option: fp32 engines it builds may use TF32
+    (tagged ``backend.tf32=on``)."""
+    return {"use_tf32": "1" if tf32 else "0"} if dtype == torch.float32 else {}
 
 
 def tensorrt_ep_profile(profiles: dict[str, tuple[Shape, Shape, Shape]]) -> dict[str, str]:

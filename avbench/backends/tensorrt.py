@@ -95,14 +95,14 @@ def _network_flags(trt: Any) -> int:
     return 0
 
 
-def builder_flags(dtype: torch.dtype) -> dict[str, bool]:
+def builder_flags(dtype: torch.dtype, tf32: bool = False) -> dict[str, bool]:
     """``BuilderFlag`` name -> set (True) or cleared (False), for a graph of ``dtype``.
 
     TensorRT enables TF32 by default: float32 matmuls and convolutions then round their
     inputs to 10-bit mantissas, beyond the summation-order differences the fp32 parity
-    thresholds allow. An fp32 graph is built without it.
+    thresholds allow. An fp32 graph is built without it unless ``tf32`` (precision.tf32).
     """
-    return {"TF32": False} if dtype == torch.float32 else {}
+    return {"TF32": tf32} if dtype == torch.float32 else {}
 
 
 def build_engine(onnx_path: str | Path, profiles: dict[str, tuple[Shape, Shape, Shape]],
@@ -269,7 +269,7 @@ class TensorRTBackend(Backend):
                                                     opset)
         profiles = profile_shapes(component, self.ctx.frames)
         workspace_mb = int(self.ctx.cfg.workspace_mb)
-        flags = builder_flags(self.ctx.dtype)
+        flags = builder_flags(self.ctx.dtype, self.ctx.tf32)
         fields = engine_fields(graph_fields, profiles, self.ctx.device, workspace_mb) | {
             "builder_flags": flags}
         entry = self.ctx.cache.entry("tensorrt", component.name, fields, "model.engine")

@@ -2,9 +2,10 @@
 
 The reference is the same pipeline and preset built in float32 with eager
 PyTorch and the torch DSP kernels, run once on the same input on the same
-device; its stage outputs are cached (avbench.backends.cache) keyed like the
-exported graphs: the input's hash, the content hash of the run's weights (every
-component's parameters and buffers, with their dtype), the source of the
+device in strict float32 (no TF32 on CUDA, whatever ``precision.tf32``); its
+stage outputs are cached (avbench.backends.cache) keyed like the exported graphs:
+the input's hash, the content hash of the run's weights (every component's
+parameters and buffers, with their dtype), the source of the
 pipeline and of every module it holds (and of the modules those import, within
 their package), the pipeline and preset settings, seed, checkpoint, device and
 torch version. An edited model (weights or code) gets a new reference, never
@@ -38,6 +39,7 @@ from avbench.backends.export import module_digest
 from avbench.errors import UserError
 from avbench.metrics.parity import compare, violations
 from avbench.pipelines.base import Pipeline, State
+from avbench.runtime import fp32_math
 from avbench.version import __version__
 
 log = logging.getLogger(__name__)
@@ -48,9 +50,10 @@ class ParityError(UserError, RuntimeError):
 
 
 def is_reference(cfg: DictConfig, kernel: str) -> bool:
-    """fp32 eager PyTorch with the torch kernels: the run the reference is built as."""
+    """fp32 eager PyTorch with the torch kernels, without TF32: the run the reference is
+    built as."""
     return (cfg.backend.name == "pytorch" and cfg.precision.dtype == "float32"
-            and kernel == "torch")
+            and kernel == "torch" and not cfg.precision.tf32)
 
 
 def needed(cfg: DictConfig, kernel: str) -> bool:
@@ -104,6 +107,7 @@ def reference_fields(cfg: DictConfig, audio: torch.Tensor, device: torch.device,
         "checkpoint_sha256": file_digest(Path(checkpoint)) if checkpoint else None,
         "device": str(device), "torch": torch.__version__, "avbench": __version__,
         "saved": "every tensor of the final state",  # what an entry holds (stage inputs too)
+        "fp32_math": "ieee",  # strict float32 on CUDA too (fp32_math), never TF32
     } | model_fields(pipe)
 
 
@@ -118,7 +122,8 @@ def reference_outputs(cfg: DictConfig, audio: torch.Tensor, device: torch.device
 
     def compute(path: Path) -> None:
         log.info("computing the fp32 eager reference for the parity gate (cached after this)")
-        state = build().run(audio).state
+        with fp32_math(device, tf32=False):  # whatever the run's precision.tf32
+            state = build().run(audio).state
         torch.save({key: value.detach().cpu() for key, value in state.items()
                     if isinstance(value, torch.Tensor)}, path)
 

@@ -12,7 +12,10 @@ Stage clocks take one window per stage, so the run's peak covers every moment be
   RSS at each stage's end; the tag says so.
 - CUDA: torch's allocator peak (reset per window); ``device_memory`` adds what lives
   outside torch's allocator (CUDA context, ONNX Runtime's arena, TensorRT's engine
-  weights), read as device memory in use minus torch's reserved memory at the run's end.
+  weights): this process's device memory from NVML's per-process counters minus torch's
+  reserved memory, at the run's end. Where NVML cannot say (no per-process counters, or a
+  container's PID namespace) it falls back to the whole device's memory in use minus
+  torch's reserve, which counts other processes too; the method tag says which.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ RESET_PEAK_RSS = "5"  # clear_refs: reset the peak resident set size (Linux >= 4
 
 TAG_HWM = "rss_hwm_per_run"
 TAG_SINCE_START = "rss_peak_since_process_start"
-TAG_CUDA = "cuda_torch_allocator_peak+outside_torch_at_end"
+TAG_CUDA = "cuda_torch_allocator_peak"
+OUTSIDE_NVML = "+outside_torch_nvml_process_at_end"
+OUTSIDE_DEVICE = "+outside_torch_device_minus_reserved_at_end"
 
 
 def vm_hwm_mb() -> float:
@@ -150,12 +155,24 @@ def tracker(device: torch.device) -> PeakWindows:
     return _TRACKERS[key]
 
 
-def device_memory(device: torch.device) -> dict[str, float]:
-    """CUDA only: device memory in use now (the whole device: other processes included)
-    and the part of it outside torch's allocator; empty on the CPU."""
+def device_memory(device: torch.device, process_mb: float | None = None) -> dict[str, float]:
+    """CUDA only: device memory in use now (the whole device: other processes included),
+    this process's own (``process_mb``, from NVML, when known) and the part of this
+    process's memory outside torch's allocator; empty on the CPU. Without ``process_mb``
+    the part outside torch is the whole device's use minus torch's reserve."""
     if device.type != "cuda":
         return {}
     free, total = torch.cuda.mem_get_info(device)
     used_mb = (total - free) / 2**20
-    outside_mb = max(0.0, used_mb - torch.cuda.memory_reserved(device) / 2**20)
-    return {"memory_device_used_mb": used_mb, "memory_outside_torch_mb": outside_mb}
+    reserved_mb = torch.cuda.memory_reserved(device) / 2**20
+    figures = {"memory_device_used_mb": used_mb}
+    if process_mb is not None:
+        figures["memory_process_mb"] = process_mb
+    figures["memory_outside_torch_mb"] = max(0.0, (used_mb if process_mb is None
+                                                   else process_mb) - reserved_mb)
+    return figures
+
+
+def outside_torch_method(process_mb: float | None) -> str:
+    """The suffix of the CUDA ``memory.method`` tag: how the part outside torch was read."""
+    return OUTSIDE_DEVICE if process_mb is None else OUTSIDE_NVML

@@ -18,48 +18,15 @@ from typing import Any
 import numpy as np
 import psutil
 
+from avbench.measure.nvml import NvmlReader
+
 log = logging.getLogger(__name__)
 
-# Clock-event reasons that mean the GPU slowed itself down (not idle or app clocks), as
-# nvidia-ml-py names them after ``nvmlClocksEventReason`` (``nvmlClocksThrottleReason`` before
-# NVML 12, kept there as deprecated aliases).
-THROTTLE_REASONS = ("SwPowerCap", "HwSlowdown", "SwThermalSlowdown", "HwThermalSlowdown",
-                    "HwPowerBrakeSlowdown")
-EVENT_PREFIXES = ("nvmlClocksEventReason", "nvmlClocksThrottleReason")
-
-
-class NvmlConstantMissing(RuntimeError):
-    """This nvidia-ml-py lacks a constant or call the sampler needs."""
-
-
-def throttle_mask(nvml: Any) -> int:
-    """The bit mask of :data:`THROTTLE_REASONS`; a reason this NVML binding does not name
-    raises (a silent 0 would read as "never throttled")."""
-    mask = 0
-    for reason in THROTTLE_REASONS:
-        bit = next((getattr(nvml, prefix + reason) for prefix in EVENT_PREFIXES
-                    if hasattr(nvml, prefix + reason)), None)
-        if bit is None:
-            raise NvmlConstantMissing(f"nvidia-ml-py has no nvmlClocksEventReason{reason}; "
-                                      "pip install -U nvidia-ml-py")
-        mask |= bit
-    return mask
-
-
-def _call(nvml: Any, *names: str) -> Any:
-    """The first of ``names`` the binding has (current name first, deprecated after)."""
-    for name in names:
-        if hasattr(nvml, name):
-            return getattr(nvml, name)
-    raise NvmlConstantMissing(f"nvidia-ml-py has none of {names}; pip install -U nvidia-ml-py")
-
-
-def cuda_uuid(index: int) -> str:
-    """NVML's UUID string of torch's CUDA device ``index``. Indices follow
-    ``CUDA_VISIBLE_DEVICES`` (and CUDA's device order); NVML's own indices do not."""
-    import torch
-
-    return f"GPU-{torch.cuda.get_device_properties(index).uuid}"
+# The summary figure of each GPU field: its statistic's name and how it is computed.
+GPU_SUMMARY = {"gpu_util_pct": ("mean", np.mean), "gpu_mem_used_mb": ("max", np.max),
+               "gpu_temp_c": ("max", np.max), "gpu_power_w": ("mean", np.mean),
+               "gpu_sm_clock_mhz": ("mean", np.mean), "gpu_throttled": ("fraction", np.mean),
+               "gpu_process_mem_mb": ("max", np.max)}
 
 
 @dataclass
@@ -68,60 +35,6 @@ class Sample:
     cpu_pct: float
     rss_mb: float
     gpu: dict[str, float] = field(default_factory=dict)
-
-
-class NvmlReader:
-    """Reads one NVIDIA device through nvidia-ml-py; ``open`` returns None without one."""
-
-    def __init__(self, nvml: Any, handle: Any) -> None:
-        self.nvml = nvml
-        self.handle = handle
-        self.throttle_mask = throttle_mask(nvml)
-        self._reasons = _call(nvml, "nvmlDeviceGetCurrentClocksEventReasons",
-                              "nvmlDeviceGetCurrentClocksThrottleReasons")
-        self._temperature = _call(nvml, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature")
-
-    @classmethod
-    def open(cls, index: int) -> NvmlReader | None:
-        """The reader of torch's CUDA device ``index`` (found by UUID), or None."""
-        return cls.try_open(index)[0]
-
-    @classmethod
-    def try_open(cls, index: int) -> tuple[NvmlReader | None, str]:
-        """``(reader, "")``, or ``(None, why not)``: no library, driver or device, or a
-        binding that lacks what the reader needs."""
-        try:
-            import pynvml
-
-            uuid = cuda_uuid(index)
-            pynvml.nvmlInit()
-        except Exception as error:  # no library, no driver or no device: CPU-only telemetry
-            log.debug("NVML unavailable: %s", error)
-            return None, f"{type(error).__name__}: {error}"
-        try:
-            return cls(pynvml, pynvml.nvmlDeviceGetHandleByUUID(uuid)), ""
-        except Exception as error:
-            log.warning("NVML cannot read %s (cuda:%d): %s; no GPU telemetry", uuid, index, error)
-            pynvml.nvmlShutdown()
-            return None, f"{uuid}: {type(error).__name__}: {error}"
-
-    def read(self) -> dict[str, float]:
-        nvml, handle = self.nvml, self.handle
-        reasons = self._reasons(handle)
-        return {
-            "gpu_util_pct": float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu),
-            "gpu_mem_used_mb": nvml.nvmlDeviceGetMemoryInfo(handle).used / 2**20,
-            "gpu_sm_clock_mhz": float(nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM)),
-            "gpu_temp_c": float(self._temperature(handle, nvml.NVML_TEMPERATURE_GPU)),
-            "gpu_power_w": nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
-            "gpu_throttled": float(bool(reasons & self.throttle_mask)),
-        }
-
-    def close(self) -> None:
-        try:
-            self.nvml.nvmlShutdown()
-        except Exception:
-            log.debug("nvmlShutdown failed", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -177,6 +90,10 @@ class Monitor:
             raise RuntimeError("monitor already started")
         if self._gpu is None and self.gpu_index is not None:
             self._gpu, self.gpu_unavailable = NvmlReader.try_open(self.gpu_index)
+        if self._gpu is not None and getattr(self._gpu, "readers", True) == {}:
+            reasons = "; ".join(f"{k}: {v}" for k, v in self._gpu.unavailable.items())
+            self._gpu.close()
+            self._gpu, self.gpu_unavailable = None, f"no field readable: {reasons}"
         self.gpu_read = self._gpu is not None
         self._process.cpu_percent(None)  # the first reading only sets the baseline
         self._cpu_start = CpuShare.reading(self._process)
@@ -200,6 +117,9 @@ class Monitor:
                     sample.gpu = self._gpu.read()
                 except Exception as error:  # e.g. NVMLError: this sample has no GPU figures
                     self._record_error("gpu", error)
+                else:
+                    for name, error in getattr(self._gpu, "failures", ()):  # a field each
+                        self._record_error(f"gpu {name}", error)
             self.samples.append(sample)
 
     def _record_error(self, what: str, error: Exception) -> None:
@@ -231,17 +151,23 @@ class Monitor:
             "monitor.cpu_pct": [s.cpu_pct for s in self.samples],
             "monitor.rss_mb": [s.rss_mb for s in self.samples],
         }
-        gpu_samples = [s.gpu for s in self.samples if s.gpu]  # failed readings have none
-        for key in gpu_samples[0] if gpu_samples else ():
-            out[f"monitor.{key}"] = [gpu[key] for gpu in gpu_samples]
+        keys = sorted({key for s in self.samples for key in s.gpu})
+        for key in keys:  # a failed reading (or field) has no value in that sample
+            out[f"monitor.{key}"] = [s.gpu[key] for s in self.samples if key in s.gpu]
         return out
 
     def tags(self) -> dict[str, str]:
-        """Whether the GPU was read, and the first failed reading with the count (if any)."""
+        """Whether the GPU was read and which of its fields were sampled (and why the others
+        were not), and the first failed reading with the count (if any)."""
         tags = {}
         if self.gpu_index is not None or self.gpu_read:
             tags["monitor.gpu"] = ("nvml" if self.gpu_read
                                    else f"unavailable ({self.gpu_unavailable})")
+        sampled = sorted({key for s in self.samples for key in s.gpu})
+        if self.gpu_read:
+            tags["monitor.gpu_fields"] = ",".join(sampled) or "none"
+        if missing := getattr(self._gpu, "unavailable", None):
+            tags["monitor.gpu_unavailable"] = "; ".join(f"{k}: {v}" for k, v in missing.items())
         if self.errors:
             tags["monitor.error"] = f"{len(self.errors)} failed reading(s); first: {self.errors[0]}"
         return tags
@@ -256,13 +182,7 @@ class Monitor:
         if self.cpu_share is not None:
             out |= {"monitor.other_cpu_pct": self.cpu_share.other_pct,
                     "monitor.steal_pct": self.cpu_share.steal_pct}
-        if "monitor.gpu_util_pct" in series:
-            out |= {
-                "monitor.gpu_util_pct.mean": float(np.mean(series["monitor.gpu_util_pct"])),
-                "monitor.gpu_mem_used_mb.max": float(np.max(series["monitor.gpu_mem_used_mb"])),
-                "monitor.gpu_temp_c.max": float(np.max(series["monitor.gpu_temp_c"])),
-                "monitor.gpu_power_w.mean": float(np.mean(series["monitor.gpu_power_w"])),
-                "monitor.gpu_sm_clock_mhz.mean": float(np.mean(series["monitor.gpu_sm_clock_mhz"])),
-                "monitor.gpu_throttled.fraction": float(np.mean(series["monitor.gpu_throttled"])),
-            }
+        for key, (statistic, reduce) in GPU_SUMMARY.items():
+            if f"monitor.{key}" in series:  # only the fields that were sampled
+                out[f"monitor.{key}.{statistic}"] = float(reduce(series[f"monitor.{key}"]))
         return out

@@ -26,6 +26,7 @@ from avbench.measure import memory
 from avbench.measure.allocator import minor_faults
 from avbench.measure.clock import stage_clock
 from avbench.measure.monitor import Monitor
+from avbench.measure.nvml import process_memory_mb
 from avbench.measure.timer import (
     SETTLE_WINDOW,
     TOTAL,
@@ -162,7 +163,9 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig,
     policy = policy_from(bench)
     device = pipe.device
     peaks = memory.tracker(device)
-    peaks.start_run()  # what earlier runs of this process held is not this run's peak
+    # What earlier runs of this process held is not this run's peak, nor is Triton's
+    # autotuning, done in the prepare phase (phases/prepare.py) before this window opens.
+    peaks.start_run()
     console.phase(3, "warm-up", f"cold call + {policy.warmup} run(s)"
                   + (f", at least {policy.warmup_s:g} s" if policy.warmup_s else "")
                   + (f", then until the time per call settles (at most {policy.warmup_max})"
@@ -198,9 +201,23 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig,
     if bench.overhead_check:
         run.harness |= overhead_side_by_side(pipe, audio, pairs=min(times.repeats, 5))
     _sync(device)
-    run.memory_peak_mb, run.memory_method = peaks.run_peak(), peaks.method
-    run.device_memory = memory.device_memory(device)
+    record_memory(run, peaks, device)
     return run
+
+
+def record_memory(run: TimedRun, peaks: memory.PeakWindows, device: torch.device) -> None:
+    """The run's own peak and, on CUDA, its device memory outside torch's allocator, from
+    NVML's counters of this process (else the whole device's, and the method says so)."""
+    run.memory_peak_mb, run.memory_method = peaks.run_peak(), peaks.method
+    if device.type != "cuda":
+        return
+    process_mb, why = process_memory_mb(device.index or 0)
+    if process_mb is None:
+        log.warning("NVML gives no memory figure for this process (%s): the memory outside "
+                    "torch is the whole device's in use minus torch's reserve, other "
+                    "processes included", why)
+    run.device_memory = memory.device_memory(device, process_mb)
+    run.memory_method += memory.outside_torch_method(process_mb)
 
 
 def outer_vs_total_pct(outer_ms: list[float], total_ms: list[float]) -> float:

@@ -138,7 +138,11 @@ class TTSPipeline(Pipeline):
 
     def stream(self, text: torch.Tensor) -> Iterator[torch.Tensor]:
         """The utterance's audio in chunks of ``stream_chunk_frames * hop`` samples (the
-        last may be shorter), each ready as soon as the vocoder has made it."""
+        last may be shorter), each ready as soon as the vocoder has made it.
+
+        Each chunk is a copy: a vocoder run as a CUDA graph (torch.compile's
+        ``reduce-overhead``) returns its graph's static output buffer, which the next
+        chunk's replay overwrites while the consumer still holds the previous chunk."""
         s = self.settings
         with torch.inference_mode():
             state = self.initial_state(text)
@@ -151,7 +155,7 @@ class TTSPipeline(Pipeline):
                 left = max(start - s.stream_context_frames, 0)
                 right = min(stop + s.stream_context_frames, total)
                 wave = self.components["vocoder"](mel[..., left:right]).float().reshape(-1)
-                yield wave[(start - left) * hop: (stop - left) * hop]
+                yield wave[(start - left) * hop: (stop - left) * hop].clone()
 
 
 def _has_pretrained_vocoder(s: TTSSettings) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig, OmegaConf
 
 from avbench.journal import RunResult
-from avbench.sweeps.placement import placed
+from avbench.sweeps.placement import GpuOversubscribed, placed
 from avbench.tracking.logger import PARENT_RUN_ENV, resolve_tracking_uri
 
 SWEEP_NAME_ENV = "AVBENCH_SWEEP_NAME"
@@ -68,27 +68,40 @@ class SweepJob:
                 "avbench.pid": str(os.getpid())}
 
 
-def run_cell(cfg: DictConfig, attempt: Callable[[dict[str, str]], RunResult]) -> RunResult:
-    """Run one job: alone, or as a placed sweep cell with resume and retries."""
+Attempt = Callable[..., RunResult]  # (cell_tags, refused: Exception | None = None)
+
+
+def run_cell(cfg: DictConfig, attempt: Attempt) -> RunResult:
+    """Run one job: alone, or as a placed sweep cell with resume and retries. A cell that
+    cannot be placed (more cells at once than GPUs) is an attempt that fails with why."""
     job = SweepJob.current()
     if job is None:
         return attempt({})
-    with placed(job.parallel, cfg.sweep.pin, job.parent_run_id, job.num) as placement:
-        from avbench.measure.env import fingerprint
+    try:
+        with placed(job.parallel, cfg.sweep.pin, job.parent_run_id, job.num,
+                    cfg.sweep.share_gpus) as placement:
+            return _placed_cell(cfg, job, placement.tags(), attempt)
+    except GpuOversubscribed as error:
+        return attempt(job.tags(config_digest(cfg), "", cfg.sweep.replica), error)
 
-        digest = config_digest(cfg)
-        key = cell_key(digest, fingerprint()["hardware_key"], cfg.sweep.replica)
-        tags = job.tags(digest, key, cfg.sweep.replica) | placement.tags()
-        if cfg.sweep.resume and cfg.tracking.enabled:
-            from avbench.sweeps.store import reuse_finished
 
-            reused = reuse_finished(resolve_tracking_uri(cfg.tracking.uri),
-                                    cfg.tracking.experiment, job.parent_run_id, tags)
-            if reused is not None:
-                return reused
-        result = attempt(tags | {"avbench.attempt": "0"})
-        for number in range(1, cfg.sweep.retries + 1):
-            if result.ok or not result.crashed:
-                break
-            result = attempt(tags | {"avbench.attempt": str(number)})
-        return result
+def _placed_cell(cfg: DictConfig, job: SweepJob, placement_tags: dict[str, str],
+                 attempt: Attempt) -> RunResult:
+    from avbench.measure.env import fingerprint
+
+    digest = config_digest(cfg)
+    key = cell_key(digest, fingerprint()["hardware_key"], cfg.sweep.replica)
+    tags = job.tags(digest, key, cfg.sweep.replica) | placement_tags
+    if cfg.sweep.resume and cfg.tracking.enabled:
+        from avbench.sweeps.store import reuse_finished
+
+        reused = reuse_finished(resolve_tracking_uri(cfg.tracking.uri),
+                                cfg.tracking.experiment, job.parent_run_id, tags)
+        if reused is not None:
+            return reused
+    result = attempt(tags | {"avbench.attempt": "0"})
+    for number in range(1, cfg.sweep.retries + 1):
+        if result.ok or not result.crashed:
+            break
+        result = attempt(tags | {"avbench.attempt": str(number)})
+    return result

@@ -136,6 +136,44 @@ def check_tensorrt() -> Check:
     return Check("tensorrt", PASS, tensorrt.__version__)
 
 
+def tensorrt_pair(ort_major: int | None, installed: dict[int, str],
+                  cuda_major: str | None) -> Check:
+    """The TensorRT major ONNX Runtime's TensorRT provider links (``ort_major``) against
+    the majors installed packages ship (``installed``, see ``installed_nvinfer``)."""
+    name = "tensorrt pair"
+    if ort_major is None:
+        return Check(name, WARN, "cannot read which libnvinfer the TensorRT provider needs",
+                     "reinstall onnxruntime-gpu (docs/gpu.md)")
+    fix = f"pip install 'tensorrt-cu{cuda_major or 13}>={ort_major},<{ort_major + 1}'"
+    needs = f"onnxruntime's TensorRT provider links libnvinfer.so.{ort_major}"
+    if ort_major in installed:
+        return Check(name, PASS, f"{needs}; {installed[ort_major]} ships it")
+    if not installed:
+        return Check(name, WARN, f"{needs}; no TensorRT package is installed (the provider "
+                                 "cannot load)", fix)
+    shipped = ", ".join(f"libnvinfer.so.{m} ({d})" for m, d in sorted(installed.items()))
+    return Check(name, FAIL, f"{needs}, but only {shipped} is installed: the provider cannot "
+                             "load and backend=tensorrt runs another major", fix)
+
+
+def check_tensorrt_pair() -> Check:
+    """Read at check time from the provider library's ``DT_NEEDED`` entries (docs/gpu.md)."""
+    from avbench.backends.elf import elf_needed, soname_major
+    from avbench.backends.ort_gpu import installed_nvinfer, ort_tensorrt_provider
+
+    try:
+        provider = ort_tensorrt_provider()
+    except ImportError:
+        return Check("tensorrt pair", PASS, "no onnxruntime (nothing to pair)")
+    if not provider.exists():
+        return Check("tensorrt pair", PASS, "this onnxruntime has no TensorRT provider")
+    try:
+        major = soname_major(elf_needed(provider), "nvinfer")
+    except (OSError, ValueError):
+        major = None
+    return tensorrt_pair(major, installed_nvinfer(), (torch.version.cuda or "").split(".")[0])
+
+
 def check_mlflow(tracking_cfg: Any) -> Check:
     uri = resolve_tracking_uri(tracking_cfg.uri)
     try:
@@ -214,7 +252,8 @@ def check_peaks(bench: Any, cache_dir: Path, seconds: float) -> Check:
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
     checks: list[Callable[[], Check]] = [
         check_python, check_cuda, lambda: check_gpu_profile(cfg.gpu), check_triton,
-        check_onnxruntime, check_compile, check_tensorrt, lambda: check_mlflow(cfg.tracking),
+        check_onnxruntime, check_compile, check_tensorrt, check_tensorrt_pair,
+        lambda: check_mlflow(cfg.tracking),
         lambda: check_cache(resolve_cache_dir(cfg.paths.cache_dir)),
     ]
     if cfg.task.noise_probe_s > 0:

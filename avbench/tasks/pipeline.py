@@ -15,7 +15,7 @@ from avbench.phases.judge import judge
 from avbench.phases.measure import measure, work_stream
 from avbench.phases.prepare import prepare
 from avbench.phases.record import record
-from avbench.runtime import resolve_device
+from avbench.runtime import fp32_math, resolve_device
 from avbench.tracking import RunLogger
 
 TASK_OPTIONS: tuple[str, ...] = ()  # task.* keys this task reads (the others are not logged)
@@ -37,12 +37,13 @@ def run_name(cfg: DictConfig) -> str:
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
     """One benchmark run; returns the headline metrics. Raises on bad input or config."""
     device = resolve_device(cfg.gpu)
-    with work_stream(device):
+    with work_stream(device), fp32_math(device, bool(cfg.precision.tf32)):
         ctx = open_run(cfg, logger, out_dir, name, device)
         run_input = load_input(ctx)
         pipe = build(ctx)
         report = prepare(ctx, pipe, run_input)
         measured = measure(ctx, pipe, run_input)
+        ctx.metrics |= report.after_run()  # e.g. what torch.compile did during the run
         evaluate(ctx, pipe, run_input, measured)
         verdict = judge(ctx, measured)
         return record(ctx, pipe, run_input, measured, report, verdict)

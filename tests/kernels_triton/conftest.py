@@ -1,4 +1,5 @@
-"""Triton kernels run here under the interpreter (tests/conftest.py sets TRITON_INTERPRET=1)."""
+"""Triton kernels compile on a CUDA device and run under the interpreter without one
+(tests/conftest.py sets TRITON_INTERPRET=1 only then)."""
 
 from __future__ import annotations
 

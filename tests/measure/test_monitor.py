@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-import types
 
 import pytest
 import torch
 
-from avbench.measure.monitor import (
-    THROTTLE_REASONS,
-    Monitor,
-    NvmlConstantMissing,
-    NvmlReader,
-    _call,
-    cuda_uuid,
-    throttle_mask,
-)
+from avbench.measure.monitor import Monitor
+from avbench.measure.nvml import NvmlReader
 from avbench.measure.threads import apply_threads
 from avbench.measure.timer import RepeatPolicy, repeat
 from avbench.pipelines.calibration import CalibrationPipeline
@@ -82,33 +74,6 @@ def test_known_cost_stages_are_measured_close_to_truth() -> None:
     assert min(times.samples_ms["total"]) == pytest.approx(35.0, rel=0.03)
 
 
-def test_throttle_reasons_resolve_to_nvml_clock_event_constants() -> None:
-    import pynvml
-
-    mask = throttle_mask(pynvml)
-    expected = 0
-    for reason in THROTTLE_REASONS:
-        expected |= getattr(pynvml, f"nvmlClocksEventReason{reason}")  # the current names
-    assert mask == expected != 0
-    assert not mask & pynvml.nvmlClocksEventReasonGpuIdle  # idle is not throttling
-
-
-def test_a_missing_throttle_constant_is_an_error_not_never_throttled() -> None:
-    import pynvml
-
-    partial = types.SimpleNamespace(**{f"nvmlClocksThrottleReason{r}": 1 << i
-                                       for i, r in enumerate(THROTTLE_REASONS[:-1])})
-    with pytest.raises(NvmlConstantMissing, match=THROTTLE_REASONS[-1]):
-        throttle_mask(partial)
-    # The reader calls the current NVML entry points where the binding has them.
-    assert _call(pynvml, "nvmlDeviceGetCurrentClocksEventReasons",
-                 "nvmlDeviceGetCurrentClocksThrottleReasons") \
-        is pynvml.nvmlDeviceGetCurrentClocksEventReasons
-    assert _call(pynvml, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature") \
-        is pynvml.nvmlDeviceGetTemperatureV
-    assert callable(pynvml.nvmlDeviceGetHandleByUUID)
-
-
 class FlakyReader:
     """A GPU reader whose every second reading raises NVML's own error."""
 
@@ -145,17 +110,3 @@ def test_sampler_survives_a_failing_gpu_reading_and_records_it() -> None:
     good = len(monitor.samples) - len(monitor.errors)
     assert len(monitor.series()["monitor.gpu_util_pct"]) == good > 0
     assert monitor.summary()["monitor.gpu_util_pct.mean"] == 50.0
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="NVML needs an NVIDIA GPU")
-def test_nvml_reader_opens_torch_device_by_uuid() -> None:
-    import pynvml
-
-    reader = NvmlReader.open(0)
-    assert reader is not None
-    try:
-        assert pynvml.nvmlDeviceGetUUID(reader.handle) == cuda_uuid(0)
-        reading = reader.read()
-        assert reading["gpu_mem_used_mb"] > 0 and reading["gpu_temp_c"] > 0
-    finally:
-        reader.close()

@@ -102,3 +102,19 @@ def test_calls_per_sample_fixes_the_batch() -> None:
     with pytest.raises(ValueError, match="calls_per_sample"):
         time_pipeline(CalibrationPipeline({"a": 0.5}), torch.zeros(100),
                       bench(calls_per_sample=0))
+
+
+def test_only_compiled_triton_kernels_are_tuned_in_the_prepare_phase() -> None:
+    from avbench.phases.prepare import tunes_kernels
+
+    assert tunes_kernels("triton", torch.device("cuda", 0))
+    assert not tunes_kernels("triton", torch.device("cpu"))  # the interpreter tunes nothing
+    assert not tunes_kernels("torch", torch.device("cuda", 0))
+
+
+def test_a_cpu_run_has_no_device_memory_figures_and_says_how_it_measured() -> None:
+    from avbench.measure import memory
+
+    timed = time_pipeline(CalibrationPipeline({"a": 1.0}), torch.zeros(100), bench())
+    assert timed.device_memory == {}
+    assert timed.memory_method == memory.tracker(torch.device("cpu")).method

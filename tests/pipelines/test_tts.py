@@ -130,3 +130,46 @@ def test_engine_profiles_span_phonemes_and_mel_frames_not_text_bytes(
                              (1, s.n_mels, s.max_frames))
     encoder = profile_shapes(tiny_tts.components["text_encoder"], frames)["tokens"]
     assert encoder[2] == (1, min(s.max_frames, s.max_tokens))
+
+
+class StaticOutputVocoder:
+    """What a vocoder captured as a CUDA graph returns: one output buffer, overwritten in
+    place by every call (a replay), here on the CPU."""
+
+    def __init__(self, vocoder: torch.nn.Module) -> None:
+        self.vocoder, self.buffer = vocoder, None
+
+    def __call__(self, mel: torch.Tensor) -> torch.Tensor:
+        out = self.vocoder(mel)
+        if self.buffer is None or self.buffer.shape != out.shape:
+            self.buffer = torch.empty_like(out)
+        return self.buffer.copy_(out)
+
+
+def test_streamed_chunks_survive_a_vocoder_that_reuses_its_output_buffer(
+        tiny_tts: TTSPipeline) -> None:
+    text = encode_text(corpus("harvard")[1])
+    expected = list(tiny_tts.stream(text))
+    vocoder = tiny_tts.components["vocoder"]
+    vocoder.run = StaticOutputVocoder(vocoder.module)
+    try:
+        chunks = list(tiny_tts.stream(text))  # all held at once, as a client may
+    finally:
+        vocoder.run = None
+    assert len(chunks) == len(expected) > 2
+    assert all(torch.equal(got, want) for got, want in zip(chunks, expected, strict=True))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+def test_streaming_a_cuda_graph_vocoder_keeps_every_chunk() -> None:
+    pipe = TTSPipeline(TINY, device="cuda", seed=0)
+    text = encode_text(corpus("harvard")[1])
+    expected = list(pipe.stream(text))
+    vocoder = pipe.components["vocoder"]
+    vocoder.run = torch.compile(vocoder.module, mode="reduce-overhead")
+    for _ in range(3):  # warm up: cudagraph trees record on a later call
+        chunks = list(pipe.stream(text))
+    assert len(chunks) == len(expected)
+    for got, want in zip(chunks, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)

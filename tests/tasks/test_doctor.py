@@ -69,3 +69,24 @@ def test_doctor_run_passes_or_fails_the_process(tmp_path: Path, asset_cache: Pat
     assert not failed.ok and journal.exit_code() == 1
     assert "1 check(s) failed (gpu profile)" in capsys.readouterr().err
     journal.JOURNAL.clear()
+
+
+def test_tensorrt_pair_compares_the_providers_major_with_what_is_installed() -> None:
+    ok = doctor.tensorrt_pair(10, {10: "tensorrt-cu13-libs 10.16.1.11"}, "13")
+    assert ok.status == doctor.PASS and "libnvinfer.so.10" in ok.detail
+    wrong = doctor.tensorrt_pair(10, {11: "tensorrt-cu13-libs 11.4.0.106"}, "13")
+    assert wrong.status == doctor.FAIL and "libnvinfer.so.11" in wrong.detail
+    assert wrong.fix == "pip install 'tensorrt-cu13>=10,<11'"
+    missing = doctor.tensorrt_pair(10, {}, "12")
+    assert missing.status == doctor.WARN and missing.fix == "pip install 'tensorrt-cu12>=10,<11'"
+    assert doctor.tensorrt_pair(None, {}, "13").status == doctor.WARN
+
+
+def test_tensorrt_pair_on_this_machine() -> None:
+    import onnxruntime
+
+    check = doctor.check_tensorrt_pair()
+    if "TensorrtExecutionProvider" not in onnxruntime.get_available_providers():
+        assert check.status == doctor.PASS and "no TensorRT provider" in check.detail
+    else:  # a GPU machine with onnxruntime-gpu: the pair must match (pyproject's gpu extra)
+        assert check.status == doctor.PASS, check.detail

@@ -72,3 +72,30 @@ def test_the_code_key_follows_the_module_and_what_it_imports(toy_package: Path) 
     edited = parity.source_digest([toymodel.net.Net()])
     (toy_package / "net.py").write_text((toy_package / "net.py").read_text() + "\n# edited\n")
     assert parity.source_digest([importlib.reload(toymodel.net).Net()]) != edited
+
+
+def test_the_reference_is_strict_fp32_whatever_the_runs_tf32(tmp_path: Path,
+                                                           asset_cache: Path) -> None:
+    """Computed inside the run (whose precision.tf32 may allow TF32), the reference still
+    runs in strict float32; a TF32 eager run is no longer the reference itself."""
+    from avbench.pipelines.base import Pipeline, Stage
+    from avbench.runtime import fp32_math, tf32_allowed
+
+    seen: list[bool] = []
+    pipe = Pipeline(torch.device("cpu"), 8000)
+
+    def probe(state: dict) -> None:
+        seen.append(tf32_allowed())
+        state["output"] = 2 * state["input"]
+
+    pipe.stages = [Stage("probe", probe, outputs=("output",))]
+    cfg = compose_run(tmp_path, asset_cache, "precision.tf32=true")
+    cuda = torch.device("cuda")  # only its settings are touched: the tensors stay on the CPU
+    with fp32_math(cuda, tf32=True):
+        outputs, _ = parity.reference_outputs(cfg, torch.ones(16), cuda, tmp_path / "refs",
+                                              lambda: pipe, pipe)
+        assert tf32_allowed()  # the run's own setting is back
+    assert seen == [False] and torch.equal(outputs["output"], 2 * torch.ones(16))
+    assert not parity.is_reference(cfg, "torch") and parity.needed(cfg, "torch")
+    strict = compose_run(tmp_path, asset_cache)
+    assert parity.is_reference(strict, "torch") and not strict.precision.tf32
