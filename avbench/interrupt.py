@@ -55,6 +55,27 @@ def install() -> None:
         sys.unraisablehook = _redelivering(sys.unraisablehook)
 
 
+def installed() -> bool:
+    return signal.getsignal(signal.SIGTERM) is _raise
+
+
+@contextmanager
+def handled() -> Iterator[bool]:
+    """avbench's handler for the length of one job in a process whose handler the command
+    line did not install (a launcher's worker: loky, Ray, submitit), restored afterwards;
+    yields True when it installed it. A worker so signalled ends its run KILLED itself."""
+    if installed() or threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    install()
+    try:
+        yield True
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def acknowledge() -> None:
     """The Interrupted reached the code that ends the runs: later signals are ignored."""
     global _acknowledged

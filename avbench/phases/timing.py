@@ -39,6 +39,7 @@ class TimedRun:
     harness: dict[str, float] = field(default_factory=dict)
     memory_peak_mb: float = 0.0  # this run's own (see measure.memory), all its calls
     memory_method: str = ""
+    memory_added_mb: float = 0.0  # the peak above what the process held at the run's start
     device_memory: dict[str, float] = field(default_factory=dict)  # CUDA: see memory
     outer_ms: list[float] = field(default_factory=list)  # the outer clock, per timed repeat
     tags: dict[str, str] = field(default_factory=dict)
@@ -111,6 +112,7 @@ def time_pipeline(pipe: Pipeline, audio: torch.Tensor, bench: DictConfig) -> Tim
         run.harness |= overhead_side_by_side(pipe, audio, pairs=min(times.repeats, 5))
     _sync(device)
     run.memory_peak_mb, run.memory_method = peaks.run_peak(), peaks.method
+    run.memory_added_mb = peaks.run_added()
     run.device_memory = memory.device_memory(device)
     return run
 
