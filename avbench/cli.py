@@ -103,7 +103,7 @@ def _error_line(error: Exception, end: SweepEnd | None) -> str:
     from omegaconf.errors import OmegaConfBaseException
 
     from avbench.errors import first_line
-    from avbench.run_dir import disk_failure
+    from avbench.run_dir import chosen, disk_failure
     from avbench.sweeps.callbacks import launcher_failure
 
     if isinstance(error, (CompactHydraException, OmegaConfBaseException)):
@@ -114,5 +114,6 @@ def _error_line(error: Exception, end: SweepEnd | None) -> str:
         cause = end.cause or launcher_failure(error)
         return (f"the sweep stopped early: {cause}" if end.reported
                 else f"{cause}; none of the sweep's cells ran")
-    return disk_failure(error) or (f"{type(error).__name__}: {first_line(error)} (set "
-                                   "HYDRA_FULL_ERROR=1 for the traceback)")
+    return disk_failure(error, chosen()) or (
+        f"{type(error).__name__}: {first_line(error)} (set HYDRA_FULL_ERROR=1 for the "
+        "traceback)")

@@ -37,6 +37,19 @@ DISK_HINTS = {
 FULL_BELOW_BYTES = 1 << 20  # a disk with less free space is taken as full
 
 
+_chosen: list[Path] = []  # the single run's folder, as Hydra chose it (before creating it)
+
+
+def choose(folder: Path) -> None:
+    """Remember the single run's folder (Hydra's on_run_start), so that a failure to
+    create or write it names it."""
+    _chosen[:] = [folder.absolute()]
+
+
+def chosen() -> Path | None:
+    return _chosen[0] if _chosen else None
+
+
 def pending_key() -> str:
     return f"pid{os.getpid()}"
 
@@ -96,13 +109,14 @@ def remove_if_unused(out_dir: Path, log_file: Path | None) -> None:
 
 
 def disk_failure(error: BaseException, folder: Path | None = None) -> str | None:
-    """One line for a failure of the disk (full, read-only, no permission): the path and
-    the cause with its errno, and what to do; None for any other error. A library that
+    """One line for a failure of the disk (full, read-only, no permission): the path (the
+    error's own, else ``folder``) and the cause with its errno, and what to do; None for
+    any other error. A library that
     reports a write failure without its errno (libsndfile's "System error.") is read as a
     full disk when ``folder``'s disk is full."""
     found = os_error_in(error)
     if found is not None and found.errno in DISK_HINTS:
-        return f"{os_error_line(found)}; {DISK_HINTS[found.errno]}"
+        return f"{os_error_line(found, folder)}; {DISK_HINTS[found.errno]}"
     no_errno = type(error).__module__ == "soundfile" or (
         isinstance(error, OSError) and error.errno is None)
     if folder is not None and found is None and no_errno and _full(folder):

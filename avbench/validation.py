@@ -67,8 +67,13 @@ def check_finite(node: Any, prefix: str = "") -> None:
 
 
 def _too_much(key: str, value: float, limit_key: str, limit: float) -> ConfigError:
-    return ConfigError(f"{key}={value:g} is above the limit of {limit:g} ({limit_key}); "
-                       f"lower it, or raise the limit with {limit_key}=<more> if you mean it")
+    return ConfigError(f"{key}={_number(value)} is above the limit of {_number(limit)} "
+                       f"({limit_key}); lower it, or raise the limit with {limit_key}=<more> "
+                       "if you mean it")
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _check_bench(bench: Any) -> None:

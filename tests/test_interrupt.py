@@ -16,6 +16,7 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
+from avbench.serve.server import free_port
 from avbench.tracking.liveness import HOST_TAG, PID_TAG, START_TAG, is_alive, process_tags
 from tests.conftest import run_cli, start_cli
 
@@ -120,6 +121,23 @@ def test_signalled_joblib_sweep_leaves_no_cell_running(mlflow_store: str, tmp_pa
     assert all(r.data.tags["error"].startswith(f"interrupted by {name}") for r in runs)
     cells = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert {r.data.tags[PID_TAG] for r in cells}.isdisjoint({str(process.pid)})  # workers
+
+
+@pytest.mark.slow
+def test_a_signal_where_no_run_exists_says_so(mlflow_store: str, tmp_path: Path,
+                                             asset_cache: Path) -> None:
+    """task=serve opens no run: an early Ctrl-C says what it stopped, never "KILLED"."""
+    process = start_cli("task=serve", "pipeline=tts", "weights=seeded", "text=short",
+                        f"serve.port={free_port()}", f"paths.cache_dir={asset_cache}",
+                        cwd=tmp_path)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "build" in line:  # the pipeline is being built: no server yet
+            break
+    returncode, _, stderr = _signal_and_wait(process, signal.SIGINT)
+    assert returncode == 130
+    assert stderr.strip().splitlines() == ["avbench: interrupted by SIGINT: serve-tts stopped"]
+    assert _runs(mlflow_store) == []
 
 
 @pytest.mark.slow

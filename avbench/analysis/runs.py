@@ -48,10 +48,13 @@ def open_store(uri: str | None = None) -> Any:
     from avbench.tracking.mlflow_logger import open_client
 
     resolved = uri or default_tracking_uri()
-    # Opening a missing SQLite file would silently create an empty store; say so instead.
-    if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).exists():
-        raise AnalysisError(f"no MLflow store at {resolved}: run a benchmark first, or point "
-                            "MLFLOW_TRACKING_URI at the store to analyse")
+    # Opening a missing (or empty) SQLite file would silently make it a new empty store.
+    db = Path(resolved[len("sqlite:///"):]) if resolved.startswith("sqlite:///") else None
+    if db is not None and (not db.is_file() or db.stat().st_size == 0):
+        what = "an empty file" if db.is_file() else "nothing"
+        raise AnalysisError(f"no MLflow store at {resolved} ({what} there): run a benchmark "
+                            "first, or point tracking.uri (or MLFLOW_TRACKING_URI) at the "
+                            "store to analyse")
     return open_client(resolved)
 
 

@@ -63,6 +63,11 @@ class MlflowSweepCallback(Callback):
     """Hydra turns a callback's exception into a warning and goes on: errors here are
     printed and end the process (start) or fail the sweep's exit code (end) instead."""
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from avbench.run_dir import choose
+
+        choose(Path(config.hydra.run.dir))  # named by the error if it cannot be written
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from avbench.tracking.mlflow_logger import TrackingError
 
@@ -135,7 +140,7 @@ def finish_sweep(aborted: BaseException | None) -> SweepEnd | None:
     wall_s = time.perf_counter() - sweep.started_at
     if isinstance(aborted, (KeyboardInterrupt, Interrupted)):
         return SweepEnd(sweep.name, _end_killed(sweep, as_interrupted(aborted)))
-    cause = launcher_failure(aborted) if aborted is not None else None
+    cause = launcher_failure(aborted, sweep.sweep_dir) if aborted is not None else None
     results, notes = _outcome(sweep, cause)
     if cause is not None:
         notes.insert(0, f"the sweep stopped early: {cause}")
@@ -152,17 +157,23 @@ def finish_sweep(aborted: BaseException | None) -> SweepEnd | None:
                        f"{disk_failure(error) or first_line(error)}")
         tables = []
     if sweep.tracked:
-        from avbench.tracking.mlflow_logger import open_client
+        from avbench.tracking.mlflow_logger import open_client, terminate
 
-        close_parent(open_client(sweep.uri), sweep.parent_run_id, results, wall_s,
-                     notes=notes, artifacts=tables, failed_run=aborted is not None)
+        client = open_client(sweep.uri)
+        try:
+            close_parent(client, sweep.parent_run_id, results, wall_s, notes=notes,
+                         artifacts=tables, failed_run=aborted is not None)
+        except Exception as error:  # never leave the parent RUNNING (a full disk: reserve)
+            terminate(client, sweep.uri, sweep.parent_run_id, "FAILED",
+                      f"the sweep's summary could not be written: {first_line(error)}")
+            raise
     return end
 
 
-def launcher_failure(error: BaseException) -> str:
-    """Why a launcher stopped, in one line: a disk that failed (path and errno), a worker
-    process that died (with its exit code or signal), or the error itself."""
-    line = disk_failure(error)
+def launcher_failure(error: BaseException, folder: Path | None = None) -> str:
+    """Why a launcher stopped, in one line: a disk that failed (its path, else ``folder``,
+    and errno), a worker process that died (with its exit code or signal), or the error."""
+    line = disk_failure(error, folder)
     if line is not None:
         return line
     codes = re.search(r"exit codes? of the workers? (?:are|is) (\{[^}]*\})", str(error))

@@ -16,6 +16,7 @@ import errno
 import os
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from avbench.errors import UserError, first_line, os_error_in, os_error_line
@@ -81,6 +82,14 @@ def _unreachable(error: BaseException) -> str:
     return str(cause)
 
 
+def sqlite_path(uri: str | None) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores)."""
+    if not uri or not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").removeprefix("file:").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def is_disk_full(error: BaseException) -> bool:
     found = os_error_in(error)
     if found is not None and found.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -109,8 +118,9 @@ def store_failure(error: BaseException, uri: str | None) -> str | None:
     read-only disk, a permission), else None."""
     if is_disk_full(error):
         found = os_error_in(error)
-        where = os_error_line(found) if found is not None else f"{uri}: {DISK_FULL}"
-        return f"the MLflow store cannot be written: {where} (free space on that disk)"
+        where = (os_error_line(found) if found is not None else
+                 f"{sqlite_path(uri) or uri}: No space left on device (ENOSPC: {DISK_FULL})")
+        return f"the MLflow store cannot be written: {where}; free space on that disk"
     if is_read_only_error(error):
         return f"the MLflow store {uri} is read-only"
     found = os_error_in(error)

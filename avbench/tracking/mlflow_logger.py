@@ -24,6 +24,7 @@ from avbench.tracking.connection import (
     check_reachable,
     is_disk_full,
     is_read_only_error,
+    sqlite_path,
     store_failure,
 )
 
@@ -49,14 +50,6 @@ def get_or_create_experiment(client: MlflowClient, name: str) -> str:
         if experiment is None:
             raise
         return experiment.experiment_id
-
-
-def sqlite_path(uri: str | None) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (None for other stores)."""
-    if not uri or not uri.startswith("sqlite:///"):
-        return None
-    path = uri.removeprefix("sqlite:///").removeprefix("file:").split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
 
 
 def _check_writable(uri: str | None, db: Path) -> None:
@@ -91,7 +84,7 @@ def open_client(uri: str | None) -> MlflowClient:
         with FileLock(str(db) + ".lock", timeout=MIGRATION_LOCK_TIMEOUT_S):
             client = _migrated_client(uri)
         reserve.hold(db)
-        return UninterruptedClient(client, db)  # type: ignore[return-value]
+        return UninterruptedClient(client)  # type: ignore[return-value]
     except Exception as error:  # the store's own errors vary by backend
         known = store_failure(error, uri)
         if known is not None:
@@ -103,6 +96,8 @@ def open_client(uri: str | None) -> MlflowClient:
 
 
 def _migrated_client(uri: str | None) -> MlflowClient:
+    # Its store errors reach the user as one line (store_failure), not as its traceback.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     with deferred():
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # creates / migrates the schema
@@ -112,16 +107,12 @@ def _migrated_client(uri: str | None) -> MlflowClient:
 class UninterruptedClient:
     """A client of a SQLite store whose calls a SIGTERM / SIGINT never cuts in half (a
     write stopped midway can leave the database locked): the signal is raised when the
-    call returns (avbench.interrupt.deferred). A call that ends a run and fails on a full
-    disk is tried again once the reserve beside the database is freed. A server's
-    requests are not deferred: cutting one short harms no store, and a signal must not
-    wait on a slow or unreachable server."""
+    call returns (avbench.interrupt.deferred). A server's requests are not deferred:
+    cutting one short harms no store, and a signal must not wait on a slow or
+    unreachable server."""
 
-    ENDING_CALLS = ("set_tag", "set_terminated")
-
-    def __init__(self, client: MlflowClient, db: Path) -> None:
+    def __init__(self, client: MlflowClient) -> None:
         self._client = client
-        self._db = db
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -130,15 +121,7 @@ class UninterruptedClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             with deferred():
-                try:
-                    return attribute(*args, **kwargs)
-                except Exception as error:
-                    if not (name in self.ENDING_CALLS and is_disk_full(error)
-                            and reserve.release(self._db)):
-                        raise
-                    log.warning("the disk of %s is full: used the space reserved to end "
-                                "the run", self._db)
-                    return attribute(*args, **kwargs)
+                return attribute(*args, **kwargs)
 
         return call
 
@@ -213,11 +196,28 @@ class MlflowLogger:
         return child
 
     def end(self, status: str, error: str | None = None) -> None:
-        if self.run_id is None:
-            return
-        try:  # the status below must be written even when the tag cannot be
-            if error:
-                self.client.set_tag(self.run_id, "error", error[:MAX_PARAM_CHARS])
-        finally:
-            self.client.set_terminated(self.run_id, status=RunStatus.to_string(
-                RunStatus.from_string(status)))
+        if self.run_id is not None:
+            terminate(self.client, self.uri, self.run_id, status, error)
+
+
+def terminate(client: Any, uri: str | None, run_id: str, status: str,
+              error: str | None = None) -> None:
+    """End a run with its status (and error). On a SQLite store whose disk is full, the
+    room reserved beside the database (tracking/reserve.py) is freed for it."""
+    try:
+        _terminate(client, run_id, status, error)
+    except Exception as failure:
+        db = sqlite_path(uri)
+        if not (is_disk_full(failure) and db is not None and reserve.release(db)):
+            raise
+        log.debug("the disk of %s is full: ending run %s in the room reserved", db, run_id)
+        _terminate(client, run_id, status, error)
+
+
+def _terminate(client: Any, run_id: str, status: str, error: str | None) -> None:
+    try:  # the status below must be written even when the tag cannot be
+        if error:
+            client.set_tag(run_id, "error", error[:MAX_PARAM_CHARS])
+    finally:
+        client.set_terminated(run_id, status=RunStatus.to_string(
+            RunStatus.from_string(status)))

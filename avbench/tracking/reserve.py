@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-RESERVE_BYTES = 2 * 2**20  # a few journal pages suffice; room for a run's status and error
+RESERVE_BYTES = 2**20  # a few journal pages suffice: room for a run's status and error
 
 _held: dict[Path, Path] = {}  # database -> its reserve, in this process
 
