@@ -13,6 +13,10 @@ run's first store writes), where a raised exception is printed and dropped; such
 Once acknowledged, further signals are ignored while the runs are closed; SIGKILL still
 stops the process, and the runs it leaves RUNNING are ended by the liveness check
 (avbench/tracking/liveness.py).
+
+A launcher's worker process (loky, Ray, submitit) runs each job under :func:`handled`,
+so a worker that gets the signal ends its own run KILLED; what a killed worker leaves
+RUNNING its sweep's parent ends (avbench/sweeps/stop.py).
 """
 
 from __future__ import annotations
