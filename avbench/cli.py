@@ -82,6 +82,8 @@ def _what_was_ended(end: SweepEnd | None, results: list[RunResult]) -> str:
     """What a signal ended: the sweep and its cells in progress, the run, or nothing."""
     from avbench.journal import KILLED
 
+    if end is not None and not end.tracked:
+        return f": the sweep {end.name} stopped (tracking=none: no run to end)"
     if end is not None:
         cells = end.killed_cells
         return (f": the sweep {end.name} was ended KILLED"

@@ -54,6 +54,7 @@ class SweepEnd:
     killed_cells: int = 0  # a signal: cells in progress ended KILLED (by whichever process)
     cause: str | None = None  # the launcher stopped: why, in one line
     reported: bool = True  # some cell reported a run (else none ran, and no table is shown)
+    tracked: bool = True  # false: tracking=none, no run in a store to end
 
 
 _OPEN: OpenSweep | None = None
@@ -139,7 +140,8 @@ def finish_sweep(aborted: BaseException | None) -> SweepEnd | None:
         return None
     wall_s = time.perf_counter() - sweep.started_at
     if isinstance(aborted, (KeyboardInterrupt, Interrupted)):
-        return SweepEnd(sweep.name, _end_killed(sweep, as_interrupted(aborted)))
+        return SweepEnd(sweep.name, _end_killed(sweep, as_interrupted(aborted)),
+                        tracked=sweep.tracked)
     cause = launcher_failure(aborted, sweep.sweep_dir) if aborted is not None else None
     results, notes = _outcome(sweep, cause)
     if cause is not None:
