@@ -60,9 +60,12 @@ def main() -> None:
     try:
         _entry()
     except (interrupt.Interrupted, KeyboardInterrupt) as error:
+        from avbench.tracking.connection import failing_fast
+
         interrupt.acknowledge()
         stop = interrupt.as_interrupted(error)
-        end = close_interrupted_sweep(stop)
+        with failing_fast():  # closing must not wait on a tracking server's retries
+            end = close_interrupted_sweep(stop)
         print(f"avbench: {stop}{_what_was_ended(end, journal.JOURNAL)}", file=sys.stderr)
         sys.exit(stop.exit_code)
     except SystemExit as error:

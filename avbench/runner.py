@@ -69,7 +69,7 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
     from avbench.interrupt import Interrupted, acknowledge, as_interrupted
     from avbench.run_dir import remove_if_unused
     from avbench.tracking import NullLogger, make_logger
-    from avbench.tracking.connection import TrackingError, fail_fast
+    from avbench.tracking.connection import TrackingError, failing_fast
 
     hydra = hydra_runtime()
     task = task_module(cfg.task.name)
@@ -77,7 +77,7 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
     tracked = getattr(task, "TRACKED", True)
     job = _Job(Path(cfg.paths.output_dir), hydra["log_file"])
     result = RunResult(name=name, status=FAILED, overrides=hydra["overrides"])
-    logger = None
+    logger, quick = None, False
     try:
         logger = TagRecorder(make_logger(cfg.tracking) if tracked else NullLogger(),
                              result.tags)
@@ -88,20 +88,20 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
         result.error = first_line(error)
         result.exit_code = getattr(error, "exit_code", None)
         print(f"avbench: error: {result.error}", file=sys.stderr)
-        if isinstance(error, TrackingError):
-            fail_fast()  # ending the run must not wait on the store's retries
+        quick = isinstance(error, TrackingError)  # ending must not wait on the store
     except Exception as error:
         _failed(error, result, job)
     except (Interrupted, KeyboardInterrupt) as error:
         acknowledge()
-        fail_fast()
+        quick = True
         result.status = KILLED
         result.error = str(as_interrupted(error))
         if logger is not None and (result.run_id or not tracked or not cfg.tracking.enabled):
             journal.record(result)  # what the signal stopped (none: it came before the run)
         raise
     finally:
-        _close(logger, result, job.log_file)
+        with failing_fast() if quick else nullcontext():
+            _close(logger, result, job.log_file)
         if not tracked or (result.run_id is None and not result.crashed):
             remove_if_unused(job.out_dir, job.log_file)  # nothing of the run's own in it
     return result

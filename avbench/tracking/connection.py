@@ -6,8 +6,8 @@ MLflow retries an HTTP request up to 7 times with exponential back-off and waits
 run for minutes. A process that opens a store sets tighter bounds, unless the environment
 already sets them: ``HTTP_BOUNDS`` below. Before a run opens, a server URI is checked with
 one request of at most ``CHECK_TIMEOUT_S``; a server that does not answer is one line
-naming the URI. Once a run is being ended after a signal or a store failure, requests are
-tried once with a short timeout (``fail_fast``), so ending never waits on back-off.
+naming the URI. While a run is being ended after a signal or a store failure, requests are
+tried once with a short timeout (``failing_fast``), so ending never waits on back-off.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import errno
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,10 +53,20 @@ def bound_requests() -> None:
         os.environ.setdefault(key, value)
 
 
-def fail_fast() -> None:
-    """From now on every request to the store is tried once, with a short timeout: the run
-    is being ended (after a signal or a store failure) and must not wait on back-off."""
+@contextmanager
+def failing_fast() -> Iterator[None]:
+    """Inside, every request to the store is tried once, with a short timeout: a run is
+    being ended (after a signal or a store failure) and must not wait on back-off."""
+    saved = {key: os.environ.get(key) for key in CLOSING_BOUNDS}
     os.environ.update(CLOSING_BOUNDS)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def check_reachable(uri: str | None) -> None:

@@ -16,7 +16,7 @@ from avbench.tracking.connection import (
     TrackingError,
     bound_requests,
     check_reachable,
-    fail_fast,
+    failing_fast,
 )
 from tests.conftest import run_cli, start_cli
 
@@ -114,5 +114,8 @@ def test_http_requests_are_bounded_unless_the_user_set_them(
     # What MLflow itself reads for each request (its defaults: 7 retries, 120 s).
     assert MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 2
     assert MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 60
-    fail_fast()
-    assert MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 0 and MLFLOW_HTTP_REQUEST_TIMEOUT.get() <= 5
+    with failing_fast():  # a run being ended: one try, a short wait
+        assert MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 0
+        assert MLFLOW_HTTP_REQUEST_TIMEOUT.get() <= 5
+    assert MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 2  # and back to the bounds after
+    assert MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 60
