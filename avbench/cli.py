@@ -1,14 +1,29 @@
-"""`python -m avbench` / `avbench`: compose with Hydra, run the task, exit with its status."""
+"""`python -m avbench` / `avbench`: compose with Hydra, run the task, exit with its status.
+
+Whatever stops the command, the console gets one line saying what happened: a signal and
+what it ended (``avbench: interrupted by SIGTERM: the run <id> was ended KILLED``), or
+``avbench: error: ...`` for a failure outside any run (a run folder on a read-only or
+full disk, a launcher whose worker died). Hydra is asked to raise its errors
+(``HYDRA_FULL_ERROR=1``, unless the environment sets it) so that they reach this module:
+its configuration errors are printed as Hydra prints them, without a traceback.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig
 
 from avbench.config import register_configs
+
+if TYPE_CHECKING:
+    from avbench.journal import RunResult
+    from avbench.sweeps.callbacks import SweepEnd
 
 register_configs()
 
@@ -38,17 +53,72 @@ def main() -> None:
 
     bound_idle_spin()  # before the first `import torch` (in the task), or it is too late
     interrupt.install()
+    # A log file on a full disk is not worth a traceback per record on the console.
+    logging.raiseExceptions = False
+    wants_traceback = bool(os.environ.get("HYDRA_FULL_ERROR"))
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors here, printed below
     try:
         _entry()
     except (interrupt.Interrupted, KeyboardInterrupt) as error:
+        from avbench.tracking.connection import failing_fast
+
         interrupt.acknowledge()
         stop = interrupt.as_interrupted(error)
-        close_interrupted_sweep(stop)
-        print(f"avbench: {stop}: the runs in progress were ended KILLED",
-              file=sys.stderr)
+        with failing_fast():  # closing must not wait on a tracking server's retries
+            end = close_interrupted_sweep(stop)
+        print(f"avbench: {stop}{_what_was_ended(end, journal.JOURNAL)}", file=sys.stderr)
         sys.exit(stop.exit_code)
-    except BaseException as error:  # Hydra exits on a launcher's error: read the sweep back
+    except SystemExit as error:
         close_interrupted_sweep(error)
         raise
+    except Exception as error:
+        end = close_interrupted_sweep(error)
+        if wants_traceback:
+            raise
+        print(f"avbench: error: {_error_line(error, end)}", file=sys.stderr)
+        sys.exit(1)
     close_interrupted_sweep()  # a no-op when the sweep ended normally
     sys.exit(journal.exit_code())
+
+
+def _what_was_ended(end: SweepEnd | None, results: list[RunResult]) -> str:
+    """What a signal ended: the sweep and its cells in progress, the run, or nothing."""
+    from avbench.journal import KILLED
+
+    if end is not None and not end.tracked:
+        return f": the sweep {end.name} stopped (tracking=none: no run to end)"
+    if end is not None:
+        cells = end.killed_cells
+        return (f": the sweep {end.name} was ended KILLED"
+                + (f", and its {cells} cell(s) in progress" if cells else
+                   " (no cell was in progress)"))
+    killed = [r for r in results if r.status == KILLED]
+    if not killed:
+        return " before a run started"
+    tracked = [r.run_id for r in killed if r.run_id]
+    if tracked:
+        return f": the run {', '.join(tracked)} was ended KILLED"
+    return f": {killed[-1].name} stopped"
+
+
+def _error_line(error: Exception, end: SweepEnd | None) -> str:
+    """One line for an error outside any run (Hydra's configuration errors as Hydra says
+    them; a sweep's launcher failure; a disk failure with its path and errno)."""
+    from hydra.errors import CompactHydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from avbench.errors import first_line
+    from avbench.run_dir import chosen, disk_failure
+    from avbench.sweeps.callbacks import launcher_failure
+
+    if isinstance(error, (CompactHydraException, OmegaConfBaseException)):
+        cause = error.__cause__
+        return str(error) + (f"\n{cause}" if isinstance(cause, OmegaConfBaseException)
+                             else "")
+    if end is not None:
+        cause = end.cause or launcher_failure(error)
+        return (f"the sweep stopped early: {cause}" if end.reported
+                else f"{cause}; none of the sweep's cells ran")
+    return disk_failure(error, chosen()) or (
+        f"{type(error).__name__}: {first_line(error)} (set HYDRA_FULL_ERROR=1 for the "
+        "traceback)")

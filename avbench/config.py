@@ -258,6 +258,18 @@ class ValidityConfig:
 
 
 @dataclass
+class LimitsConfig:
+    """Upper bounds on the work a run asks for, checked before it starts (validation.py);
+    raise one on the command line when you mean it (``limits.max_audio_s=7200``)."""
+
+    max_audio_s: float = 3600.0  # audio.duration_s, an audio.path file's length, data.max_s
+    max_repeats: int = 100_000  # bench.min_repeats, warm-up calls, load scenarios' queries
+    max_time_s: float = 86_400.0  # bench.min_time_s, bench.warmup_s, scenario durations
+    max_texts: int = 10_000  # utterances in a text.path file
+    max_clips: int = 100_000  # data.clips of a generated corpus
+
+
+@dataclass
 class SweepConfig:
     """How a multirun (-m) behaves; see docs/sweeps.md. ``id`` is read by task=report."""
 
@@ -338,6 +350,7 @@ class AvbenchConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     loader: LoaderConfig = field(default_factory=LoaderConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     run_name: str | None = None
     baseline: str | None = None  # task=compare: run id or sweep (parent run) id
     candidate: str | None = None  # task=compare: run id or sweep (parent run) id

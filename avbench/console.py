@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from avbench.journal import LOST, RunResult, cpu_gpu_speedups
+from avbench.journal import FAILED, KILLED, LOST, RunResult, cpu_gpu_speedups
 
 console = Console(highlight=False)
 if not console.is_terminal:  # logs and CI: do not squeeze tables (run ids) into 80 columns
@@ -109,13 +109,21 @@ def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: 
     if parent_run_id:
         ui = "mlflow ui" + (f" --backend-store-uri {uri}" if uri else "")
         console.print(f"  parent run {parent_run_id}  (open with: {ui})", soft_wrap=True)
-    failed = [r for r in results if not r.ok]
-    lost = [r.name for r in failed if r.status == LOST]
-    if lost:
-        console.print(f"[red]{len(lost)} cells lost (never reported): {', '.join(lost)}[/]",
-                      soft_wrap=True)
-    if failed:
-        console.print(f"[red]{len(failed)} of {len(results)} cells failed[/]")
+    for line in outcome_lines(results):
+        console.print(f"[red]{line}[/]", soft_wrap=True)
+
+
+def outcome_lines(results: list[RunResult]) -> list[str]:
+    """The cells that did not finish, each counted once: lost (no run reported, or its
+    worker died mid-cell), killed (by a signal) or failed."""
+    groups = {LOST: "lost", KILLED: "killed", FAILED: "failed"}
+    lines = []
+    for status, word in groups.items():
+        names = [r.name for r in results if r.status == status]
+        if names:
+            lines.append(f"{len(names)} of {len(results)} cells {word}"
+                         + (f": {', '.join(names)}" if status != FAILED else ""))
+    return lines
 
 
 def _status_text(result: RunResult) -> str:

@@ -21,3 +21,29 @@ def first_line(error: BaseException, limit: int | None = None) -> str:
     text = str(error).strip()
     line = text.splitlines()[0] if text else repr(error)
     return line[:limit] if limit else line
+
+
+def os_error_line(error: OSError, path: object = None) -> str:
+    """A filesystem failure in one line: the path, then the cause with its errno name
+    (``/data/out.wav: No space left on device (ENOSPC)``). ``path`` stands in when the
+    error names none."""
+    import errno
+
+    where = error.filename if error.filename is not None else path
+    cause = error.strerror or first_line(error)
+    code = errno.errorcode.get(error.errno or 0)
+    text = f"{cause} ({code})" if code else cause
+    return f"{where}: {text}" if where is not None else text
+
+
+def os_error_in(error: BaseException) -> OSError | None:
+    """The filesystem error (an OSError with an errno) behind ``error``, if any: itself or
+    one in its chain of causes (MLflow and SQLAlchemy wrap them)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return current
+        current = current.__cause__ or current.__context__
+    return None

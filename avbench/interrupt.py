@@ -13,6 +13,10 @@ run's first store writes), where a raised exception is printed and dropped; such
 Once acknowledged, further signals are ignored while the runs are closed; SIGKILL still
 stops the process, and the runs it leaves RUNNING are ended by the liveness check
 (avbench/tracking/liveness.py).
+
+A launcher's worker process (loky, Ray, submitit) runs each job under :func:`handled`,
+so a worker that gets the signal ends its own run KILLED; what a killed worker leaves
+RUNNING its sweep's parent ends (avbench/sweeps/stop.py).
 """
 
 from __future__ import annotations
@@ -53,6 +57,27 @@ def install() -> None:
         signal.signal(signum, _raise)
     if not getattr(sys.unraisablehook, "avbench_redelivers", False):
         sys.unraisablehook = _redelivering(sys.unraisablehook)
+
+
+def installed() -> bool:
+    return signal.getsignal(signal.SIGTERM) is _raise
+
+
+@contextmanager
+def handled() -> Iterator[bool]:
+    """avbench's handler for the length of one job in a process whose handler the command
+    line did not install (a launcher's worker: loky, Ray, submitit), restored afterwards;
+    yields True when it installed it. A worker so signalled ends its run KILLED itself."""
+    if installed() or threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    install()
+    try:
+        yield True
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def acknowledge() -> None:

@@ -15,7 +15,7 @@ _REFERENCE = re.compile(r"\$\{\.*[\w.\[\]-]+\}")  # ${preset.svc}: a node, not a
 def _unused_nodes(cfg: DictConfig) -> set[str]:
     """Top-level config nodes the run's task never reads (not logged as params)."""
     task = cfg.task.name
-    unused = set()
+    unused = {"limits"}  # bounds checked before the run (validation.py), not what it measures
     if task != "data":
         unused |= {"loader", "data"}
     if task != "serve" and cfg.get("scenario", {}).get("name") != "http":

@@ -11,6 +11,7 @@ under ``multirun/<date>/<time>/<job number>-<overrides>``. A task that runs no b
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -19,10 +20,34 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, read_write
 
+from avbench.errors import first_line, os_error_in, os_error_line
+
 log = logging.getLogger(__name__)
 
 HYDRA_FILES = {".hydra"}
 MAX_CELL_CHARS = 120
+ELSEWHERE = "(hydra.run.dir=, hydra.sweep.dir=, paths.cache_dir=)"
+DISK_HINTS = {
+    errno.ENOSPC: f"free space on that disk, or write elsewhere {ELSEWHERE}",
+    errno.EDQUOT: f"free space in your quota, or write elsewhere {ELSEWHERE}",
+    errno.EROFS: f"write elsewhere {ELSEWHERE}",
+    errno.EACCES: f"make it writable, or write elsewhere {ELSEWHERE}",
+    errno.EPERM: f"make it writable, or write elsewhere {ELSEWHERE}",
+}
+FULL_BELOW_BYTES = 1 << 20  # a disk with less free space is taken as full
+
+
+_chosen: list[Path] = []  # the single run's folder, as Hydra chose it (before creating it)
+
+
+def choose(folder: Path) -> None:
+    """Remember the single run's folder (Hydra's on_run_start), so that a failure to
+    create or write it names it."""
+    _chosen[:] = [folder.absolute()]
+
+
+def chosen() -> Path | None:
+    return _chosen[0] if _chosen else None
 
 
 def pending_key() -> str:
@@ -81,3 +106,30 @@ def remove_if_unused(out_dir: Path, log_file: Path | None) -> None:
     with contextlib.suppress(OSError):  # outputs/<date> and outputs/, when left empty
         out_dir.parent.rmdir()
         out_dir.parent.parent.rmdir()
+
+
+def disk_failure(error: BaseException, folder: Path | None = None) -> str | None:
+    """One line for a failure of the disk (full, read-only, no permission): the path (the
+    error's own, else ``folder``) and the cause with its errno, and what to do; None for
+    any other error. A library that
+    reports a write failure without its errno (libsndfile's "System error.") is read as a
+    full disk when ``folder``'s disk is full."""
+    found = os_error_in(error)
+    if found is not None and found.errno in DISK_HINTS:
+        return f"{os_error_line(found, folder)}; {DISK_HINTS[found.errno]}"
+    no_errno = type(error).__module__ == "soundfile" or (
+        isinstance(error, OSError) and error.errno is None)
+    if folder is not None and found is None and no_errno and _full(folder):
+        return (f"{folder}: No space left on device (ENOSPC: {first_line(error)}); "
+                f"{DISK_HINTS[errno.ENOSPC]}")
+    return None
+
+
+def _full(folder: Path) -> bool:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        return shutil.disk_usage(existing).free < FULL_BELOW_BYTES
+    except OSError:
+        return False

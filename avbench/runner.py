@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,23 @@ def hydra_runtime() -> dict[str, Any]:
 
 def run(cfg: DictConfig) -> RunResult:
     """Run the configured task as one tracked job (in a sweep: a placed, resumable cell)."""
-    from avbench.sweeps.job import run_cell
+    import os
 
-    return journal.record(run_cell(
-        cfg, lambda cell_tags, refused=None: _attempt(cfg, cell_tags, refused)))
+    from avbench.interrupt import Interrupted, as_interrupted, handled
+    from avbench.sweeps.job import run_cell
+    from avbench.tracking.logger import PARENT_RUN_ENV
+
+    in_worker = PARENT_RUN_ENV in os.environ  # a sweep's job, maybe in a launcher's worker
+    with handled() if in_worker else nullcontext(False) as own_handler:
+        try:
+            return journal.record(run_cell(
+                cfg, lambda cell_tags, refused=None: _attempt(cfg, cell_tags, refused)))
+        except (Interrupted, KeyboardInterrupt) as error:
+            if not own_handler:
+                raise
+            # A launcher's worker: the signal ended this job's run KILLED (or came before
+            # it opened); the worker reports the job, the sweep reads the cell from the store.
+            return RunResult("job", KILLED, error=str(as_interrupted(error)))
 
 
 def _attempt(cfg: DictConfig, cell_tags: dict[str, str],
@@ -55,60 +69,101 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str],
     FAILED (a crash is ``result.crashed``); SIGTERM / SIGINT (avbench.interrupt) end it KILLED
     with the signal as its error, then propagate so that the sweep stops too."""
     from avbench.interrupt import Interrupted, acknowledge, as_interrupted
-    from avbench.measure.env import fingerprint
-    from avbench.phases.artifacts import write_run_files
-    from avbench.run_dir import name_after_run, remove_if_unused
+    from avbench.run_dir import remove_if_unused
     from avbench.tracking import NullLogger, make_logger
-    from avbench.tracking.liveness import process_tags
-    from avbench.validation import validate
+    from avbench.tracking.connection import TrackingError, failing_fast
 
     hydra = hydra_runtime()
     task = task_module(cfg.task.name)
     name = task.run_name(cfg)
     tracked = getattr(task, "TRACKED", True)
-    out_dir = Path(cfg.paths.output_dir)
-    log_file = hydra["log_file"]
+    job = _Job(Path(cfg.paths.output_dir), hydra["log_file"])
     result = RunResult(name=name, status=FAILED, overrides=hydra["overrides"])
-    logger = None
+    logger, quick = None, False
     try:
         logger = TagRecorder(make_logger(cfg.tracking) if tracked else NullLogger(),
                              result.tags)
-        env = fingerprint()
-        logger.start(name, tags=_run_tags(cfg, env, hydra["choices"]) | process_tags()
-                     | cell_tags)
-        result.run_id = logger.run_id
-        out_dir = name_after_run(out_dir, logger.run_id)
-        log_file = out_dir / log_file.name if log_file is not None else None
-        logger.log_params(settings_params(cfg, getattr(task, "TASK_OPTIONS", None)))
-        if refused is not None:
-            raise refused
-        validate(cfg)
-        if tracked:
-            for path in write_run_files(cfg, out_dir, env):
-                logger.log_artifact(path)
-        result.metrics = task.execute(cfg, logger, out_dir, name)
+        _start(cfg, task, logger, (hydra["choices"], cell_tags), result, job, refused)
+        result.metrics = task.execute(cfg, logger, job.out_dir, name)
         result.status = FINISHED
     except UserError as error:
         result.error = first_line(error)
         result.exit_code = getattr(error, "exit_code", None)
         print(f"avbench: error: {result.error}", file=sys.stderr)
+        quick = isinstance(error, TrackingError)  # ending must not wait on the store
     except Exception as error:
-        result.error = first_line(f"{type(error).__name__}: {error}")
-        # A user error raised inside Hydra's instantiate arrives wrapped: not a crash.
-        result.crashed = not isinstance(error.__cause__, UserError)
-        _log_traceback_to_file(f"run {name} failed")
-        print(f"avbench: error: {result.error} (traceback in {log_file})", file=sys.stderr)
+        _failed(error, result, job)
     except (Interrupted, KeyboardInterrupt) as error:
         acknowledge()
+        quick = True
         result.status = KILLED
         result.error = str(as_interrupted(error))
-        journal.record(result)
+        if logger is not None and (result.run_id or not tracked or not cfg.tracking.enabled):
+            journal.record(result)  # what the signal stopped (none: it came before the run)
         raise
     finally:
-        _close(logger, result, log_file)
-        if not tracked:
-            remove_if_unused(out_dir, log_file)
+        with failing_fast() if quick else nullcontext():
+            _close(logger, result, job.log_file)
+        if not tracked or (result.run_id is None and not result.crashed):
+            remove_if_unused(job.out_dir, job.log_file)  # nothing of the run's own in it
     return result
+
+
+class _Job:
+    """Where the job writes: its folder (renamed after its run) and its log file."""
+
+    def __init__(self, out_dir: Path, log_file: Path | None) -> None:
+        self.out_dir = out_dir
+        self.log_file = log_file
+
+    def moved_to(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        if self.log_file is not None:
+            self.log_file = out_dir / self.log_file.name
+
+
+def _start(cfg: DictConfig, task: Any, logger: TagRecorder,
+           tags: tuple[dict[str, str], dict[str, str]], result: RunResult, job: _Job,
+           refused: Exception | None = None) -> None:
+    """Open the job's run (its folder named after it, params), check its config, and log
+    its run files. ``tags``: the group choices, and the sweep cell's tags; ``refused``: why
+    the cell cannot run here (raised once its run is open, so it ends FAILED)."""
+    from avbench.measure.env import fingerprint
+    from avbench.phases.artifacts import write_run_files
+    from avbench.run_dir import name_after_run
+    from avbench.tracking.liveness import process_tags
+    from avbench.validation import input_params, validate
+
+    choices, cell_tags = tags
+    env = fingerprint()
+    logger.start(result.name, tags=_run_tags(cfg, env, choices) | process_tags() | cell_tags)
+    result.run_id = logger.run_id
+    job.moved_to(name_after_run(job.out_dir, logger.run_id))
+    logger.log_params(input_params(cfg, settings_params(cfg, getattr(task, "TASK_OPTIONS",
+                                                                     None))))
+    if refused is not None:
+        raise refused
+    validate(cfg)
+    if getattr(task, "TRACKED", True):
+        for path in write_run_files(cfg, job.out_dir, env):
+            logger.log_artifact(path)
+
+
+def _failed(error: Exception, result: RunResult, job: _Job) -> None:
+    """An error that is not a UserError: a full or read-only disk (one line naming the
+    path and the cause), else a crash (its traceback in the run's log file only)."""
+    from avbench.run_dir import disk_failure
+
+    line = disk_failure(error, job.out_dir)
+    _log_traceback_to_file(f"run {result.name} failed")
+    if line is not None:
+        result.error = line
+        print(f"avbench: error: {line}", file=sys.stderr)
+        return
+    result.error = first_line(f"{type(error).__name__}: {error}")
+    # A user error raised inside Hydra's instantiate arrives wrapped: not a crash.
+    result.crashed = not isinstance(error.__cause__, UserError)
+    print(f"avbench: error: {result.error} (traceback in {job.log_file})", file=sys.stderr)
 
 
 def _log_traceback_to_file(message: str) -> None:

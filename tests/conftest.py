@@ -69,12 +69,13 @@ def run_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None,
 
 
 def start_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None,
-              ) -> subprocess.Popen[str]:
-    """Start `python -m avbench` without waiting, so independent runs overlap."""
+              new_session: bool = False) -> subprocess.Popen[str]:
+    """Start `python -m avbench` without waiting, so independent runs overlap;
+    ``new_session``: in a process group of its own (to signal it as Ctrl-C does)."""
     full_env = os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {})
     return subprocess.Popen([sys.executable, "-m", "avbench", *overrides], cwd=cwd,
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, start_new_session=new_session)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
+from avbench.serve.server import free_port
 from avbench.tracking.liveness import HOST_TAG, PID_TAG, START_TAG, is_alive, process_tags
 from tests.conftest import run_cli, start_cli
 
@@ -62,10 +63,10 @@ def test_signal_ends_a_single_run_killed(mlflow_store: str, tmp_path: Path, asse
     returncode, stdout, stderr = _signal_and_wait(process, signum)
     name = signal.Signals(signum).name
     assert returncode == code
-    assert stderr.strip().splitlines() == [
-        f"avbench: interrupted by {name}: the runs in progress were ended KILLED"]
-    assert "Traceback" not in stdout + stderr
     (run,) = _runs(mlflow_store)
+    assert stderr.strip().splitlines() == [
+        f"avbench: interrupted by {name}: the run {run.info.run_id} was ended KILLED"]
+    assert "Traceback" not in stdout + stderr
     assert run.info.status == "KILLED" and run.data.tags["error"] == f"interrupted by {name}"
     assert run.data.tags[PID_TAG] == str(process.pid)
 
@@ -78,8 +79,9 @@ def test_sigterm_ends_a_sweep_and_its_current_cell(mlflow_store: str, tmp_path: 
     _wait_for_running(mlflow_store, process, count=2)  # the parent and its first cell
     returncode, stdout, stderr = _signal_and_wait(process, signal.SIGTERM)
     assert returncode == 143 and "Traceback" not in stdout + stderr, stdout + stderr
-    assert stderr.strip().splitlines()[-1] == (
-        "avbench: interrupted by SIGTERM: the runs in progress were ended KILLED")
+    (line,) = stderr.strip().splitlines()
+    assert re.fullmatch(r"avbench: interrupted by SIGTERM: the sweep sweep-audio-\S+ was "
+                        r"ended KILLED, and its 1 cell\(s\) in progress", line), line
     runs = _runs(mlflow_store)
     assert len(runs) == 2, "the second cell must not start"
     assert {r.info.status for r in runs} == {"KILLED"}
@@ -88,6 +90,54 @@ def test_sigterm_ends_a_sweep_and_its_current_cell(mlflow_store: str, tmp_path: 
     assert [c.name for c in cells] == [  # multirun/<date>/<time>/<job number>-<overrides>
         "0-audio=1s,bench.max_repeats=1000000,bench.min_time_s=600,debug=default,"
         "pipeline=calibration"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["main process", "process group"])
+def test_signalled_joblib_sweep_leaves_no_cell_running(mlflow_store: str, tmp_path: Path,
+                                                      asset_cache: Path, target: str) -> None:
+    """Both cells run in loky workers when the sweep is signalled: SIGTERM to the main
+    process (joblib then kills its workers), or SIGINT to the whole process group (Ctrl-C:
+    the workers get it too). Every run ends KILLED, by its worker or by the parent."""
+    process = start_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *LONG[:2],
+                        "bench.max_repeats=1000000", "bench.min_time_s=600,601",
+                        f"paths.cache_dir={asset_cache}", cwd=tmp_path, new_session=True)
+    _wait_for_running(mlflow_store, process, count=3)  # the parent and both cells
+    if target == "main process":
+        signum = signal.SIGTERM
+        process.send_signal(signum)
+    else:
+        signum = signal.SIGINT
+        os.killpg(process.pid, signum)
+    stdout, stderr = process.communicate(timeout=120)
+    name = signal.Signals(signum).name
+    assert process.returncode == 128 + signum, stdout + stderr
+    assert "Traceback" not in stdout + stderr
+    (line,) = stderr.strip().splitlines()
+    assert re.fullmatch(rf"avbench: interrupted by {name}: the sweep \S+ was ended KILLED, "
+                        r"and its 2 cell\(s\) in progress", line), line
+    runs = _runs(mlflow_store)
+    assert len(runs) == 3 and {r.info.status for r in runs} == {"KILLED"}
+    assert all(r.data.tags["error"].startswith(f"interrupted by {name}") for r in runs)
+    cells = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert {r.data.tags[PID_TAG] for r in cells}.isdisjoint({str(process.pid)})  # workers
+
+
+@pytest.mark.slow
+def test_a_signal_where_no_run_exists_says_so(mlflow_store: str, tmp_path: Path,
+                                             asset_cache: Path) -> None:
+    """task=serve opens no run: an early Ctrl-C says what it stopped, never "KILLED"."""
+    process = start_cli("task=serve", "pipeline=tts", "weights=seeded", "text=short",
+                        f"serve.port={free_port()}", f"paths.cache_dir={asset_cache}",
+                        cwd=tmp_path)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "build" in line:  # the pipeline is being built: no server yet
+            break
+    returncode, _, stderr = _signal_and_wait(process, signal.SIGINT)
+    assert returncode == 130
+    assert stderr.strip().splitlines() == ["avbench: interrupted by SIGINT: serve-tts stopped"]
+    assert _runs(mlflow_store) == []
 
 
 @pytest.mark.slow

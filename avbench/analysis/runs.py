@@ -18,7 +18,6 @@ import pandas as pd
 from avbench.analysis.cells import identity
 from avbench.runtime import ConfigError
 
-DEFAULT_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "avbench"
 SWEEP_TAG = "avbench.sweep"
 PARENT_TAG = "mlflow.parentRunId"
@@ -45,14 +44,17 @@ class AnalysisError(ConfigError):
 
 def open_store(uri: str | None = None) -> Any:
     """A read client for ``uri`` (default: MLFLOW_TRACKING_URI, else ./mlflow.db)."""
-    from avbench.tracking import resolve_tracking_uri
+    from avbench.tracking import default_tracking_uri
     from avbench.tracking.mlflow_logger import open_client
 
-    resolved = uri or resolve_tracking_uri(DEFAULT_URI)
-    # Opening a missing SQLite file would silently create an empty store; say so instead.
-    if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).exists():
-        raise AnalysisError(f"no MLflow store at {resolved}: run a benchmark first, or point "
-                            "MLFLOW_TRACKING_URI at the store to analyse")
+    resolved = uri or default_tracking_uri()
+    # Opening a missing (or empty) SQLite file would silently make it a new empty store.
+    db = Path(resolved[len("sqlite:///"):]) if resolved.startswith("sqlite:///") else None
+    if db is not None and (not db.is_file() or db.stat().st_size == 0):
+        what = "an empty file" if db.is_file() else "nothing"
+        raise AnalysisError(f"no MLflow store at {resolved} ({what} there): run a benchmark "
+                            "first, or point tracking.uri (or MLFLOW_TRACKING_URI) at the "
+                            "store to analyse")
     return open_client(resolved)
 
 

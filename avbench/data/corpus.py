@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from avbench.errors import first_line
 from avbench.runtime import ConfigError
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,11 @@ def generate_corpus(cache_dir: Path, n: int, min_s: float, max_s: float, sample_
     key = f"v{CORPUS_VERSION}-song{FORMAT_VERSION}-{n}x{min_s:g}-{max_s:g}s-{sample_rate}hz-seed{seed}"
     root = cache_dir / f"corpus-{key}"
     manifest = root / "manifest.json"
+    cached = read_manifest(manifest)
+    if cached is not None and len(cached) == n and all(_unchanged(c) for c in cached):
+        return Corpus(cached, root)
     if manifest.exists():
-        clips = [Clip(**c) for c in json.loads(manifest.read_text())["clips"]]
-        if all(_unchanged(c) for c in clips):
-            return Corpus(clips, root)
-        log.warning("corpus %s changed on disk; regenerating", root)
+        log.warning("corpus %s changed on disk or its manifest is damaged; regenerating", root)
     clips = []
     for i, length in enumerate(lengths):
         path = root / f"clip-{i:05d}.wav"
@@ -86,6 +87,20 @@ def generate_corpus(cache_dir: Path, n: int, min_s: float, max_s: float, sample_
         clips.append(_clip(path, path.stem, length))
     write_json_atomic(manifest, {"clips": [asdict(c) for c in clips]})
     return Corpus(clips, root)
+
+
+def read_manifest(manifest: Path) -> list[Clip] | None:
+    """The clips a corpus manifest lists; None when it is missing or damaged (not JSON,
+    not the layout written here), so that the corpus is rebuilt rather than a crash."""
+    try:
+        clips = json.loads(manifest.read_text())["clips"]
+        return [Clip(**clip) for clip in clips]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("corpus manifest %s is damaged (%s: %s)", manifest, type(error).__name__,
+                    first_line(error, 120))
+        return None
 
 
 def _unchanged(clip: Clip) -> bool:
@@ -112,7 +127,7 @@ def scan_folder(path: str | Path) -> Corpus:
             if info.frames <= 0:
                 raise ValueError("no samples")
         except Exception as error:  # any failure to open is a bad file, reported and skipped
-            skipped.append((str(file), str(error).splitlines()[0] if str(error) else
+            skipped.append((str(file), first_line(error) if str(error) else
                             type(error).__name__))
             continue
         clip_id = str(file.relative_to(root).with_suffix("")).replace(os.sep, "__")

@@ -3,6 +3,9 @@
 Peaks are read in consecutive windows: ``window()`` returns the peak since the previous
 window began and starts the next one; ``run_peak()`` is the largest since ``start_run()``.
 Stage clocks take one window per stage, so the run's peak covers every moment between.
+``run_added()`` is the run's peak above what the process held when the run started
+(``memory_added_mb``): in a sweep whose cells share one process, the process's peak also
+holds what earlier cells left behind (loaded libraries, caches), the added part does not.
 
 - CPU on Linux: the process's resident high-water mark (``VmHWM``), reset by writing
   ``5`` to ``/proc/self/clear_refs``. A run starts by collecting garbage and returning
@@ -80,6 +83,7 @@ class PeakWindows:
 
     def __init__(self) -> None:
         self._run_max = 0.0
+        self._start_mb = 0.0
 
     def _read(self) -> float:
         return psutil.Process().memory_info().rss / 2**20
@@ -90,6 +94,7 @@ class PeakWindows:
     def start_run(self) -> None:
         self._reset()
         self._run_max = 0.0
+        self._start_mb = self._read()  # a fresh window's peak is what is held now
 
     def window(self) -> float:
         """The peak since the last window began (MiB); starts the next window."""
@@ -100,6 +105,11 @@ class PeakWindows:
 
     def run_peak(self) -> float:
         return max(self._run_max, self._read())
+
+    def run_added(self) -> float:
+        """The run's peak above what the process held at ``start_run()`` (MiB), from the
+        windows' readings."""
+        return max(0.0, max(self._run_max, self._read()) - self._start_mb)
 
 
 class RusagePeak(PeakWindows):

@@ -9,15 +9,19 @@ Published layouts are converted on load: an official HiFi-GAN generator file
 from __future__ import annotations
 
 import os
-import pickle
+import pickletools
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from avbench.errors import UserError
+from avbench.errors import UserError, first_line
+from avbench.models.pretrained import remove_stale_temps, temp_prefix
+
+PICKLE_SCAN_BYTES = 64 * 2**20  # a pickle's objects come first; tensors' bytes come after
 
 
 class CheckpointError(UserError, ValueError):
@@ -32,8 +36,10 @@ def save_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Modul
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
     states = {name: module.state_dict() for name, module in modules.items()}
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=temp_prefix(target),
+                                    suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(states, handle)
@@ -98,6 +104,43 @@ def _from_official_layout(states: object) -> object:
     return states
 
 
+def _unreadable(source: Path, error: Exception) -> CheckpointError:
+    """Why torch.load refused a file: a pickle holding more than tensors (objects or
+    code), or no torch checkpoint at all (other bytes, or a damaged file)."""
+    if _holds_pickle(source):
+        return CheckpointError(
+            f"cannot read checkpoint {source}: not a weights-only checkpoint (it holds "
+            "Python objects or code that torch.load(weights_only=True) refuses to run); "
+            "save state_dicts only, e.g. with avbench.models.save_checkpoint")
+    detail = first_line(error, 160).split(". ")[0]  # torch's first sentence, when it says much
+    said = ("" if isinstance(error, KeyError) or "Weights only load failed" in detail
+            else f" ({detail})")
+    return CheckpointError(
+        f"cannot read checkpoint {source}: not a torch checkpoint, or a damaged one (neither "
+        f"the zip archive torch.save writes nor a pickle){said}; write checkpoints with "
+        "avbench.models.save_checkpoint")
+
+
+def _holds_pickle(path: Path) -> bool:
+    """The file is a pickle (or torch's zip archive around one) that reads to its end:
+    scanned with pickletools, which never runs what it reads."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                inner = [n for n in archive.namelist() if n.endswith("data.pkl")]
+                if not inner:
+                    return False
+                data = archive.read(inner[0])
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(PICKLE_SCAN_BYTES)
+        for _ in pickletools.genops(data):
+            pass
+    except Exception:  # noqa: BLE001 (anything unreadable is not a pickle)
+        return False
+    return True
+
+
 def load_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Module]) -> list[str]:
     """Load each component of ``modules`` found in the checkpoint at ``path``.
 
@@ -113,18 +156,15 @@ def load_checkpoint(path: str | os.PathLike[str], modules: Mapping[str, nn.Modul
             keys or shapes differ from the module's (the first difference is named).
     """
     source = Path(path)
+    if source.is_dir():
+        raise CheckpointError(f"checkpoint {source} is a folder, not a file; give the "
+                              "checkpoint file itself")
     if not source.is_file():
         raise CheckpointError(f"checkpoint not found: {source}")
     try:
         states = torch.load(source, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"cannot read checkpoint {source}: not a weights-only checkpoint (it holds "
-            "Python objects or code that torch.load(weights_only=True) refuses to run); "
-            "save state_dicts only, e.g. with avbench.models.save_checkpoint") from exc
-    except Exception as exc:  # torch.load raises many types for corrupt files
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"cannot read checkpoint {source}: {first_line}") from exc
+    except Exception as exc:  # torch.load raises many types for refused or corrupt files
+        raise _unreadable(source, exc) from exc
     states = _from_official_layout(states)
     if not isinstance(states, Mapping) or not all(isinstance(v, Mapping) for v in states.values()):
         raise CheckpointError(

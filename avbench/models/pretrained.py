@@ -11,21 +11,25 @@ After the first fetch a run needs no network.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import torch
 
 from avbench.runtime import ConfigError
 
 INDEX_URL_ENV = "AVBENCH_INDEX_URL"  # another index (or an unreachable one, in tests)
+STALE_TEMP_S = 3600.0  # a temporary file without a pid, untouched this long, was abandoned
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,33 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def temp_prefix(target: Path) -> str:
+    """Temporary files of ``target`` are ``.<name>.<pid>.<random>.tmp``: the pid says whose."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def remove_stale_temps(target: Path, max_age_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete temporary files of ``target`` left by a process that was killed while
+    writing it (SIGKILL, a crash): their pid is gone, or (a name without a pid) they are
+    older than ``max_age_s``. Returns what was deleted."""
+    removed = []
+    for temp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        owner = temp.name[len(target.name) + 2:].split(".", 1)[0]
+        try:
+            stale = (not psutil.pid_exists(int(owner)) if owner.isdigit()
+                     else time.time() - temp.stat().st_mtime > max_age_s)
+            if stale:
+                temp.unlink()
+                removed.append(temp)
+        except OSError:
+            continue  # gone already, or not ours to delete
+    return removed
+
+
 def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    remove_stale_temps(target)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=temp_prefix(target), suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp_name))
@@ -171,6 +199,8 @@ def converted(key: str, sources: tuple[str, ...], convert: Callable[..., dict[st
     digest = hashlib.sha256("|".join(WEIGHTS[s].sha256 for s in sources).encode()).hexdigest()
     target = weights_dir(Path(cache_dir)) / "converted" / f"{key}-{digest[:16]}-v{version}.pt"
     sidecar = target.with_name(target.name + ".sha256")
+    if target.parent.is_dir():
+        remove_stale_temps(target)  # a conversion killed midway (even if redone since)
     if target.is_file() and sidecar.is_file() and sha256_of(target) == sidecar.read_text().strip():
         return torch.load(target, map_location="cpu", weights_only=True)
     state = convert(*(fetch(source, cache_dir) for source in sources))

@@ -40,7 +40,8 @@ class OfflineRepeats:
         # This run's own peak (measure.memory); on CUDA plus what lives outside torch.
         peak_mb = timed.memory_peak_mb + timed.device_memory.get("memory_outside_torch_mb", 0.0)
         ctx.set_tags({"memory.method": timed.memory_method})
-        metrics |= {"memory_peak_mb": peak_mb, **timed.device_memory,
+        metrics |= {"memory_peak_mb": peak_mb, "memory_added_mb": timed.memory_added_mb,
+                    **timed.device_memory,
                     "audio_duration_s": duration_s,
                     "cold.first_call_s": timed.first_call_s,
                     **{f"memory_peak_mb.{k}": v for k, v in timed.stage_memory_mb.items()},

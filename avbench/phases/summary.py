@@ -35,7 +35,9 @@ def run_summary(name: str, cfg: DictConfig, device: torch.device, times: Any,
           if "monitor.other_cpu_pct" in metrics else []),
         ("peak memory", f"{metrics['memory_peak_mb']:,.0f} MB "
                         + ("(this run: torch's peak + memory outside torch)" if device.type == "cuda"
-                           else "(this run's peak process RSS)")),
+                           else "(this run's peak process RSS)")
+                        + (f", {metrics['memory_added_mb']:,.0f} MB above the process at the "
+                           "run's start" if "memory_added_mb" in metrics else "")),
         ("device", f"{device} · {cfg.precision.name}"),
         ("backend", f"requested {report.requested}, effective {report.effective_summary}"
                     + (f", providers {report.tags()['backend.providers']}"

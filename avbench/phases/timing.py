@@ -56,6 +56,7 @@ class TimedRun:
     harness: dict[str, float] = field(default_factory=dict)
     memory_peak_mb: float = 0.0  # this run's own (see measure.memory), all its calls
     memory_method: str = ""
+    memory_added_mb: float = 0.0  # the peak above what the process held at the run's start
     device_memory: dict[str, float] = field(default_factory=dict)  # CUDA: see memory
     outer_ms: list[float] = field(default_factory=list)  # the outer clock, per profiled call
     tags: dict[str, str] = field(default_factory=dict)
@@ -209,6 +210,7 @@ def record_memory(run: TimedRun, peaks: memory.PeakWindows, device: torch.device
     """The run's own peak and, on CUDA, its device memory outside torch's allocator, from
     NVML's counters of this process (else the whole device's, and the method says so)."""
     run.memory_peak_mb, run.memory_method = peaks.run_peak(), peaks.method
+    run.memory_added_mb = peaks.run_added()
     if device.type != "cuda":
         return
     process_mb, why = process_memory_mb(device.index or 0)

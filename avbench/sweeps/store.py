@@ -19,7 +19,7 @@ from avbench.sweeps.placement import parse_cores
 from avbench.sweeps.plan import SweepPlan
 
 LOST_BEFORE_START = "no run reported: the worker died (or was never started) before the cell"
-LOST_MID_CELL = "the worker died during the cell (run ended KILLED)"
+LOST_MID_CELL = "lost mid-cell: its worker stopped (run ended KILLED)"
 
 
 def open_parent(client: MlflowClient, experiment_id: str, plan: SweepPlan, name: str,
@@ -45,12 +45,13 @@ def all_runs(client: MlflowClient, experiment_ids: list[str], query: str) -> lis
             return runs
 
 
-def read_cells(client: MlflowClient, parent_id: str, plan: SweepPlan
-               ) -> tuple[list[RunResult], list[Any]]:
+def read_cells(client: MlflowClient, parent_id: str, plan: SweepPlan,
+               cause: str | None = None) -> tuple[list[RunResult], list[Any]]:
     """Each planned cell's outcome (its latest attempt), and every child run.
 
     Runs only when no job of the sweep can still be running: a child still RUNNING
-    belongs to a dead worker and is ended KILLED, tagged lost, and so is its cell."""
+    belongs to a dead worker and is ended KILLED, tagged lost, and so is its cell.
+    ``cause``: why the launcher stopped early, when it did (the lost cells say so)."""
     experiment_id = client.get_run(parent_id).info.experiment_id
     children = all_runs(client, [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'")
     latest: dict[int, Any] = {}
@@ -62,17 +63,19 @@ def read_cells(client: MlflowClient, parent_id: str, plan: SweepPlan
     for cell in plan.cells:
         run = latest.get(cell.num)
         if run is None:
-            results.append(RunResult(cell.label, LOST, error=LOST_BEFORE_START,
+            results.append(RunResult(cell.label, LOST, error=f"not run: {cause}" if cause
+                                     else LOST_BEFORE_START,
                                      overrides=list(cell.overrides),
                                      tags={"avbench.job_num": str(cell.num)}))
             continue
         tags = dict(run.data.tags)
         status, error = run.info.status, _error_line(tags.get("error", ""))
         if status == "RUNNING":
+            lost = f"lost mid-cell: {cause}" if cause else LOST_MID_CELL
             client.set_tag(run.info.run_id, "avbench.lost", "true")
-            client.set_tag(run.info.run_id, "error", LOST_MID_CELL)
+            client.set_tag(run.info.run_id, "error", lost)
             client.set_terminated(run.info.run_id, status="KILLED")
-            status, error = LOST, [LOST_MID_CELL]
+            status, error = LOST, [lost]
         results.append(RunResult(run.info.run_name, status, run.info.run_id,
                                  error[0] if error else None, list(cell.overrides),
                                  dict(run.data.metrics), tags))

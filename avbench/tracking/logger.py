@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 PARENT_RUN_ENV = "AVBENCH_PARENT_RUN_ID"
+# The store a sweep's parent opened (absolute), handed to every job of the sweep: a job
+# started in another working directory (a Ray worker) writes to the same store.
+SWEEP_URI_ENV = "AVBENCH_SWEEP_TRACKING_URI"
+DEFAULT_URI = "sqlite:///mlflow.db"
 
 
 class RunLogger(Protocol):
@@ -54,8 +58,16 @@ class NullLogger:
 
 
 def resolve_tracking_uri(configured: str | None) -> str | None:
-    """MLFLOW_TRACKING_URI, when set, wins over the configured URI."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or configured
+    """The store a run writes to: in a sweep's job, the store its parent opened; else the
+    configured URI. ``tracking.uri`` defaults to ``MLFLOW_TRACKING_URI`` (else
+    ./mlflow.db) in conf/tracking/mlflow.yaml, so a ``tracking.uri=`` on the command line
+    wins over the environment, as every other override does."""
+    return os.environ.get(SWEEP_URI_ENV) or configured
+
+
+def default_tracking_uri() -> str:
+    """Where a store is read when no URI is given: MLFLOW_TRACKING_URI, else ./mlflow.db."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
 
 
 def make_logger(tracking_cfg: Any) -> RunLogger:

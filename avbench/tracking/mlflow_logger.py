@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,18 @@ from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from avbench.errors import UserError
+from avbench.errors import first_line
 from avbench.interrupt import deferred
+from avbench.tracking import reserve
+from avbench.tracking.connection import (
+    TrackingError,
+    bound_requests,
+    check_reachable,
+    is_disk_full,
+    is_read_only_error,
+    sqlite_path,
+    store_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +34,6 @@ MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 PARAMS_PER_BATCH = 100
 METRICS_PER_BATCH = 1000
 MIGRATION_LOCK_TIMEOUT_S = 600.0  # a first migration of a fresh store takes seconds
-
-
-class TrackingError(UserError, RuntimeError):
-    """The tracking store cannot be reached or written."""
 
 
 def get_or_create_experiment(client: MlflowClient, name: str) -> str:
@@ -45,14 +52,6 @@ def get_or_create_experiment(client: MlflowClient, name: str) -> str:
         return experiment.experiment_id
 
 
-def sqlite_path(uri: str | None) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (None for other stores)."""
-    if not uri or not uri.startswith("sqlite:///"):
-        return None
-    path = uri.removeprefix("sqlite:///").removeprefix("file:").split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
 def _check_writable(uri: str | None, db: Path) -> None:
     """A store whose database (or its folder, where SQLite writes its journal) cannot be
     written fails here in one line, not at the first write with SQLAlchemy's traceback."""
@@ -67,10 +66,14 @@ def _check_writable(uri: str | None, db: Path) -> None:
 def open_client(uri: str | None) -> MlflowClient:
     """A client of the store at ``uri``, its schema created or migrated first.
 
-    For SQLite the first open in each process runs under an inter-process file lock beside
-    the database, so concurrent runs never migrate the same file at once (MLflow's own
-    sessions then wait up to 20 s on a busy database: ``PRAGMA busy_timeout``).
+    A server must answer within a few seconds (tracking/connection.py); its requests are
+    bounded. For SQLite the first open in each process runs under an inter-process file
+    lock beside the database, so concurrent runs never migrate the same file at once
+    (MLflow's own sessions then wait up to 20 s on a busy database: ``PRAGMA
+    busy_timeout``), and room to end a run on a full disk is reserved (tracking/reserve.py).
     """
+    bound_requests()
+    check_reachable(uri)
     db = sqlite_path(uri)
     if db is not None:
         _check_writable(uri, db)
@@ -79,27 +82,34 @@ def open_client(uri: str | None) -> MlflowClient:
             return _migrated_client(uri)
         db.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(db) + ".lock", timeout=MIGRATION_LOCK_TIMEOUT_S):
-            return _migrated_client(uri)
+            client = _migrated_client(uri)
+        reserve.hold(db)
+        return UninterruptedClient(client)  # type: ignore[return-value]
     except Exception as error:  # the store's own errors vary by backend
-        if is_read_only_error(error):
-            raise TrackingError(f"the MLflow store {uri} is read-only") from error
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        known = store_failure(error, uri)
+        if known is not None:
+            raise TrackingError(known) from error
         raise TrackingError(
-            f"cannot open the MLflow store {uri!r}: {first_line} "
+            f"cannot open the MLflow store {uri!r}: {first_line(error)} "
             "(check tracking.uri / MLFLOW_TRACKING_URI, or use tracking=none)"
         ) from error
 
 
 def _migrated_client(uri: str | None) -> MlflowClient:
+    # Its store errors reach the user as one line (store_failure), not as its traceback.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     with deferred():
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # creates / migrates the schema
-    return UninterruptedClient(client)  # type: ignore[return-value]
+    return client
 
 
 class UninterruptedClient:
-    """An MlflowClient whose calls a SIGTERM / SIGINT never cuts in half: the signal is
-    raised when the call returns (avbench.interrupt.deferred)."""
+    """A client of a SQLite store whose calls a SIGTERM / SIGINT never cuts in half (a
+    write stopped midway can leave the database locked): the signal is raised when the
+    call returns (avbench.interrupt.deferred). A server's requests are not deferred:
+    cutting one short harms no store, and a signal must not wait on a slow or
+    unreachable server."""
 
     def __init__(self, client: MlflowClient) -> None:
         self._client = client
@@ -116,16 +126,6 @@ class UninterruptedClient:
         return call
 
 
-def is_read_only_error(error: BaseException) -> bool:
-    """SQLite's "attempt to write a readonly database", anywhere in the cause chain."""
-    current: BaseException | None = error
-    while current is not None:
-        if "readonly database" in str(current) or "read-only file system" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 class MlflowLogger:
     """One MLflow run: params, metrics, tags, artifacts; a child of the sweep when in one."""
 
@@ -140,18 +140,27 @@ class MlflowLogger:
         all_tags = dict(tags)
         if self.parent_run_id:
             all_tags["mlflow.parentRunId"] = self.parent_run_id
-        try:
+        with self._writing():
             run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
-        except Exception as error:
-            if is_read_only_error(error):
-                raise TrackingError(f"the MLflow store {self.uri} is read-only") from error
-            raise
         self.run_id = run.info.run_id
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write to the store: a failure the user can fix (a full or read-only disk) is
+        one line naming the store, not the store's own traceback."""
+        try:
+            yield
+        except Exception as error:
+            known = store_failure(error, self.uri)
+            if known is None:
+                raise
+            raise TrackingError(known) from error
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         items = [Param(key, str(value)[:MAX_PARAM_CHARS]) for key, value in params.items()]
-        for i in range(0, len(items), PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=items[i : i + PARAMS_PER_BATCH])
+        with self._writing():
+            for i in range(0, len(items), PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=items[i : i + PARAMS_PER_BATCH])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         now_ms = int(time.time() * 1000)
@@ -164,15 +173,18 @@ class MlflowLogger:
         self._log_metric_batches([Metric(name, float(v), now_ms, i) for i, v in enumerate(values)])
 
     def _log_metric_batches(self, items: list[Metric]) -> None:
-        for i in range(0, len(items), METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=items[i : i + METRICS_PER_BATCH])
+        with self._writing():
+            for i in range(0, len(items), METRICS_PER_BATCH):
+                self.client.log_batch(self.run_id, metrics=items[i : i + METRICS_PER_BATCH])
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(self.run_id, key, "" if value is None else str(value))
+        with self._writing():
+            for key, value in tags.items():
+                self.client.set_tag(self.run_id, key, "" if value is None else str(value))
 
     def log_artifact(self, path: Path) -> None:
-        self.client.log_artifact(self.run_id, str(path))
+        with self._writing():
+            self.client.log_artifact(self.run_id, str(path))
 
     def child(self, run_name: str, tags: Mapping[str, str]) -> MlflowLogger:
         """A started run nested under this one (e.g. one per concurrency level); the
@@ -184,11 +196,28 @@ class MlflowLogger:
         return child
 
     def end(self, status: str, error: str | None = None) -> None:
-        if self.run_id is None:
-            return
-        try:  # the status below must be written even when the tag cannot be
-            if error:
-                self.client.set_tag(self.run_id, "error", error[:MAX_PARAM_CHARS])
-        finally:
-            self.client.set_terminated(self.run_id, status=RunStatus.to_string(
-                RunStatus.from_string(status)))
+        if self.run_id is not None:
+            terminate(self.client, self.uri, self.run_id, status, error)
+
+
+def terminate(client: Any, uri: str | None, run_id: str, status: str,
+              error: str | None = None) -> None:
+    """End a run with its status (and error). On a SQLite store whose disk is full, the
+    room reserved beside the database (tracking/reserve.py) is freed for it."""
+    try:
+        _terminate(client, run_id, status, error)
+    except Exception as failure:
+        db = sqlite_path(uri)
+        if not (is_disk_full(failure) and db is not None and reserve.release(db)):
+            raise
+        log.debug("the disk of %s is full: ending run %s in the room reserved", db, run_id)
+        _terminate(client, run_id, status, error)
+
+
+def _terminate(client: Any, run_id: str, status: str, error: str | None) -> None:
+    try:  # the status below must be written even when the tag cannot be
+        if error:
+            client.set_tag(run_id, "error", error[:MAX_PARAM_CHARS])
+    finally:
+        client.set_terminated(run_id, status=RunStatus.to_string(
+            RunStatus.from_string(status)))

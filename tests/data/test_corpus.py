@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -66,3 +67,14 @@ def test_generated_corpus_is_cached_and_varied(tmp_path: Path) -> None:
     assert len({c.duration_s for c in first.clips}) == 3
     assert clip_lengths(3, 0.2, 0.5, 1) == [c.duration_s for c in first.clips]
     assert sf.info(first.clips[0].path).samplerate == 16000
+
+
+@pytest.mark.parametrize("damage", ["{", "{}", '{"clips": [{"id": 1}]}', '{"clips": 3}', ""])
+def test_a_damaged_manifest_is_rebuilt(tmp_path: Path, damage: str) -> None:
+    first = generate_corpus(tmp_path, 2, 0.2, 0.3, 16000, seed=2)
+    manifest = first.root / "manifest.json"
+    written = manifest.read_text()
+    manifest.write_text(damage)
+    again = generate_corpus(tmp_path, 2, 0.2, 0.3, 16000, seed=2)
+    assert [c.id for c in again.clips] == [c.id for c in first.clips]
+    assert json.loads(manifest.read_text()) == json.loads(written)

@@ -46,6 +46,24 @@ def test_each_window_has_its_own_peak_and_the_run_keeps_the_largest() -> None:
 
 
 @needs_linux_reset
+@needs_linux_reset
+def test_added_memory_leaves_out_what_the_process_already_held() -> None:
+    """An earlier cell of an in-process sweep left 300 MiB held: the process's peak holds
+    them, the run's added memory does not."""
+    peaks = memory.tracker(torch.device("cpu"))
+    left_behind = touched(300)
+    try:
+        peaks.start_run()
+        block = touched(100)
+        block.close()
+        peaks.window()
+        added, peak = peaks.run_added(), peaks.run_peak()
+    finally:
+        left_behind.close()
+    assert 95 <= added < 150  # the run's 100 MiB (plus what numpy's view itself took)
+    assert peak >= added + 300
+
+
 def test_stage_peaks_of_the_cpu_clock_are_per_stage() -> None:
     clock = CpuClock()
     clock.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -125,10 +126,19 @@ def test_a_worker_killed_mid_cell_is_lost_never_running(mlflow_store: str, asset
     assert victim is not None, "no cell started"
     os.kill(int(victim.data.tags["avbench.pid"]), signal.SIGKILL)
     stdout, stderr = sweep.communicate(timeout=300)
-    assert sweep.returncode != 0, stdout + stderr
+    assert sweep.returncode == 1, stdout + stderr
     killed = client.get_run(victim.info.run_id)
     assert killed.info.status == "KILLED" and killed.data.tags["avbench.lost"] == "true"
-    assert "cells lost" in stdout and victim.info.run_name in stdout
+    # One line with the real cause; each cell counted once (lost, never also "failed").
+    assert "Traceback" not in stdout + stderr and "SystemExit" not in stdout + stderr
+    (line,) = stderr.strip().splitlines()
+    assert line == ("avbench: error: the sweep stopped early: a worker process died "
+                    "(TerminatedWorkerError: exit codes {SIGKILL(-9)})"), line
+    assert "TerminatedWorkerError" in killed.data.tags["error"]
+    lost = re.search(r"(\d) of 2 cells lost: .*" + re.escape(victim.info.run_name), stdout)
+    assert lost is not None and "cells failed" not in stdout, stdout
+    finished = sum(c.info.status == "FINISHED" for c in sweep_runs(mlflow_store)[1])
+    assert int(lost.group(1)) + finished == 2
     parent, _ = sweep_runs(mlflow_store)
     assert parent.info.status == "FAILED" and int(parent.data.tags["sweep.lost"]) >= 1
 

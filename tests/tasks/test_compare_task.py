@@ -26,8 +26,8 @@ def test_regression_exits_non_zero(tiny_sweep: TinySweep, tmp_path: Path) -> Non
     done = compare_cli(tiny_sweep, tmp_path, tiny_sweep.baseline_run_id,
                        tiny_sweep.candidate_run_id)
     assert done.returncode == 1, done.stdout + done.stderr
-    # stderr also holds MLflow's download progress bars; avbench's own line is one.
-    (line,) = [line for line in done.stderr.splitlines() if line.startswith("avbench:")]
+    # One line on stderr: no MLflow download progress bars.
+    (line,) = done.stderr.strip().splitlines()
     assert line.startswith("avbench: error: regression: 1 of 1 cells slower than the baseline")
     assert "1 cells: 1 slower, 0 faster, 0 unchanged, 0 inconclusive" in done.stdout
     record = json.loads((tmp_path / "out" / "compare.json").read_text())

@@ -42,3 +42,23 @@ def test_report_of_a_single_run_falls_back_to_the_output_dir(
     assert (tmp_path / "out" / "report" / "report.md").exists()
     logged = {a.path for a in store.list_artifacts(tiny_sweep.baseline_run_id, "report")}
     assert "report/report.md" in logged
+
+
+@pytest.mark.parametrize("task", ["report", "compare"])
+def test_an_empty_file_is_not_made_a_store(tmp_path: Path, asset_cache: Path, task: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from avbench import journal, runner
+    from tests.tasks.test_pipeline_task import compose_run
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    journal.JOURNAL.clear()
+    result = runner.run(compose_run(tmp_path, asset_cache, f"task={task}",
+                                    f"tracking.uri=sqlite:///{empty}", "baseline=a",
+                                    "candidate=b"))
+    journal.JOURNAL.clear()
+    assert not result.ok
+    assert result.error.startswith(f"no MLflow store at sqlite:///{empty} (an empty file "
+                                   "there)")
+    assert capsys.readouterr().err == f"avbench: error: {result.error}\n"
+    assert empty.stat().st_size == 0

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from avbench import journal, runner
+from avbench.models.checkpoint import save_checkpoint
 from tests.conftest import REPO, run_cli
 from tests.tasks.test_pipeline_task import compose_run
 
@@ -40,17 +43,28 @@ def test_unwritable_artifact_store_still_ends_the_run(mlflow_store: str, tmp_pat
 
 
 @pytest.mark.parametrize(("case", "words"), [
-    ("pickle", "not a weights-only checkpoint"), ("missing", "checkpoint not found")])
+    ("pickle", "not a weights-only checkpoint"), ("missing", "checkpoint not found"),
+    ("folder", "is a folder, not a file"),
+    ("random", "not a torch checkpoint, or a damaged one (neither the zip archive"),
+    ("truncated", "not a torch checkpoint, or a damaged one")])
 def test_checkpoint_problem_is_the_line_the_user_sees(
         tmp_path: Path, asset_cache: Path, capsys: pytest.CaptureFixture[str], case: str,
         words: str) -> None:
     path = tmp_path / f"{case}.pt"
     if case == "pickle":
         path.write_bytes(pickle.dumps({"vocoder": {"weight": _Code()}}))
+    elif case == "folder":
+        path.mkdir()
+    elif case == "random":
+        path.write_bytes(random.Random(0).randbytes(4096))
+    elif case == "truncated":
+        save_checkpoint(path, {"vocoder": torch.nn.Linear(64, 64)})
+        path.write_bytes(path.read_bytes()[:2000])
     journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, f"pipeline.checkpoint={path}"))
     assert not result.ok and words in result.error
     assert "InstantiationException" not in result.error
+    assert ("Python objects or code" in result.error) == (case == "pickle")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
     journal.JOURNAL.clear()

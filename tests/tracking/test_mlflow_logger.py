@@ -65,11 +65,25 @@ def test_children_and_parent_summary(mlflow_store: str) -> None:
     assert "b: boom" in parent_run.data.tags["error"]
 
 
-def test_env_uri_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
-    assert resolve_tracking_uri("sqlite:///mlflow.db") == "sqlite:///elsewhere.db"
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    assert resolve_tracking_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"
+def test_command_line_uri_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from avbench.config import register_configs
+    from avbench.tracking.logger import SWEEP_URI_ENV
+    from tests.conftest import REPO
+
+    register_configs()
+    monkeypatch.delenv(SWEEP_URI_ENV, raising=False)
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+        assert compose("config").tracking.uri == "sqlite:///elsewhere.db"
+        given = compose("config", overrides=["tracking.uri=sqlite:///mine.db"])
+        assert resolve_tracking_uri(given.tracking.uri) == "sqlite:///mine.db"
+        monkeypatch.delenv("MLFLOW_TRACKING_URI")
+        assert compose("config").tracking.uri == "sqlite:///mlflow.db"
+    # A sweep's job writes where its parent did, whatever its own working directory.
+    monkeypatch.setenv(SWEEP_URI_ENV, "sqlite:////sweeps/parent.db")
+    assert resolve_tracking_uri("sqlite:///mine.db") == "sqlite:////sweeps/parent.db"
 
 
 def test_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
