@@ -56,13 +56,14 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str]) -> RunResult:
     from avbench.measure.env import fingerprint
     from avbench.phases.artifacts import write_run_files
     from avbench.run_dir import name_after_run, remove_if_unused
+    from avbench.sweeps.job import sweep_run_name
     from avbench.tracking import NullLogger, make_logger
     from avbench.tracking.liveness import process_tags
     from avbench.validation import validate
 
     hydra = hydra_runtime()
     task = task_module(cfg.task.name)
-    name = task.run_name(cfg)
+    name = sweep_run_name(task.run_name(cfg))  # in a sweep: with every swept value
     tracked = getattr(task, "TRACKED", True)
     out_dir = Path(cfg.paths.output_dir)
     log_file = hydra["log_file"]

@@ -43,6 +43,12 @@ from avbench.version import __version__
 log = logging.getLogger(__name__)
 
 
+# The run's final output and its fidelity to the reference's (dB): the quality axis that
+# precision, backend and kernel choices move (docs/analysis.md).
+FINAL_OUTPUT = "output"
+FIDELITY = "quality.fidelity_snr_db"
+
+
 class ParityError(UserError, RuntimeError):
     """A run beyond its precision's parity thresholds with backend.parity.enforce=true."""
 
@@ -153,7 +159,9 @@ def _like(value: torch.Tensor, run_value: Any) -> torch.Tensor:
 def check(pipe: Pipeline, state: State, reference: State,
           thresholds: Any) -> tuple[dict[str, float], list[str]]:
     """``parity.<stage>.<measure>`` (the stage alone, gated) and ``parity.chained.<stage>.
-    <measure>`` (as the run produced it) metrics, and the violations, one line per stage."""
+    <measure>`` (as the run produced it) metrics, the headline ``quality.fidelity_snr_db``
+    (the final output's SNR against the reference's), and the violations, one line per
+    stage."""
     alone = isolated_outputs(pipe, state, reference)
     metrics: dict[str, float] = {}
     failures: list[str] = []
@@ -170,4 +178,7 @@ def check(pipe: Pipeline, state: State, reference: State,
             problems = violations(measures, thresholds)
             if problems:
                 failures.append(f"{stage.name}: {', '.join(problems)}")
+    if FINAL_OUTPUT in state and FINAL_OUTPUT in reference:
+        metrics[FIDELITY] = compare(state[FINAL_OUTPUT], reference[FINAL_OUTPUT],
+                                    audio=True)["snr_db"]
     return metrics, failures

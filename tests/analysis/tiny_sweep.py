@@ -1,7 +1,8 @@
 """A tiny real store shared by the analysis and task tests: made once per session.
 
 Two sweeps through the real CLI: a calibration sweep whose two cells differ only in
-the known cost of one stage (a regression of known size), then an SVC sweep of
+the known cost of one stage (a regression of known size; swept in Hydra's ``++key`` form,
+so the sweep bookkeeping of override prefixes is exercised too), then an SVC sweep of
 four cells, two of which fail on a CPU-only machine (gpu=h100 needs CUDA).
 """
 
@@ -60,7 +61,7 @@ def make_tiny_sweep(root: Path, template_db: Path, asset_cache: Path) -> TinySwe
     calibration_dir = root / "calibration"
     done = run_cli("-m", "pipeline=calibration", "audio=1s", "bench.min_repeats=8",
                    "bench.min_time_s=0", "tracking.output_sample_s=0",
-                   f"pipeline.stage_ms.long={CALIBRATION_MS['long']},{SLOWER_LONG_MS}",
+                   f"++pipeline.stage_ms.long={CALIBRATION_MS['long']},{SLOWER_LONG_MS}",
                    f"paths.cache_dir={asset_cache}", f"hydra.sweep.dir={calibration_dir}",
                    cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

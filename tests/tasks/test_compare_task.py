@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from avbench import journal, runner
+from avbench.analysis import cells, runs
 from tests.analysis.tiny_sweep import TinySweep
 from tests.conftest import run_cli
 from tests.tasks.test_pipeline_task import compose_run
@@ -55,7 +56,10 @@ def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Pat
                                    "task.gate_unstable=true"))
     assert result.ok and result.run_id is None, result.error
     assert result.metrics["compare.slower"] == result.metrics["compare.faster"] == 0
-    assert result.metrics["compare.unchanged"] >= 2
+    # Every finished cell but those INVALID for more than noise (a failed gate) is compared.
+    frame = runs.resolve_runs(runs.open_store(tiny_sweep.uri), tiny_sweep.sweep_id)
+    usable, _ = cells.comparable(frame[frame["status"] == "FINISHED"])
+    assert result.metrics["compare.unchanged"] == len(usable) >= 1
     journal.JOURNAL.clear()
 
 
@@ -64,18 +68,18 @@ def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Pat
     (("baseline=nope", "candidate=nope"), "no run 'nope'"),
     (("baseline={sweep}", "candidate={run}"), "no cell of the candidate matches"),
 ])
-def test_user_errors_are_one_line(tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
-                                  monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str], overrides: tuple[str, ...],
-                                  message: str) -> None:
+def test_could_not_compare_is_exit_2_in_one_line(
+        tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        overrides: tuple[str, ...], message: str) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
     filled = [o.format(sweep=tiny_sweep.sweep_id, run=tiny_sweep.baseline_run_id)
               for o in overrides]
     journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    *filled))
-    assert not result.ok and journal.exit_code() == 1
-    assert message in result.error
+    assert not result.ok and journal.exit_code() == 2
+    assert result.error.startswith("could not compare: ") and message in result.error
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
     journal.JOURNAL.clear()
 
@@ -150,24 +154,70 @@ def test_an_unstable_side_makes_the_compare_inconclusive(
     assert out.count(" git ") == 2 and cell["baseline_git"] in out
 
 
-@pytest.mark.slow
-def test_gate_unstable_gates_on_the_measured_verdict(
-        unstable_vs_stable: tuple[str, str], tmp_path: Path, asset_cache: Path) -> None:
-    baseline, candidate = unstable_vs_stable
-    result, code, record = compare_in_process(tmp_path, asset_cache, baseline, candidate,
-                                              "task.gate_unstable=true")
-    (cell,) = record["cells"]
-    assert cell["verdict"] == cell["measured_verdict"] and record["gate_unstable"]
-    assert result.ok == (cell["verdict"] != "slower") and code == (0 if result.ok else 1)
+GATE_RUNS = {  # name: (total ms, validity, reasons, timings.csv logged)
+    "baseline": (100.0, "VALID", "", True),
+    "slower": (130.0, "VALID", "", True),
+    "faster": (80.0, "VALID", "", True),
+    "noisy": (130.0, "INVALID", "cv 31.0 % > 10 %", True),
+    "broken": (100.0, "INVALID", "parity FAIL: vocoder", True),
+    "no_timings": (100.0, "VALID", "", False),
+}
+
+
+@pytest.fixture
+def gate_runs(mlflow_store: str) -> dict[str, str]:
+    """One cell recorded six ways (explicit verdicts) in the test's store: name -> run id."""
+    from mlflow.tracking import MlflowClient
+
+    from tests.analysis.recorded import record_run
+
+    client = MlflowClient(tracking_uri=mlflow_store)
+    experiment_id = client.create_experiment("avbench")
+    return {name: record_run(client, experiment_id, name, ms, validity=validity,
+                             reasons=reasons, timings=timings)
+            for name, (ms, validity, reasons, timings) in GATE_RUNS.items()}
+
+
+@pytest.mark.parametrize(("candidate", "overrides", "code", "message"), [
+    ("slower", (), 1, "regression: 1 of 1 cells slower than the baseline"),
+    ("faster", (), 0, None),
+    ("noisy", (), 3, "inconclusive: 1 of 1 cells have an unstable side"),
+    ("noisy", ("task.gate_unstable=true",), 1, "regression: 1 of 1 cells slower"),
+    ("broken", (), 2, "could not compare: no cell of the candidate matches"),
+    ("no_timings", (), 2, "could not compare: run "),
+])
+def test_exit_codes_on_recorded_verdicts(gate_runs: dict[str, str], tmp_path: Path,
+                                         asset_cache: Path, candidate: str,
+                                         overrides: tuple[str, ...], code: int,
+                                         message: str | None) -> None:
+    journal.JOURNAL.clear()
+    result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
+                                   f"baseline={gate_runs['baseline']}",
+                                   f"candidate={gate_runs[candidate]}", *overrides))
+    assert journal.exit_code() == code, result.error
+    journal.JOURNAL.clear()
+    if message is None:
+        assert result.ok
+        return
+    assert result.error.startswith(message)
+    if candidate == "noisy" and code == 3:
+        assert "cv 31.0 % > 10 %" in result.error and "too unstable to tell" in result.error
+    if candidate == "broken":  # the INVALID run is named with its reason, never compared
+        assert "left out: candidate broken INVALID: parity FAIL: vocoder" in result.error
+    if candidate == "no_timings":
+        assert "has no timings.csv" in result.error
 
 
 @pytest.mark.slow
-def test_inconclusive_is_exit_code_3_on_the_command_line(
-        unstable_vs_stable: tuple[str, str], mlflow_store: str, tmp_path: Path) -> None:
-    baseline, candidate = unstable_vs_stable
-    done = run_cli("task=compare", f"baseline={baseline}", f"candidate={candidate}",
-                   f"hydra.run.dir={tmp_path / 'cli'}", cwd=tmp_path,
-                   env={"MLFLOW_TRACKING_URI": mlflow_store})
-    assert done.returncode == 3, done.stdout + done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("avbench:")]
-    assert len(errors) == 1 and errors[0].startswith("avbench: error: inconclusive:")
+def test_exit_codes_3_and_2_on_the_command_line(gate_runs: dict[str, str], mlflow_store: str,
+                                               tmp_path: Path) -> None:
+    for candidate, code, start in (("noisy", 3, "inconclusive:"),
+                                   ("no_timings", 2, "could not compare:")):
+        done = run_cli("task=compare", f"baseline={gate_runs['baseline']}",
+                       f"candidate={gate_runs[candidate]}",
+                       f"hydra.run.dir={tmp_path / candidate}", cwd=tmp_path,
+                       env={"MLFLOW_TRACKING_URI": mlflow_store})
+        assert done.returncode == code, done.stdout + done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("avbench:")]
+        assert len(errors) == 1 and errors[0].startswith(f"avbench: error: {start}")
+        assert "Traceback" not in done.stderr

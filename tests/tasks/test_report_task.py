@@ -20,9 +20,9 @@ def test_report_of_the_latest_sweep(tiny_sweep: TinySweep, tmp_path: Path, store
     assert written.exists() and f"sweep `{tiny_sweep.sweep_id}`" in written.read_text()
     logged = {a.path for a in store.list_artifacts(tiny_sweep.sweep_id, "report")}
     plots = {a.path for a in store.list_artifacts(tiny_sweep.sweep_id, "report/plots")}
-    assert {"report/report.md", "report/hardware.json"} <= logged
+    assert "report/report.md" in logged
     assert plots == {f"report/plots/{p.name}" for p in (written.parent / "plots").glob("*.png")}
-    assert len(plots) == 4
+    assert {"report/plots/stage_breakdown.png", "report/plots/latency_cdf.png"} <= plots
     assert store.get_run(tiny_sweep.sweep_id).info.status in {"FINISHED", "FAILED"}
 
 
