@@ -129,6 +129,10 @@ def _quality_panel(axis: Any, valid: pd.DataFrame, invalid: pd.DataFrame,
                     " is better", fontsize="small")
     axis.set_title(spread.text.removeprefix(f"{quality.label}: "), fontsize="x-small", wrap=True)
     axis.margins(x=0.2, y=0.1)  # room for the cell labels at the edges
+    if not spread.trade_off:  # drawn at the scale of its noise: a spread below it looks flat
+        middle = (spread.low + spread.high) / 2
+        shown = [middle - 3 * spread.noise, middle + 3 * spread.noise, *others["_q"]]
+        axis.set_ylim(min(shown), max(shown))
     axis.legend(fontsize="small")
 
 

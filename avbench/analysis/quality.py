@@ -15,6 +15,7 @@ the same vocals SI-SDR, and that is not a trade-off.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -64,13 +65,17 @@ class Spread:
     @property
     def text(self) -> str:
         unit = f" {self.axis.unit}" if self.axis.unit else ""
-        span = f"{self.low:.3g}–{self.high:.3g}{unit} over {self.cells} VALID cell(s)"
+        # As many decimals as the smaller of spread and noise needs (17.126–17.132 dB).
+        finest = min(self.noise, self.spread) if self.spread > 0 else self.noise
+        digits = min(4, max(0, math.ceil(-math.log10(finest)))) if finest > 0 else 1
+        span = (f"{self.low:.{digits}f}–{self.high:.{digits}f}{unit} over {self.cells} VALID "
+                "cell(s)")
         if self.cells < 2:
             return f"{self.axis.label}: {span}: one cell, no trade-off to draw"
         verdict = ("a trade-off" if self.trade_off else
                    "below its noise: not a trade-off (no front drawn)")
-        return (f"{self.axis.label}: {span}, spread {self.spread:.3g}{unit} vs noise "
-                f"{self.noise:.3g}{unit}: {verdict}")
+        return (f"{self.axis.label}: {span}, spread {self.spread:.{digits}f}{unit} vs noise "
+                f"{self.noise:.{digits}f}{unit}: {verdict}")
 
 
 def quality_values(frame: pd.DataFrame, axis: Axis) -> pd.Series:

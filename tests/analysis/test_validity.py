@@ -17,10 +17,11 @@ from mlflow.tracking import MlflowClient
 
 from avbench.analysis import compare, plots, quality, report, runs
 from avbench.analysis.validity import INVALID, VALID, derived, verdict
+from avbench.console import print_sweep_summary
 from avbench.sweeps.parent import close_parent
 from avbench.sweeps.plan import Cell, SweepPlan
 from avbench.sweeps.store import read_cells
-from avbench.sweeps.summary import best_cell, rows, with_verdicts, write_tables
+from avbench.sweeps.summary import best_cell, print_best, rows, with_verdicts, write_tables
 from tests.analysis.recorded import open_sweep, record_run
 
 CELLS = [  # name, total ms, choices, validity, reasons, extra tags, metrics
@@ -81,11 +82,17 @@ def test_a_verdict_is_read_from_its_tags_or_derived() -> None:
     assert verdict("FAILED", {"validity": "VALID"}, {}).reasons == ("run FAILED",)
 
 
-def test_the_best_cell_and_the_sweep_table_use_valid_cells_only(judged: Judged,
-                                                                 tmp_path: Path) -> None:
+def test_the_best_cell_and_the_sweep_table_use_valid_cells_only(
+        judged: Judged, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results, _ = read_cells(judged.client, judged.parent, judged.plan)
     with_verdicts(results)
     assert best_cell(results).run_id == judged.ids["quality-bf16"]
+    print_sweep_summary(results, 1.0, judged.parent)
+    print_best(results)
+    out = capsys.readouterr().out
+    assert "validity" in out and out.count("INVALID") >= 3 and "cv 47.9 % > 10 %" in out
+    assert "parity FAIL: vocoder" in out
+    assert "best cell (VALID cells only): quality-bf16  RTF 0.070" in out
     table = {row["name"]: row for row in rows(results)}
     assert table["fast-fp32"]["validity"] == INVALID
     assert table["fast-fp32"]["reasons"] == "cv 47.9 % > 10 %"
@@ -126,9 +133,10 @@ def test_report_marks_invalid_cells_and_summarises_valid_ones(judged: Judged,
     assert sorted(hardware["precision"]) == ["bf16", "fp32"] and set(hardware["runs"]) == {1}
     assert sorted(hardware["rtf"]) == pytest.approx([0.070, 0.090], rel=0.02)
     assert "speed_vs_quality.png" in {p.name for p in built.plots}
-    assert "fidelity to the fp32 eager reference (output SNR): 35–200 dB over 2 VALID" in text
-    assert "vocals SI-SDR: 17.1–17.1 dB over 2 VALID cell(s), spread 0.006 dB vs noise " \
-           "0.1 dB: below its noise: not a trade-off" in text
+    assert ("fidelity to the fp32 eager reference (output SNR): 35.0–200.0 dB over 2 VALID "
+            "cell(s), spread 165.0 dB vs noise 0.1 dB: a trade-off") in text
+    assert ("vocals SI-SDR: 17.126–17.132 dB over 2 VALID cell(s), spread 0.006 dB vs noise "
+            "0.100 dB: below its noise: not a trade-off") in text
 
 
 def test_an_axis_below_its_noise_is_no_trade_off(judged: Judged) -> None:

@@ -164,18 +164,32 @@ GATE_RUNS = {  # name: (total ms, validity, reasons, timings.csv logged)
 }
 
 
-@pytest.fixture
-def gate_runs(mlflow_store: str) -> dict[str, str]:
-    """One cell recorded six ways (explicit verdicts) in the test's store: name -> run id."""
+@pytest.fixture(scope="module")
+def gate_store(tmp_path_factory: pytest.TempPathFactory,
+               mlflow_template_db: Path) -> tuple[str, dict[str, str]]:
+    """One cell recorded six ways (explicit verdicts) in a store of this module's own:
+    its URI and name -> run id."""
+    import shutil
+
     from mlflow.tracking import MlflowClient
 
     from tests.analysis.recorded import record_run
 
-    client = MlflowClient(tracking_uri=mlflow_store)
+    db = tmp_path_factory.mktemp("gate") / "mlflow.db"
+    shutil.copy(mlflow_template_db, db)
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     experiment_id = client.create_experiment("avbench")
-    return {name: record_run(client, experiment_id, name, ms, validity=validity,
-                             reasons=reasons, timings=timings)
-            for name, (ms, validity, reasons, timings) in GATE_RUNS.items()}
+    return f"sqlite:///{db}", {
+        name: record_run(client, experiment_id, name, ms, validity=validity, reasons=reasons,
+                         timings=timings)
+        for name, (ms, validity, reasons, timings) in GATE_RUNS.items()}
+
+
+@pytest.fixture
+def gate_runs(gate_store: tuple[str, dict[str, str]],
+              monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", gate_store[0])
+    return gate_store[1]
 
 
 @pytest.mark.parametrize(("candidate", "overrides", "code", "message"), [
@@ -209,14 +223,15 @@ def test_exit_codes_on_recorded_verdicts(gate_runs: dict[str, str], tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_exit_codes_3_and_2_on_the_command_line(gate_runs: dict[str, str], mlflow_store: str,
+def test_exit_codes_3_and_2_on_the_command_line(gate_store: tuple[str, dict[str, str]],
                                                tmp_path: Path) -> None:
+    uri, gate_runs = gate_store
     for candidate, code, start in (("noisy", 3, "inconclusive:"),
                                    ("no_timings", 2, "could not compare:")):
         done = run_cli("task=compare", f"baseline={gate_runs['baseline']}",
                        f"candidate={gate_runs[candidate]}",
                        f"hydra.run.dir={tmp_path / candidate}", cwd=tmp_path,
-                       env={"MLFLOW_TRACKING_URI": mlflow_store})
+                       env={"MLFLOW_TRACKING_URI": uri})
         assert done.returncode == code, done.stdout + done.stderr
         errors = [line for line in done.stderr.splitlines() if line.startswith("avbench:")]
         assert len(errors) == 1 and errors[0].startswith(f"avbench: error: {start}")
