@@ -103,12 +103,25 @@ def run_two_at_a_time(commands: list[list[str]], cwd: Path, env: dict[str, str])
     return done
 
 
+def assert_own_folders(sweeps: list, cwd: Path) -> None:
+    """Two sweeps started together in one directory: a folder and a summary each."""
+    folders = sorted((cwd / "multirun").glob("*/*"))
+    assert len(sweeps) == len(folders) == 2
+    assert {Path(s.data.tags["avbench.sweep.dir"]) for s in sweeps} == set(folders)
+    for sweep in sweeps:
+        rows = (Path(sweep.data.tags["avbench.sweep.dir"]) / "sweep.csv").read_text()
+        assert rows.count("\n") == 1 + int(sweep.data.params["sweep.cells"])
+        assert all(f"={value}" in rows for key, values in sweep.data.params.items()
+                   if key.startswith("sweep.axis.") for value in values.split(","))
+
+
 @pytest.mark.slow
 def test_every_example_of_the_help_runs(mlflow_store: str, asset_cache: Path,
                                         tmp_path: Path) -> None:
     """Each example is run as printed (placeholders filled, cheap settings first; the
     benchmarks first, then the tasks that read their sweep): none may fail, so the help
-    cannot drift from the command line. --hydra-help has its own test above."""
+    cannot drift from the command line. --hydra-help has its own test above. The two sweep
+    examples start together in one directory: each keeps its own folder and summary."""
     import numpy as np
     import soundfile as sf
     from mlflow.tracking import MlflowClient
@@ -120,16 +133,19 @@ def test_every_example_of_the_help_runs(mlflow_store: str, asset_cache: Path,
     commands = [c for c in example_commands(text) if c != ["--hydra-help"]]
     assert len(commands) >= 12 and ["task=report", "sweep.id=<parent_run_id>"] in commands
     env = {"PYTHONPATH": f"{REPO}:{tmp_path}"}
-    first = [fill(c, {}, asset_cache) for c in commands if c[0] not in READS_THE_STORE]
+    # The two sweeps first, started together in one directory (the default multirun/ dir).
+    first = sorted((fill(c, {}, asset_cache) for c in commands
+                    if not set(c) & set(READS_THE_STORE)), key=lambda c: c[:1] != ["-m"])
     results = run_two_at_a_time(first, tmp_path, env)
     client = MlflowClient(tracking_uri=mlflow_store)
     experiment = client.get_experiment_by_name("avbench")
-    (latest, *_) = client.search_runs([experiment.experiment_id],
-                                      "tags.`avbench.sweep` = 'true'",
-                                      order_by=["attributes.start_time DESC"])
+    sweeps = client.search_runs([experiment.experiment_id], "tags.`avbench.sweep` = 'true'",
+                                order_by=["attributes.start_time DESC"])
+    assert_own_folders(sweeps, tmp_path)
+    latest = sweeps[0]
     ids = {"<run_or_sweep_id>": latest.info.run_id, "<parent_run_id>": latest.info.run_id}
     results += run_two_at_a_time([fill(c, ids, asset_cache) for c in commands
-                                  if c[0] in READS_THE_STORE], tmp_path, env)
+                                  if set(c) & set(READS_THE_STORE)], tmp_path, env)
     assert len(results) == len(commands)
     for command, code, stdout, stderr in results:
         allowed = {0, 3} if "task=compare" in command else {0}  # 3: too unstable to tell

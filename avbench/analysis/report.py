@@ -56,8 +56,11 @@ def cell_table(frame: pd.DataFrame) -> pd.DataFrame:
     table = frame[["cell", "status", *columns]].rename(columns=CELL_METRICS)
     table.insert(2, "run", frame["run_id"].str[:8])
     table.insert(3, "validity", frame.get("validity", pd.Series("-", index=frame.index)))
-    cv = frame.get("rtf.cv", pd.Series(float("nan"), index=frame.index))
-    table.insert(5 if "RTF" in table.columns else 4, "CV %", 100 * cv.astype(float))
+    cv = 100 * frame.get("rtf.cv", pd.Series(float("nan"), index=frame.index)).astype(float)
+    table.insert(5 if "RTF" in table.columns else 4, "CV %",
+                 cv.map(lambda pct: "-" if pd.isna(pct) else f"{pct:.1f}"))
+    if "repeats" in table.columns:
+        table["repeats"] = table["repeats"].map(lambda n: "-" if pd.isna(n) else str(int(n)))
     parity = frame.get("parity_pass", pd.Series(None, index=frame.index))
     table["parity"] = parity.map({"true": "pass", "false": "FAIL"}).fillna("-")
     reasons = frame.get("validity_reasons", pd.Series("", index=frame.index)).fillna("")

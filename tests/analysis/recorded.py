@@ -33,7 +33,8 @@ def record_run(client: MlflowClient, experiment_id: str, name: str, total_ms: fl
                choices: dict[str, str] | None = None, tags: dict[str, str] | None = None,
                metrics: dict[str, float] | None = None, repeats: int = 12,
                timings: bool = True, status: str = "FINISHED", job: int = 0) -> str:
-    """One FINISHED run of 1 s of audio whose repeats take ``total_ms`` (+-1 %, seeded)."""
+    """One run of 1 s of audio whose repeats take ``total_ms`` (+-1 %, seeded); one that did
+    not finish (``status``) records no figures."""
     groups = GROUPS | (choices or {})
     samples = total_ms * np.random.default_rng(len(name)).uniform(0.99, 1.01, repeats)
     all_tags = {f"choice.{k}": v for k, v in groups.items()} | {
@@ -51,9 +52,12 @@ def record_run(client: MlflowClient, experiment_id: str, name: str, total_ms: fl
                        "scenario.name": groups["scenario"]}.items():
         client.log_param(run_id, key, value)
     rtf = float(np.median(samples)) / 1000.0
-    for key, value in ({"rtf": rtf, "rtf.cv": float(samples.std() / samples.mean()),
-                        "rtf.ci_low": rtf * 0.99, "rtf.ci_high": rtf * 1.01,
-                        "audio_duration_s": 1.0} | (metrics or {})).items():
+    figures = {"rtf": rtf, "rtf.cv": float(samples.std() / samples.mean()),
+               "rtf.ci_low": rtf * 0.99, "rtf.ci_high": rtf * 1.01,
+               "audio_duration_s": 1.0} | (metrics or {})
+    if status != "FINISHED":  # a run that did not finish measured nothing
+        figures = {}
+    for key, value in figures.items():
         client.log_metric(run_id, key, value)
     if timings:
         with tempfile.TemporaryDirectory() as tmp:

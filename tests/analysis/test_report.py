@@ -31,7 +31,7 @@ def test_report_of_the_sweep(store, tiny_sweep: TinySweep, tmp_path: Path) -> No
     bands_table = report.interpretation(built.frame)
     for _, row in finished.iterrows():  # verdict, RTF and its CV (in %) on every cell's row
         assert (f"| {row.cell} | FINISHED | {row.run_id[:8]} | {row.validity} | {row.rtf:,.3f} | "
-                f"{100 * row['rtf.cv']:,.3f} |") in text
+                f"{100 * row['rtf.cv']:.1f} |") in text
         rtf_band = bands_table[(bands_table.cell == row.cell) & (bands_table.metric == "RTF")]
         assert rtf_band["band"].tolist() == [bands.RTF.of(row.rtf)]
     for row in runs.invalid_runs(built.frame).itertuples():

@@ -3,11 +3,9 @@ resume key that holds what makes a result stale, and a folder of its own per swe
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
@@ -25,8 +23,7 @@ from avbench.sweeps.job import (
 )
 from avbench.sweeps.plan import Cell, SweepPlan
 from avbench.sweeps.store import open_parent, param_key
-from tests.conftest import REPO, start_cli
-from tests.sweeps.test_launchers import CHEAP
+from tests.conftest import REPO
 
 
 def test_swept_keys_become_clean_param_keys_on_a_real_parent(mlflow_store: str) -> None:
@@ -94,25 +91,4 @@ def test_each_sweep_draws_its_own_folder(tmp_path: Path) -> None:
         assert cfg.dir.endswith(cfg.again)
         folders.append(cfg.dir)
     assert folders[0] != folders[1]
-
-
-@pytest.mark.slow
-def test_two_sweeps_started_together_keep_their_own_folders(
-        mlflow_store: str, asset_cache: Path, tmp_path: Path) -> None:
-    started = [start_cli("-m", *CHEAP, f"pipeline.stage_ms.long={ms}",
-                         f"paths.cache_dir={asset_cache}", cwd=tmp_path) for ms in (50, 60)]
-    for sweep in started:
-        stdout, stderr = sweep.communicate(timeout=600)
-        assert sweep.returncode == 0, stdout + stderr
-    folders = sorted((tmp_path / "multirun").glob("*/*"))
-    assert len(folders) == 2
-    for folder in folders:
-        assert re.fullmatch(r"\d{2}-\d{2}-\d{2}-[0-9a-f]{6}", folder.name), folder.name
-    tables = {folder: (folder / "sweep.csv").read_text() for folder in folders}
-    assert sorted("long=50" in t for t in tables.values()) == [False, True]
-    assert sorted("long=60" in t for t in tables.values()) == [False, True]
-    client = MlflowClient(tracking_uri=mlflow_store)
-    experiment = client.get_experiment_by_name("avbench")
-    parents = client.search_runs([experiment.experiment_id], "tags.`avbench.sweep` = 'true'")
-    assert {Path(p.data.tags["avbench.sweep.dir"]) for p in parents} == set(folders)
-    assert all(p.info.status == "FINISHED" for p in parents)
+    # Two sweeps started together through the command line: tests/test_help.py's examples.

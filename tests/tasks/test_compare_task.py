@@ -10,39 +10,33 @@ import pytest
 from avbench import journal, runner
 from avbench.analysis import cells, runs
 from tests.analysis.tiny_sweep import TinySweep
-from tests.conftest import run_cli
+from tests.conftest import start_cli
 from tests.tasks.test_pipeline_task import compose_run
 
 
-def compare_cli(tiny_sweep: TinySweep, tmp_path: Path, baseline: str, candidate: str):
-    # The known regression is gated whatever the machine's noise did to either side
-    # (stability verdicts have their own tests in tests/analysis/test_compare_stability.py).
-    return run_cli("task=compare", f"baseline={baseline}", f"candidate={candidate}",
-                   "task.gate_unstable=true", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path,
-                   env={"MLFLOW_TRACKING_URI": tiny_sweep.uri})
-
-
-@pytest.mark.slow
-def test_regression_exits_non_zero(tiny_sweep: TinySweep, tmp_path: Path) -> None:
-    done = compare_cli(tiny_sweep, tmp_path, tiny_sweep.baseline_run_id,
-                       tiny_sweep.candidate_run_id)
-    assert done.returncode == 1, done.stdout + done.stderr
+def test_the_known_regression_exits_1_and_the_reverse_0(
+        tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # The known regression is gated whatever the machine's noise did to either side (the
+    # verdicts' own cases are the recorded runs below).
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
+    result, code, record = compare_in_process(
+        tmp_path / "slower", asset_cache, tiny_sweep.baseline_run_id,
+        tiny_sweep.candidate_run_id, "task.gate_unstable=true")
+    assert code == 1, result.error
+    assert result.error.startswith("regression: 1 of 1 cells slower than the baseline")
     # stderr also holds MLflow's download progress bars; avbench's own line is one.
-    (line,) = [line for line in done.stderr.splitlines() if line.startswith("avbench:")]
-    assert line.startswith("avbench: error: regression: 1 of 1 cells slower than the baseline")
-    assert "1 cells: 1 slower, 0 faster, 0 unchanged, 0 inconclusive" in done.stdout
-    record = json.loads((tmp_path / "out" / "compare.json").read_text())
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("avbench:")]
+    assert errors == [f"avbench: error: {result.error}"]
     (cell,) = record["cells"]
     assert cell["verdict"] == "slower" and cell["p_value"] < record["alpha"]
     assert cell["change_pct"] > record["threshold_pct"] and record["not_compared"] == []
-
-
-@pytest.mark.slow
-def test_improvement_exits_zero(tiny_sweep: TinySweep, tmp_path: Path) -> None:
-    done = compare_cli(tiny_sweep, tmp_path, tiny_sweep.candidate_run_id,
-                       tiny_sweep.baseline_run_id)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 cells: 0 slower, 1 faster, 0 unchanged, 0 inconclusive" in done.stdout
+    result, code, _ = compare_in_process(
+        tmp_path / "faster", asset_cache, tiny_sweep.candidate_run_id,
+        tiny_sweep.baseline_run_id, "task.gate_unstable=true")
+    assert code == 0 and result.ok, result.error
+    assert "1 cells: 0 slower, 1 faster, 0 unchanged, 0 inconclusive" in capsys.readouterr().out
 
 
 def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Path,
@@ -226,13 +220,15 @@ def test_exit_codes_on_recorded_verdicts(gate_runs: dict[str, str], tmp_path: Pa
 def test_exit_codes_3_and_2_on_the_command_line(gate_store: tuple[str, dict[str, str]],
                                                tmp_path: Path) -> None:
     uri, gate_runs = gate_store
-    for candidate, code, start in (("noisy", 3, "inconclusive:"),
-                                   ("no_timings", 2, "could not compare:")):
-        done = run_cli("task=compare", f"baseline={gate_runs['baseline']}",
-                       f"candidate={gate_runs[candidate]}",
-                       f"hydra.run.dir={tmp_path / candidate}", cwd=tmp_path,
-                       env={"MLFLOW_TRACKING_URI": uri})
-        assert done.returncode == code, done.stdout + done.stderr
-        errors = [line for line in done.stderr.splitlines() if line.startswith("avbench:")]
+    started = {code: (start, start_cli(
+        "task=compare", f"baseline={gate_runs['baseline']}",
+        f"candidate={gate_runs[candidate]}", f"hydra.run.dir={tmp_path / candidate}",
+        cwd=tmp_path, env={"MLFLOW_TRACKING_URI": uri}))
+        for candidate, code, start in (("noisy", 3, "inconclusive:"),
+                                       ("no_timings", 2, "could not compare:"))}
+    for code, (start, process) in started.items():
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == code, stdout + stderr
+        errors = [line for line in stderr.splitlines() if line.startswith("avbench:")]
         assert len(errors) == 1 and errors[0].startswith(f"avbench: error: {start}")
-        assert "Traceback" not in done.stderr
+        assert "Traceback" not in stderr
