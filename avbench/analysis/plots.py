@@ -132,7 +132,8 @@ def _quality_panel(axis: Any, valid: pd.DataFrame, invalid: pd.DataFrame,
     if not spread.trade_off:  # drawn at the scale of its noise: a spread below it looks flat
         middle = (spread.low + spread.high) / 2
         shown = [middle - 3 * spread.noise, middle + 3 * spread.noise, *others["_q"]]
-        axis.set_ylim(min(shown), max(shown))
+        pad = 0.1 * (max(shown) - min(shown))
+        axis.set_ylim(min(shown) - pad, max(shown) + pad)
     axis.legend(fontsize="small")
 
 
