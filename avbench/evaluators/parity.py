@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import torch
+
 from avbench import console
 from avbench.evaluators import parity_reference as parity
 from avbench.metrics.parity import SNR_CAP_DB
@@ -32,7 +34,8 @@ class Parity:
             console.phase(5, "parity", "skipped: this run is the fp32 eager reference"
                           if cfg.backend.parity.enabled else "off (backend.parity.enabled=false)")
             # The reference's output is the reference: its fidelity is the SNR cap.
-            return ({parity.FIDELITY: SNR_CAP_DB} if cfg.backend.parity.enabled
+            final = isinstance(measured.output.state.get(parity.FINAL_OUTPUT), torch.Tensor)
+            return ({parity.FIDELITY: SNR_CAP_DB} if final and cfg.backend.parity.enabled
                     and parity.is_reference(cfg, ctx.kernel) else {})
         console.phase(5, "parity", f"stage outputs vs the fp32 eager reference "
                       f"(thresholds of precision={cfg.precision.name})")
