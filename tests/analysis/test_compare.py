@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from avbench.analysis import compare, runs
-from tests.analysis.tiny_sweep import CALIBRATION_MS, SLOWER_LONG_MS, TinySweep
+from tests.analysis.tiny_sweep import CALIBRATION_MS, EXTRA_MS, TinySweep
 
 
 def timings(seed: int, n: int = 30, median_ms: float = 100.0, sigma: float = 0.03) -> np.ndarray:
@@ -118,7 +118,7 @@ def test_known_regression_in_real_runs(store, tiny_sweep: TinySweep) -> None:
     baseline = runs.resolve_runs(store, tiny_sweep.baseline_run_id)
     candidate = runs.resolve_runs(store, tiny_sweep.candidate_run_id)
     (change,) = compare.detect_regressions(store, baseline, candidate, 5.0, 0.01)
-    expected_pct = 100 * (SLOWER_LONG_MS - CALIBRATION_MS["long"]) / sum(CALIBRATION_MS.values())
+    expected_pct = 100 * (EXTRA_MS[1] - EXTRA_MS[0]) / sum(CALIBRATION_MS.values())
     assert change.change.verdict == compare.SLOWER and change.change.p_value < 0.01
     assert 0.5 * expected_pct < change.change.change_pct < 1.5 * expected_pct
     assert change.speedup_ci_high < 1.0

@@ -37,14 +37,16 @@ def test_parent_summary(store, tiny_sweep: TinySweep) -> None:
     assert len(set(names)) == 4 and all("gpu=" in name for name in names)
 
 
-def test_a_plus_plus_sweep_over_a_nested_key(store, tiny_sweep: TinySweep) -> None:
-    """The calibration sweep sweeps ``++pipeline.stage_ms.long=...``: its parent finished
-    with both children, under a clean param key and two names."""
+def test_a_plus_key_sweep(store, tiny_sweep: TinySweep) -> None:
+    """The calibration sweep sweeps ``+pipeline.stage_ms.extra=...`` (a nested key added on
+    the command line): its parent finished with both children, under a clean param key and
+    two names."""
     parent = store.get_run(tiny_sweep.calibration_sweep_id)
     children = store.search_runs([parent.info.experiment_id],
                                  f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     assert parent.info.status == "FINISHED" and len(children) == 2
-    assert parent.data.params["sweep.axis.pipeline.stage_ms.long"] == "100.0,160.0"
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert parent.data.params["sweep.axis.pipeline.stage_ms.extra"] == "0.0,60.0"
     assert not any("+" in key for key in parent.data.params)
     assert sorted(c.info.run_name.rsplit("-", 1)[-1] for c in children) == [
-        "long=100.0", "long=160.0"]
+        "extra=0.0", "extra=60.0"]
