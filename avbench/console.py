@@ -85,16 +85,23 @@ def print_sweep_summary(results: list[RunResult], wall_s: float, parent_run_id: 
                         uri: str | None = None, notes: list[str] | None = None) -> None:
     """The sweep's cells as read back from the store, one row each, and what went wrong."""
     table = Table(title=f"sweep · {len(results)} cells · {wall_s:.1f} s", title_justify="left")
-    for column in ("cell", "status", "rtf", "backend", "parity", "cores", "run id", "error"):
+    for column in ("cell", "status", "validity", "rtf", "cv", "backend", "parity", "cores",
+                   "run id", "error / reasons"):
         table.add_column(column)
     for r in results:
         rtf = f"{r.metrics['rtf']:.3f}" if "rtf" in r.metrics else "-"
-        table.add_row(r.name, _status_text(r), rtf, _backend_text(r.tags),
+        cv = f"{100 * r.metrics['rtf.cv']:.1f} %" if "rtf.cv" in r.metrics else "-"
+        validity = r.tags.get("validity", "-")
+        reasons = r.tags.get("validity.reasons", "") if r.ok else ""
+        table.add_row(r.name, _status_text(r),
+                      "[red]INVALID[/]" if validity == "INVALID" else validity, rtf, cv,
+                      _backend_text(r.tags),
                       {"true": "pass", "false": "[red]FAIL[/]"}.get(r.tags.get("parity.pass", ""),
                                                                    "-"),
-                      r.tags.get("bench.cpu_affinity", "-"),
-                      r.run_id or "-", (r.error or r.tags.get("backend.fallback_reason", ""))[:80])
-    console.print(table)
+                      r.tags.get("bench.cpu_affinity", "-"), r.run_id or "-",
+                      (r.error or reasons or r.tags.get("backend.fallback_reason", ""))[:80])
+    # Names and run ids never truncate: a narrow (or non-tty) console gets the full width.
+    Console(highlight=False, width=max(console.width, 200)).print(table)
     for cell, cpu_rtf, gpu_rtf, speedup in cpu_gpu_speedups(results):
         console.print(f"  CPU vs GPU  {cell}: RTF {cpu_rtf:.3f} -> {gpu_rtf:.3f} "
                       f"({speedup:.1f}x faster on the GPU)", soft_wrap=True)

@@ -4,7 +4,8 @@ Hydra creates the folder before the run exists, as ``outputs/<date>/<time>-pid<p
 (conf/hydra/default.yaml; the pid keeps runs started in the same second apart). Once the
 MLflow run is created the folder is renamed ``<time>-<run id>``, and Hydra's record of it
 follows, so every file the run writes and logs comes from its own folder. Sweep cells live
-under ``multirun/<date>/<time>/<job number>-<overrides>``. A task that runs no benchmark
+under ``multirun/<date>/<time>-<random>/<job number>-<overrides>``: the random part keeps two
+sweeps started in the same second apart. A task that runs no benchmark
 (report, compare, doctor) leaves no folder holding only Hydra's own files.
 """
 
@@ -15,6 +16,7 @@ import errno
 import logging
 import os
 import re
+import secrets
 import shutil
 from pathlib import Path
 
@@ -54,6 +56,13 @@ def pending_key() -> str:
     return f"pid{os.getpid()}"
 
 
+def sweep_key() -> str:
+    """A random suffix for a sweep's folder, drawn once per sweep (the resolver is cached and
+    Hydra copies its cache into every job's config): two sweeps started in the same second
+    in one directory, on one machine or on two sharing a disk, get folders of their own."""
+    return secrets.token_hex(3)
+
+
 def cell_name(num: object, overrides: object) -> str:
     """``<job number>-<overrides>`` made safe for one path component."""
     safe = re.sub(r"[^\w.,=+-]", "_", str(overrides)) or "default"
@@ -64,6 +73,7 @@ def register_resolvers() -> None:
     """Resolvers used by conf/hydra/default.yaml (before Hydra composes)."""
     OmegaConf.register_new_resolver("avbench_pending", pending_key, use_cache=True,
                                     replace=True)
+    OmegaConf.register_new_resolver("avbench_sweep", sweep_key, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("avbench_cell", cell_name, replace=True)
 
 

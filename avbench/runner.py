@@ -70,12 +70,13 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str],
     with the signal as its error, then propagate so that the sweep stops too."""
     from avbench.interrupt import Interrupted, acknowledge, as_interrupted
     from avbench.run_dir import remove_if_unused
+    from avbench.sweeps.job import sweep_run_name
     from avbench.tracking import NullLogger, make_logger
     from avbench.tracking.connection import TrackingError, failing_fast
 
     hydra = hydra_runtime()
     task = task_module(cfg.task.name)
-    name = task.run_name(cfg)
+    name = sweep_run_name(task.run_name(cfg))  # in a sweep: with every swept value
     tracked = getattr(task, "TRACKED", True)
     job = _Job(Path(cfg.paths.output_dir), hydra["log_file"])
     result = RunResult(name=name, status=FAILED, overrides=hydra["overrides"])

@@ -7,7 +7,9 @@ preset and precision (dtype), the effective backend and kernel, the scenario and
 the hardware key. A group compared ``across`` (``task.across=[audio]``) leaves its
 fields out of the match; across audio lengths the times are compared per second of
 audio (RTF), never as milliseconds. Each side of a cell also carries its stability
-(RTF CV, the ``bench.unstable`` tag) and the git commits it ran.
+(RTF CV, the ``bench.unstable`` tag, the noise reasons of an INVALID verdict) and the git
+commits it ran; a run INVALID for any other reason (a failed gate, LoadGen's INVALID) is
+left out of the comparison.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from avbench.analysis.validity import VALID, noise_only
 
 # Identity column -> the config group that sets it (what `across` names).
 IDENTITY = {
@@ -64,21 +68,37 @@ def nearest_difference(row: Mapping[str, Any], others: pd.DataFrame,
 @dataclass(frozen=True)
 class Stability:
     """One side of a cell: its worst run's RTF coefficient of variation, whether any of its
-    runs was tagged unstable (``bench.unstable``), and the git commits it ran."""
+    runs was unstable (tagged ``bench.unstable``, or INVALID for noise alone: ``reasons``),
+    and the git commits it ran."""
 
     cv: float
     unstable: bool
     git: str
+    reasons: str = ""  # the noise reasons of its INVALID runs ("cv 47.9 % > 10 %")
 
 
 def stability(runs: pd.DataFrame) -> Stability:
     """The stability of one side of a cell (its runs)."""
     cv = float(runs["rtf.cv"].max()) if "rtf.cv" in runs else float("nan")
     unstable = bool((runs.get("unstable", pd.Series(dtype=str)).astype(str) == "true").any())
+    invalid = runs[runs.get("validity", pd.Series(VALID, index=runs.index)) != VALID]
+    reasons = "; ".join(sorted(set(invalid.get("validity_reasons", pd.Series(dtype=str))
+                                   .dropna().astype(str))))
     shas = runs.get("git_sha", pd.Series(dtype=str)).dropna().astype(str)
     dirty = (runs.get("git_dirty", pd.Series(dtype=str)).astype(str) == "true").any()
     git = ", ".join(sorted({sha[:10] for sha in shas})) or "unknown"
-    return Stability(cv, unstable, git + (" (dirty)" if dirty else ""))
+    return Stability(cv, unstable or not invalid.empty, git + (" (dirty)" if dirty else ""),
+                     reasons)
+
+
+def comparable(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs a comparison may use (VALID, or INVALID for noise alone: their cell is then
+    inconclusive) and those it leaves out (INVALID for anything else: a failed gate, LoadGen's
+    INVALID, request errors)."""
+    verdicts = frame.get("validity", pd.Series(VALID, index=frame.index))
+    reasons = frame.get("validity_reasons", pd.Series("", index=frame.index))
+    usable = (verdicts == VALID) | reasons.map(lambda text: noise_only(str(text)))
+    return frame[usable], frame[~usable]
 
 
 def refusal(baseline: pd.DataFrame, candidate: pd.DataFrame, key: list[str],
@@ -86,7 +106,8 @@ def refusal(baseline: pd.DataFrame, candidate: pd.DataFrame, key: list[str],
     """Why no cell matched, naming the difference between the nearest runs."""
     nearest = min((nearest_difference(row, candidate, key) for _, row in baseline.iterrows()),
                   key=len, default=[])
-    why = f"they differ in {'; '.join(nearest)}" if nearest else "one side has no finished run"
+    why = (f"they differ in {'; '.join(nearest)}" if nearest
+           else "one side has no finished run that is VALID or merely unstable")
     hint = (" (to compare across audio lengths by RTF, pass task.across=[audio])"
             if any(d.startswith("audio") for d in nearest) and "audio" not in across else "")
     return ("no cell of the candidate matches a finished cell of the baseline: "

@@ -17,7 +17,14 @@ from scipy import stats
 
 from avbench.analysis import bands, cells
 from avbench.analysis.cells import Stability, identity_columns, refusal, rtf_samples, stability
-from avbench.analysis.runs import CONFIG_GROUPS, AnalysisError, group_columns, total_ms_samples
+from avbench.analysis.quality import FIDELITY
+from avbench.analysis.runs import (
+    CONFIG_GROUPS,
+    AnalysisError,
+    group_columns,
+    total_ms_samples,
+    valid_runs,
+)
 from avbench.measure.stats import speedup
 
 SLOWER, FASTER, UNCHANGED = "slower", "faster", "unchanged"
@@ -115,9 +122,12 @@ def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFr
                        ) -> list[CellChange]:
     """Every cell finished in both, matched on the resolved identity (but the groups
     ``across``), classified on per-repeat RTF (runs of one cell on one side are pooled). A
-    cell with an unstable side is ``inconclusive`` unless ``gate_unstable``."""
+    cell with an unstable side (or one INVALID for noise alone) is ``inconclusive`` unless
+    ``gate_unstable``; runs INVALID for any other reason are left out (``unmatched`` names
+    them), and when no cell is left to compare that is an error saying why."""
     key = match_key(baseline, candidate, across)
-    baseline, candidate = _finished(baseline, key), _finished(candidate, key)
+    (baseline, left_base), (candidate, left_cand) = (
+        cells.comparable(_finished(frame, key)) for frame in (baseline, candidate))
     for side, frame in (("baseline", baseline), ("candidate", candidate)):
         _one_value_per_cell(side, frame, key, across)
     candidate_groups = candidate.groupby(key).groups
@@ -146,23 +156,39 @@ def detect_regressions(client: Any, baseline: pd.DataFrame, candidate: pd.DataFr
             baseline_side=sides[0], candidate_side=sides[1],
             verdict=INCONCLUSIVE if unstable and not gate_unstable else change.verdict))
     if not changes:
-        raise AnalysisError(refusal(baseline, candidate, key, across))
+        left = [f"{side} {name} INVALID: {why}" for side, frame in
+                (("baseline", left_base), ("candidate", left_cand))
+                for name, why in zip(frame["run_name"], frame["validity_reasons"], strict=True)]
+        raise AnalysisError(refusal(baseline, candidate, key, across)
+                            + (f"; left out: {'; '.join(left)}" if left else ""))
     return changes
 
 
 def unmatched(baseline: pd.DataFrame, candidate: pd.DataFrame,
               across: Sequence[str] = ()) -> list[str]:
-    """Finished baseline cells with no finished candidate cell, each with how it differs
-    from the nearest candidate run: a cell that failed or was dropped in the candidate is
-    not a speed change, but a gate should say so."""
+    """Finished baseline cells that were not compared, each with why: a side INVALID (a
+    failed gate, LoadGen's INVALID...), or how it differs from the nearest candidate run. A
+    cell that failed or was dropped in the candidate is not a speed change, but a gate
+    should say so."""
     key = match_key(baseline, candidate, across)
-    finished_candidate = _finished(candidate, key)
-    done = set(finished_candidate[key].apply(tuple, axis=1))
+    usable_candidate, invalid_candidate = cells.comparable(_finished(candidate, key))
+    done = set(usable_candidate[key].apply(tuple, axis=1))
     finished = _finished(baseline, key)
-    missing = finished[~finished[key].apply(tuple, axis=1).isin(done)]
-    return [f"{row['run_name']}" + (f" ({', '.join(diff)})" if diff else "")
-            for _, row in missing.iterrows()
-            for diff in [cells.nearest_difference(row, finished_candidate, key)]]
+    usable_baseline, _ = cells.comparable(finished)
+    missing = finished[~finished[key].apply(tuple, axis=1).isin(done)
+                       | ~finished.index.isin(usable_baseline.index)]
+    invalid_by_key = {tuple(row[key]): row["validity_reasons"]
+                      for _, row in invalid_candidate.iterrows()}
+    notes = []
+    for index, row in missing.iterrows():
+        if index not in usable_baseline.index:
+            why = [f"baseline INVALID: {row['validity_reasons']}"]
+        elif tuple(row[key]) in invalid_by_key:
+            why = [f"candidate INVALID: {invalid_by_key[tuple(row[key])]}"]
+        else:
+            why = cells.nearest_difference(row, usable_candidate, key)
+        notes.append(f"{row['run_name']}" + (f" ({', '.join(why)})" if why else ""))
+    return notes
 
 
 def _samples(client: Any, runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -211,22 +237,37 @@ def changes_frame(changes: list[CellChange]) -> pd.DataFrame:
     return pd.DataFrame([c.as_dict() for c in changes])
 
 
+# Groups that say where a run ran (the rows' hardware), not what it measured.
+HARDWARE_GROUPS = ("gpu",)
+
+
 def hardware_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cross-hardware aggregation: per hardware and preset, median RTF, peak memory, pitch
-    RMSE and, for GPU rows, the speed-up over the CPU runs of the same preset."""
-    frame = with_hardware(frame[frame["status"] == "FINISHED"])
+    """Cross-hardware aggregation of the VALID runs: one row per hardware and per value of
+    every axis that differs among them (preset, precision, backend, ...: an fp32 and a bf16
+    cell are never one row), with median RTF, peak memory, pitch RMSE, vocals SI-SDR, the
+    fidelity to the fp32 eager reference and, for GPU rows, the speed-up over the CPU runs
+    of the same cell."""
+    frame = with_hardware(valid_runs(frame))
+    axes = [c for c in group_columns(frame) if c not in HARDWARE_GROUPS
+            and frame[c].nunique(dropna=False) > 1]
+    frame[axes] = frame[axes].astype(object).fillna("-").astype(str)
     metrics = {m: "median" for m in ("rtf", "pitch_rmse_hz", "f0_clean.pitch_rmse_hz",
-                                     "quality.vocals_si_sdr_db") if m in frame.columns}
+                                     "quality.vocals_si_sdr_db", FIDELITY)
+               if m in frame.columns}
     for metric in metrics:  # a figure on a seeded path is not aggregated (bands.ungraded)
         frame[metric] = bands.graded_values(frame, metric)
     if "memory_peak_mb" in frame.columns:
         metrics["memory_peak_mb"] = "max"
-    table = frame.groupby(["hardware", "device", "preset"], as_index=False).agg(
+    table = frame.groupby(["hardware", "device", *axes], as_index=False).agg(
         runs=("run_id", "size"), **{m.replace(".", "_"): (m, how) for m, how in metrics.items()})
     on_cpu = table["device"].astype(str) == "cpu"
-    cpu_rtf = table[on_cpu].groupby("preset")["rtf"].median()
-    table["cpu_vs_gpu_speedup"] = np.where(
-        on_cpu, np.nan, table["preset"].map(cpu_rtf) / table["rtf"])
+    if axes:
+        cpu_rtf = table[on_cpu].groupby(axes)["rtf"].median()
+        same_cell = table[axes].apply(tuple, axis=1) if len(axes) > 1 else table[axes[0]]
+        cpu_of_cell = same_cell.map(cpu_rtf)
+    else:
+        cpu_of_cell = pd.Series(table.loc[on_cpu, "rtf"].median(), index=table.index)
+    table["cpu_vs_gpu_speedup"] = np.where(on_cpu, np.nan, cpu_of_cell / table["rtf"])
     return table
 
 

@@ -7,14 +7,16 @@ samples) and a path, and returns the path written.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from avbench.analysis.bands import graded_values
 from avbench.analysis.compare import pareto_front, with_hardware
+from avbench.analysis.quality import Spread, quality_values, spreads
+from avbench.analysis.runs import invalid_runs, valid_runs
 
 
 def _figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list]:
@@ -90,44 +92,66 @@ def latency_cdf(samples_ms: dict[str, np.ndarray], path: Path) -> Path:
     return _save(figure, path)
 
 
-# The Pareto plot's quality axis: a figure the run's backend and precision change (the
-# separation runs inside the measured call), plotted for graded cells only.
-PARETO_QUALITY = "quality.vocals_si_sdr_db"
-
-
-def speed_quality(frame: pd.DataFrame, path: Path, quality: str = PARETO_QUALITY,
-                  higher_is_better: bool = True) -> Path:
-    """RTF against a quality metric, the Pareto front joined; ungraded values are left out."""
-    frame = frame.assign(**{quality: graded_values(frame, quality)}).dropna(
-        subset=["rtf", quality])
-    front = pareto_front(frame, "rtf", quality, higher_is_better)
-    figure, (axis,) = _figure(7, 4.5)
-    axis.scatter(frame["rtf"], frame[quality], color="tab:grey", label="cell")
-    best = frame[front].sort_values("rtf")
-    axis.plot(best["rtf"], best[quality], "o-", color="tab:red", label="Pareto front")
-    for _, row in frame.iterrows():
-        axis.annotate(row["cell"], (row["rtf"], row[quality]), fontsize="x-small",
-                      xytext=(4, 4), textcoords="offset points")
-    axis.set_xlabel("RTF (lower is faster)")
-    axis.set_ylabel(f"{quality} ({'higher' if higher_is_better else 'lower'} is better)")
-    axis.margins(x=0.2, y=0.1)  # room for the cell labels at the edges
-    axis.legend(fontsize="small")
+def speed_quality(frame: pd.DataFrame, path: Path) -> Path:
+    """RTF against each quality axis the runs have (one panel each, fidelity to the fp32
+    eager reference first). VALID cells are points, with the Pareto front joined when the
+    axis's spread is above its noise (else the panel says so); INVALID cells are hollow
+    markers labelled INVALID, never on a front."""
+    valid = valid_runs(frame).dropna(subset=["rtf"])
+    invalid = invalid_runs(frame).dropna(subset=["rtf"]) if "rtf" in frame else frame.iloc[:0]
+    found = spreads(valid)
+    figure, axes = _figure(6.5 * max(1, len(found)), 4.8, ncols=max(1, len(found)))
+    for axis, spread in zip(axes, found, strict=False):
+        _quality_panel(axis, valid, invalid, spread)
     return _save(figure, path)
+
+
+def _quality_panel(axis: Any, valid: pd.DataFrame, invalid: pd.DataFrame,
+                   spread: Spread) -> None:
+    quality = spread.axis
+    points = valid.assign(_q=quality_values(valid, quality)).dropna(subset=["_q"])
+    axis.scatter(points["rtf"], points["_q"], color="tab:grey", label="VALID cell")
+    if spread.trade_off:
+        front = points[pareto_front(points, "rtf", "_q", quality.higher_is_better)]
+        front = front.sort_values("rtf")
+        axis.plot(front["rtf"], front["_q"], "o-", color="tab:red", label="Pareto front")
+    others = invalid.assign(_q=quality_values(invalid, quality)).dropna(subset=["_q"])
+    if not others.empty:
+        axis.scatter(others["rtf"], others["_q"], facecolors="none", edgecolors="tab:orange",
+                     label="INVALID cell")
+    for _, row in pd.concat([points, others]).iterrows():
+        tag = "" if row.get("validity", "VALID") == "VALID" else " (INVALID)"
+        axis.annotate(f"{row['cell']}{tag}", (row["rtf"], row["_q"]), fontsize="x-small",
+                      xytext=(4, 4), textcoords="offset points")
+    unit = f" ({quality.unit})" if quality.unit else ""
+    axis.set_xlabel("RTF (lower is faster)")
+    axis.set_ylabel(f"{quality.label}{unit}, {'higher' if quality.higher_is_better else 'lower'}"
+                    " is better", fontsize="small")
+    axis.set_title(spread.text.removeprefix(f"{quality.label}: "), fontsize="x-small", wrap=True)
+    axis.margins(x=0.2, y=0.1)  # room for the cell labels at the edges
+    if not spread.trade_off:  # drawn at the scale of its noise: a spread below it looks flat
+        middle = (spread.low + spread.high) / 2
+        shown = [middle - 3 * spread.noise, middle + 3 * spread.noise, *others["_q"]]
+        pad = 0.1 * (max(shown) - min(shown))
+        axis.set_ylim(min(shown) - pad, max(shown) + pad)
+    axis.legend(fontsize="small")
 
 
 def sweep_plots(frame: pd.DataFrame, samples_ms: dict[str, np.ndarray],
                 out_dir: Path) -> list[Path]:
-    """Every plot that the data in ``frame`` supports, written under ``out_dir``."""
+    """Every plot that the data in ``frame`` supports, written under ``out_dir``. The
+    per-cell plots show every finished cell; the RTF grid and the speed-vs-quality front
+    summarise the VALID cells only."""
     finished = frame[frame["status"] == "FINISHED"]
+    valid = valid_runs(frame)
     paths = []
     if stage_columns(finished):
         paths.append(stage_breakdown(finished, out_dir / "stage_breakdown.png"))
-    if "rtf" in finished.columns and {"preset", "precision"} <= set(finished.columns):
-        paths.append(rtf_grid(finished, out_dir / "rtf_by_preset_precision.png"))
+    if "rtf" in valid.columns and valid["rtf"].notna().any() and {
+            "preset", "precision"} <= set(valid.columns):
+        paths.append(rtf_grid(valid, out_dir / "rtf_by_preset_precision.png"))
     if samples_ms:
         paths.append(latency_cdf(samples_ms, out_dir / "latency_cdf.png"))
-    quality = PARETO_QUALITY
-    if quality in finished.columns and (finished["rtf"].notna()
-                                        & graded_values(finished, quality).notna()).any():
-        paths.append(speed_quality(finished, out_dir / "speed_vs_quality.png", quality))
+    if "rtf" in valid.columns and spreads(valid.dropna(subset=["rtf"])):
+        paths.append(speed_quality(frame, out_dir / "speed_vs_quality.png"))
     return paths

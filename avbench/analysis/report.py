@@ -12,7 +12,16 @@ import pandas as pd
 from avbench.analysis import bands, plots
 from avbench.analysis.compare import hardware_table, to_markdown, with_hardware
 from avbench.analysis.data_section import data_section
-from avbench.analysis.runs import AnalysisError, get_run, is_sweep, resolve_runs, total_ms_samples
+from avbench.analysis.quality import spreads
+from avbench.analysis.runs import (
+    AnalysisError,
+    get_run,
+    invalid_runs,
+    is_sweep,
+    resolve_runs,
+    total_ms_samples,
+    valid_runs,
+)
 
 CELL_METRICS = {
     "rtf": "RTF", "rtf.ci_low": "RTF CI low", "rtf.ci_high": "RTF CI high", "asps": "ASPS",
@@ -41,9 +50,24 @@ class Report:
 
 
 def cell_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell: status, verdict, RTF with its CV, parity, the headline figures, and
+    the reasons of an INVALID verdict (or a failure's error)."""
     columns = [c for c in CELL_METRICS if c in frame.columns]
     table = frame[["cell", "status", *columns]].rename(columns=CELL_METRICS)
     table.insert(2, "run", frame["run_id"].str[:8])
+    table.insert(3, "validity", frame.get("validity", pd.Series("-", index=frame.index)))
+    cv = 100 * frame.get("rtf.cv", pd.Series(float("nan"), index=frame.index)).astype(float)
+    table.insert(5 if "RTF" in table.columns else 4, "CV %",
+                 cv.map(lambda pct: "-" if pd.isna(pct) else f"{pct:.1f}"))
+    if "repeats" in table.columns:
+        table["repeats"] = table["repeats"].map(lambda n: "-" if pd.isna(n) else str(int(n)))
+    parity = frame.get("parity_pass", pd.Series(None, index=frame.index))
+    table["parity"] = parity.map({"true": "pass", "false": "FAIL"}).fillna("-")
+    reasons = frame.get("validity_reasons", pd.Series("", index=frame.index)).fillna("")
+    errors = frame.get("error", pd.Series("", index=frame.index)).fillna("").astype(str)
+    failed = frame["status"] != "FINISHED"
+    table["reasons"] = [(error.splitlines() or [""])[0][:120] if down else reason
+                        for down, reason, error in zip(failed, reasons, errors, strict=True)]
     return table
 
 
@@ -102,41 +126,75 @@ def render(client: Any, subject: Any, frame: pd.DataFrame, plot_paths: list[Path
            base: Path) -> str:
     tags = subject.data.tags
     finished = frame[frame["status"] == "FINISHED"]
+    invalid = invalid_runs(frame)
     kind = "sweep" if is_sweep(subject) else "run"
     lines = [f"# avbench report: {subject.info.run_name}", "",
              f"{kind} `{subject.info.run_id}` · {len(frame)} cells · "
-             f"{len(frame) - len(finished)} failed · generated "
+             f"{len(frame) - len(finished)} failed · {len(invalid)} INVALID · generated "
              f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}"]
     if tags.get("avbench.sweep.overrides"):
         lines.append(f"\n`python -m avbench -m {tags['avbench.sweep.overrides']}`")
     lines += ["", "## Environment", "", to_markdown(environment_table(client, frame)), "",
-              "## Cells", "", to_markdown(cell_table(frame)), ""]
+              "## Cells", "", "CV: the RTF's coefficient of variation between repeats. "
+              "Summaries below (best cell, hardware table, Pareto front) use VALID cells "
+              "only.", "", to_markdown(cell_table(frame), digits=3), ""]
     if not finished.empty and plots.stage_columns(finished):
         lines += ["## Stage breakdown (median ms, % of total)", "",
                   to_markdown(stage_table(finished), digits=1), ""]
     if not finished.empty and "cold.load_s" in finished.columns:
         lines += ["## Backends (cold start apart from steady state)", "",
                   to_markdown(backend_table(finished), digits=2), ""]
-    if not finished.empty and "rtf" in finished.columns:
-        best = finished.loc[finished["rtf"].idxmin()]
-        lines += ["## Across hardware", "", to_markdown(hardware_table(finished)), "",
-                  f"Best cell: **{best['cell']}** (RTF {best['rtf']:.3f}); median RTF "
-                  f"{finished['rtf'].median():.3f}.", ""]
-    lines += data_section(client, frame)
+    lines += summary_section(frame) + quality_section(frame) + data_section(client, frame)
     lines += ["## Interpretation", "",
               "Bands: RTF < 0.5 excellent, 0.5–1 good, 1–2 fair, > 2 poor; pitch RMSE < 5 Hz "
               "excellent, 5–10 good, 10–20 fair, > 20 poor; GPU memory peak < 4 GB excellent, "
               "4–6 good, 6–8 fair, > 8 poor (GPU runs only: CPU runs record process RSS); GPU "
               "utilisation > 70 % good, 50–70 % fair, < 50 % poor (bottleneck elsewhere).", "",
               to_markdown(interpretation(frame)), ""]
-    failed = frame[frame["status"] != "FINISHED"]
-    if not failed.empty:
-        lines += ["## Failures", ""] + [f"- {r.cell}: {r.error}" for r in failed.itertuples()]
-        lines.append("")
+    lines += problems_section(frame)
     if plot_paths:
         lines += ["## Plots", ""]
         lines += [f"![{p.stem}]({p.relative_to(base).as_posix()})" for p in plot_paths]
     return "\n".join(lines) + "\n"
+
+
+def summary_section(frame: pd.DataFrame) -> list[str]:
+    """The cross-hardware table and the best cell, from the VALID cells only."""
+    if "rtf" not in frame.columns or frame[frame["status"] == "FINISHED"]["rtf"].isna().all():
+        return []
+    valid = valid_runs(frame).dropna(subset=["rtf"])
+    if valid.empty:
+        return ["## Across hardware", "", "No VALID cell: no best cell, no hardware table "
+                "(see the INVALID cells and their reasons below).", ""]
+    best = valid.loc[valid["rtf"].idxmin()]
+    return ["## Across hardware (VALID cells)", "", to_markdown(hardware_table(frame)), "",
+            f"Best cell (VALID cells only): **{best['cell']}** (RTF {best['rtf']:.3f}); "
+            f"median RTF of the VALID cells {valid['rtf'].median():.3f}.", ""]
+
+
+def quality_section(frame: pd.DataFrame) -> list[str]:
+    """Each quality axis over the VALID cells: its range, noise, and whether it trades off."""
+    valid = valid_runs(frame)
+    found = spreads(valid.dropna(subset=["rtf"])) if "rtf" in valid.columns else []
+    if not found:
+        return []
+    return ["## Speed against quality", "",
+            *[f"- {spread.text}" for spread in found], ""]
+
+
+def problems_section(frame: pd.DataFrame) -> list[str]:
+    """The INVALID cells with their reasons, then the cells that did not finish."""
+    lines = []
+    invalid = invalid_runs(frame)
+    if not invalid.empty:
+        lines += ["## INVALID cells (left out of every summary)", ""]
+        lines += [f"- {r.cell}: {r.validity_reasons}" for r in invalid.itertuples()]
+        lines.append("")
+    failed = frame[frame["status"] != "FINISHED"]
+    if not failed.empty:
+        lines += ["## Failures", ""] + [f"- {r.cell}: {r.error}" for r in failed.itertuples()]
+        lines.append("")
+    return lines
 
 
 def sweep_frame(client: Any, run_or_sweep: str) -> pd.DataFrame:
@@ -167,10 +225,12 @@ def build_report(client: Any, run_or_sweep: str, out_dir: Path) -> Report:
     plot_paths = plots.sweep_plots(frame, samples, out_dir / "plots")
     markdown = out_dir / "report.md"
     markdown.write_text(render(client, subject, frame, plot_paths, out_dir))
-    # The cross-hardware table also as JSON, for dashboards and other tools.
-    tables = [out_dir / "hardware.json"] if not finished.empty and "rtf" in finished else []
+    # The cross-hardware table (VALID cells) also as JSON, for dashboards and other tools.
+    valid = valid_runs(frame)
+    tables = ([out_dir / "hardware.json"] if "rtf" in valid and valid["rtf"].notna().any()
+              else [])
     for path in tables:
-        path.write_text(hardware_table(finished).to_json(orient="records", indent=2) + "\n")
+        path.write_text(hardware_table(frame).to_json(orient="records", indent=2) + "\n")
     return Report(subject.info.run_id, markdown, plot_paths, frame, tables)
 
 

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from avbench.analysis.cells import identity
+from avbench.analysis.validity import VALID, verdict
 from avbench.runtime import ConfigError
 
 DEFAULT_EXPERIMENT = "avbench"
 SWEEP_TAG = "avbench.sweep"
+REUSED_TAG = "avbench.resumed_from"  # a resumed sweep's cell: the run that measured it
 PARENT_TAG = "mlflow.parentRunId"
 # Groups that decide what a run measures, in the order labels show them.
 CONFIG_GROUPS = ("pipeline", "preset", "precision", "backend", "kernel", "gpu", "audio",
@@ -35,7 +37,11 @@ TAG_COLUMNS = {
     "parity.pass": "parity_pass", "kernel.effective": "kernel_effective",
     "git.sha": "git_sha", "git.dirty": "git_dirty", "bench.unstable": "unstable",
     "bench.repeats": "repeats", "error": "error", PARENT_TAG: "sweep_id",
+    "parity.failures": "parity_failures", REUSED_TAG: "reused_from",
 }
+# The verdict's columns (avbench.analysis.validity): VALID | INVALID, its reasons, and
+# whether the run was judged when it ran (False: derived from its flags here).
+VALIDITY_COLUMNS = ("validity", "validity_reasons", "validity_judged")
 
 
 class AnalysisError(ConfigError):
@@ -131,14 +137,33 @@ def runs_frame(runs: Iterable[Any]) -> pd.DataFrame:
         row |= {key: value for key, value in tags.items() if key.startswith(GRADING_PREFIX)}
         row |= run.data.metrics
         row |= identity(run.data.params, tags, run.data.metrics)
+        judged = verdict(run.info.status, tags, run.data.metrics)
+        row |= dict(zip(VALIDITY_COLUMNS, (judged.validity, "; ".join(judged.reasons),
+                                           judged.judged), strict=True))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["run_id", "run_name", "status", "start_time",
-                                     *TAG_COLUMNS.values()])
+                                     *TAG_COLUMNS.values(), *VALIDITY_COLUMNS])
     frame["repeats"] = pd.to_numeric(frame["repeats"])
     frame["cell"] = cell_labels(frame)
     return frame
+
+
+def valid_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The FINISHED runs judged VALID: what every summary (best cell, Pareto front, hardware
+    table, compare's gate) is built on."""
+    return frame[(frame["status"] == "FINISHED") & (_validity(frame) == VALID)]
+
+
+def invalid_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The FINISHED runs judged INVALID: shown with their reasons, left out of summaries."""
+    return frame[(frame["status"] == "FINISHED") & (_validity(frame) != VALID)]
+
+
+def _validity(frame: pd.DataFrame) -> pd.Series:
+    """The ``validity`` column; a frame built by hand without one counts as VALID."""
+    return frame.get("validity", pd.Series(VALID, index=frame.index))
 
 
 def group_columns(frame: pd.DataFrame) -> list[str]:
@@ -188,13 +213,23 @@ def resolve_runs(client: Any, run_or_sweep: str) -> pd.DataFrame:
     return runs_frame([run])
 
 
+def measured_by(client: Any, run_id: str) -> str:
+    """The run whose artifacts hold ``run_id``'s measurement: itself, or, for a cell a
+    resumed sweep reused, the run that measured it (its ``avbench.resumed_from`` tag)."""
+    return get_run(client, run_id).data.tags.get(REUSED_TAG) or run_id
+
+
 def load_samples(client: Any, run_id: str) -> pd.DataFrame:
-    """Per-repeat stage times of one run (its ``timings.csv``: repeat, <stage>_ms, total_ms)."""
+    """Per-repeat stage times of one run (its ``timings.csv``: repeat, <stage>_ms, total_ms);
+    a reused cell's come from the run that measured it."""
+    origin = measured_by(client, run_id)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = client.download_artifacts(run_id, "timings.csv", tmp)
+            path = client.download_artifacts(origin, "timings.csv", tmp)
         except Exception:  # missing artifact: a failed run or a task that times nothing
-            raise AnalysisError(f"run {run_id} has no timings.csv (did it finish?)") from None
+            via = f" (measured by run {origin})" if origin != run_id else ""
+            raise AnalysisError(f"run {run_id}{via} has no timings.csv: it did not finish, "
+                                "or its artifacts were deleted") from None
         return pd.read_csv(path)
 
 

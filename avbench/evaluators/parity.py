@@ -12,6 +12,7 @@ from avbench import console
 from avbench.evaluators import parity_reference as parity
 from avbench.evaluators import quality_gate
 from avbench.evaluators.references import references
+from avbench.metrics.parity import SNR_CAP_DB
 from avbench.pipelines.base import Pipeline
 from avbench.run_types import Measurement, RunContext, RunInput
 
@@ -36,7 +37,10 @@ class Parity:
         if not parity.needed(cfg, ctx.kernel):
             console.phase(5, "parity", "skipped: this run is the fp32 eager reference"
                           if cfg.backend.parity.enabled else "off (backend.parity.enabled=false)")
-            return {}
+            # The reference's output is the reference: its fidelity is the SNR cap.
+            final = isinstance(measured.output.state.get(parity.FINAL_OUTPUT), torch.Tensor)
+            return ({parity.FIDELITY: SNR_CAP_DB} if final and cfg.backend.parity.enabled
+                    and parity.is_reference(cfg, ctx.kernel) else {})
         console.phase(5, "parity", f"stage outputs vs the fp32 eager reference "
                       f"(thresholds of precision={cfg.precision.name})")
         reference, hit = parity.reference_outputs(cfg, run_input.audio, ctx.device,

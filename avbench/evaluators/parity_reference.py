@@ -45,6 +45,12 @@ from avbench.version import __version__
 log = logging.getLogger(__name__)
 
 
+# The run's final output and its fidelity to the reference's (dB): the quality axis that
+# precision, backend and kernel choices move (docs/analysis.md).
+FINAL_OUTPUT = "output"
+FIDELITY = "quality.fidelity_snr_db"
+
+
 class ParityError(UserError, RuntimeError):
     """A run beyond its precision's parity thresholds with backend.parity.enforce=true."""
 
@@ -158,7 +164,9 @@ def _like(value: torch.Tensor, run_value: Any) -> torch.Tensor:
 def check(pipe: Pipeline, state: State, reference: State,
           thresholds: Any) -> tuple[dict[str, float], list[str]]:
     """``parity.<stage>.<measure>`` (the stage alone, gated) and ``parity.chained.<stage>.
-    <measure>`` (as the run produced it) metrics, and the violations, one line per stage."""
+    <measure>`` (as the run produced it) metrics, the headline ``quality.fidelity_snr_db``
+    (the final output's SNR against the reference's), and the violations, one line per
+    stage."""
     metrics, problems = check_by_stage(pipe, state, reference, thresholds)
     return metrics, [f"{stage}: {', '.join(found)}" for stage, found in problems.items()]
 
@@ -182,4 +190,7 @@ def check_by_stage(pipe: Pipeline, state: State, reference: State, thresholds: A
             metrics |= {f"parity.{name}.{m}": v for m, v in measures.items()}
             if problems := violations(measures, thresholds):
                 failures.setdefault(stage.name, []).extend(problems)
+    if all(isinstance(s.get(FINAL_OUTPUT), torch.Tensor) for s in (state, reference)):
+        metrics[FIDELITY] = compare(state[FINAL_OUTPUT], reference[FINAL_OUTPUT],
+                                    audio=True)["snr_db"]
     return metrics, failures

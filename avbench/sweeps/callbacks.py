@@ -25,10 +25,10 @@ from avbench.console import print_line, print_sweep_summary
 from avbench.errors import first_line
 from avbench.interrupt import Interrupted, as_interrupted
 from avbench.run_dir import disk_failure
-from avbench.sweeps.job import SWEEP_NAME_ENV, SWEEP_PARALLEL_ENV
+from avbench.sweeps.job import SWEEP_AXES_ENV, SWEEP_NAME_ENV, SWEEP_PARALLEL_ENV, encode_axes
 from avbench.sweeps.parent import absolute_uri, close_parent, sweep_name
 from avbench.sweeps.plan import SweepPlan, SweepPlanError, plan_sweep
-from avbench.sweeps.summary import write_tables
+from avbench.sweeps.summary import print_best, with_verdicts, write_tables
 from avbench.tracking.liveness import end_dead_runs, process_tags
 from avbench.tracking.logger import PARENT_RUN_ENV, SWEEP_URI_ENV, resolve_tracking_uri
 
@@ -98,7 +98,8 @@ def start_sweep(config: DictConfig) -> None:
     plan = plan_sweep(config)  # an invalid cell stops the sweep here, before any run
     name = sweep_name(config, plan)
     sweep_dir = Path(config.hydra.sweep.dir).resolve()
-    env = {SWEEP_NAME_ENV: name, SWEEP_PARALLEL_ENV: str(plan.parallel)}
+    env = {SWEEP_NAME_ENV: name, SWEEP_PARALLEL_ENV: str(plan.parallel),
+           SWEEP_AXES_ENV: encode_axes(plan.axes)}
     uri = None
     parent_run_id = f"untracked-{uuid.uuid4().hex[:12]}"
     if config.tracking.enabled:
@@ -144,6 +145,7 @@ def finish_sweep(aborted: BaseException | None) -> SweepEnd | None:
                         tracked=sweep.tracked)
     cause = launcher_failure(aborted, sweep.sweep_dir) if aborted is not None else None
     results, notes = _outcome(sweep, cause)
+    with_verdicts(results)
     if cause is not None:
         notes.insert(0, f"the sweep stopped early: {cause}")
     journal.replace(results)
@@ -151,6 +153,7 @@ def finish_sweep(aborted: BaseException | None) -> SweepEnd | None:
     if end.reported or cause is None:
         print_sweep_summary(results, wall_s, sweep.parent_run_id if sweep.tracked else None,
                             sweep.uri, notes[1:] if cause else notes)
+        print_best(results)
     try:
         tables = write_tables(results, sweep.sweep_dir)
     except OSError as error:  # a sweep dir on a remote machine's disk only, or a bad disk

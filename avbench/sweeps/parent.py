@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from avbench import journal
 from avbench.sweeps.plan import SweepPlan
+from avbench.sweeps.summary import best_cell, result_verdict, reused_from
 
 
 def sweep_name(config: DictConfig, plan: SweepPlan) -> str:
@@ -40,7 +41,7 @@ def close_parent(client: Any, run_id: str, results: list[journal.RunResult], wal
     client.log_metric(run_id, "sweep.wall_s", wall_s)
     client.set_tag(run_id, "sweep.lost", str(len(lost)))
     client.set_tag(run_id, "sweep.skipped",
-                   str(sum("avbench.resumed_from" in r.tags for r in results)))
+                   str(sum(bool(reused_from(r.tags)) for r in results)))
     client.set_tag(run_id, "sweep.retried",
                    str(sum(int(r.tags.get("avbench.attempt", "0")) > 0 for r in results)))
     client.set_tag(run_id, "sweep.core_overlap", str(bool(notes) and any(
@@ -63,14 +64,22 @@ def close_parent(client: Any, run_id: str, results: list[journal.RunResult], wal
 
 
 def _summarise_rtf(client: Any, run_id: str, results: list[journal.RunResult]) -> None:
-    """Best cell and median RTF of the finished children, so the sweep list in `mlflow ui`
-    answers "which cell won" without opening every child."""
-    timed = [r for r in results if r.ok and "rtf" in r.metrics]
-    if not timed:
+    """Best cell and median RTF of the VALID finished children, so the sweep list in
+    `mlflow ui` answers "which cell won" without opening every child; the INVALID ones are
+    counted and named."""
+    invalid = [r for r in results if r.ok and not result_verdict(r).valid]
+    client.log_metric(run_id, "sweep.invalid", len(invalid))
+    if invalid:
+        client.set_tag(run_id, "sweep.invalid_cells", "; ".join(
+            f"{r.name} ({'; '.join(result_verdict(r).reasons)})" for r in invalid)[:5000])
+    best = best_cell(results)
+    if best is None:
+        if any("rtf" in r.metrics for r in results):
+            client.set_tag(run_id, "sweep.best_cell", "none (no VALID cell)")
         return
-    best = min(timed, key=lambda r: r.metrics["rtf"])
+    valid = [r for r in results if r.ok and "rtf" in r.metrics and result_verdict(r).valid]
     client.log_metric(run_id, "sweep.best_rtf", best.metrics["rtf"])
     client.log_metric(run_id, "sweep.median_rtf",
-                      statistics.median(r.metrics["rtf"] for r in timed))
+                      statistics.median(r.metrics["rtf"] for r in valid))
     client.set_tag(run_id, "sweep.best_cell", best.name)
     client.set_tag(run_id, "sweep.best_run_id", best.run_id or "")

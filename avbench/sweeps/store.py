@@ -7,6 +7,7 @@ having seen the jobs.
 
 from __future__ import annotations
 
+import re
 import time
 from itertools import combinations
 from typing import Any
@@ -22,15 +23,32 @@ LOST_BEFORE_START = "no run reported: the worker died (or was never started) bef
 LOST_MID_CELL = "lost mid-cell: its worker stopped (run ended KILLED)"
 
 
+def param_key(key: str) -> str:
+    """A swept key as an MLflow param key: no ``+``/``++``/``~`` prefix, and only the
+    characters MLflow accepts (letters, digits, ``_ - . / `` and space)."""
+    return re.sub(r"[^\w\-./ ]", "_", key.lstrip("+~"))
+
+
 def open_parent(client: MlflowClient, experiment_id: str, plan: SweepPlan, name: str,
                 tags: dict[str, str]) -> str:
-    """The parent run, created once before any job: the swept axes are its params."""
+    """The parent run, created once before any job: the swept axes are its params. A parent
+    that cannot be recorded whole is ended FAILED (never left RUNNING) and the sweep stops."""
+    from avbench.tracking.mlflow_logger import TrackingError
+
     run = client.create_run(experiment_id, run_name=name, tags=tags | {
         "avbench.sweep": "true", "avbench.sweep.name": name})
-    params = {f"sweep.axis.{key}": ",".join(values) for key, values in plan.axes.items()}
+    params = {f"sweep.axis.{param_key(key)}": ",".join(values)
+              for key, values in plan.axes.items()}
     params |= {"sweep.launcher": plan.launcher, "sweep.parallel": plan.parallel,
                "sweep.cells": len(plan.cells)}
-    client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+    try:
+        client.log_batch(run.info.run_id, params=[Param(k, str(v)[:6000])
+                                                  for k, v in params.items()])
+    except Exception as error:
+        client.set_tag(run.info.run_id, "error", str(error)[:5000])
+        client.set_terminated(run.info.run_id, status="FAILED")
+        raise TrackingError(f"the sweep's parent run could not be recorded: "
+                            f"{str(error).strip().splitlines()[0]}") from None
     return run.info.run_id
 
 

@@ -1,15 +1,24 @@
-"""task=compare: baseline vs candidate (runs or sweeps), cell by cell.
+"""task=compare: baseline vs candidate (runs or sweeps), cell by cell, on VALID runs.
 
-Exit codes: 0 no cell slower; 1 a cell slower than the baseline (a regression), or an
-error (no matching cell, a bad id); 3 inconclusive: no stable cell is slower, but a cell
-has an unstable side (a run tagged ``bench.unstable``), so a change there may be noise.
-``task.gate_unstable=true`` gates unstable cells like stable ones (never exit 3).
+Exit codes, for a CI gate:
+  0  no cell slower;
+  1  a cell slower than the baseline (a regression);
+  2  could not compare: a bad or missing id, a run without its timings.csv, no cell of one
+     side matches the other, no VALID cell to compare (one line says which);
+  3  too unstable to tell: no stable cell is slower, but a cell has an unstable side (tagged
+     ``bench.unstable``, or INVALID for noise alone: cv, a busy machine, too few repeats), so
+     a change there may be noise. ``task.gate_unstable=true`` gates those cells on their
+     measured verdict (never exit 3).
+A run INVALID for anything else (a failed parity or quality gate, LoadGen's INVALID,
+request errors) is left out and listed under "not compared".
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -28,15 +37,25 @@ from avbench.analysis.compare import (
 )
 from avbench.analysis.runs import open_store, resolve_runs
 from avbench.console import console, print_line
+from avbench.errors import UserError, first_line
 from avbench.runtime import ConfigError
 from avbench.tracking import RunLogger, resolve_tracking_uri
 
+log = logging.getLogger(__name__)
 TRACKED = False  # reads the store; a comparison is not a benchmark run of its own
 VERDICTS = (SLOWER, "faster", "unchanged", INCONCLUSIVE)
 
 
 class RegressionFound(ConfigError):
     """At least one stable cell got significantly slower; the table above has the figures."""
+
+    exit_code = 1
+
+
+class CannotCompare(UserError):
+    """Nothing could be compared (the message says why): not a verdict on speed."""
+
+    exit_code = 2
 
 
 class Inconclusive(ConfigError):
@@ -52,6 +71,16 @@ def run_name(cfg: DictConfig) -> str:
 def _side(side: Stability) -> str:
     cv = "-" if math.isnan(side.cv) else f"{100 * side.cv:.1f} %"
     return cv + (" [red]UNSTABLE[/]" if side.unstable else "")
+
+
+def _log_traceback_to_file(message: str) -> None:
+    """An unexpected error's traceback to the run's log file only (the console gets the one
+    line of CannotCompare)."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None,
+                            sys.exc_info())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def print_changes(changes: list[CellChange], threshold_pct: float, alpha: float) -> None:
@@ -84,6 +113,24 @@ def print_commits(changes: list[CellChange]) -> None:
 
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, float]:
+    try:
+        changes = compare(cfg, out_dir)
+    except UserError as error:
+        raise CannotCompare(f"could not compare: {first_line(error)}") from None
+    except Exception as error:  # a store or artifact error: still "could not compare"
+        _log_traceback_to_file("task=compare failed")
+        raise CannotCompare(f"could not compare: {type(error).__name__}: "
+                            f"{first_line(error)}") from None
+    counts = {verdict: sum(c.verdict == verdict for c in changes) for verdict in VERDICTS}
+    print_line(f"  {len(changes)} cells: {counts[SLOWER]} slower, {counts['faster']} faster, "
+               f"{counts['unchanged']} unchanged, {counts[INCONCLUSIVE]} inconclusive  "
+               f"(details: {out_dir / 'compare.json'})")
+    gate(changes)
+    return {f"compare.{verdict}": float(n) for verdict, n in counts.items()}
+
+
+def compare(cfg: DictConfig, out_dir: Path) -> list[CellChange]:
+    """Match, classify, print and write ``compare.json``; raises when nothing compares."""
     task = cfg.task
     if not cfg.baseline or not cfg.candidate:
         raise ConfigError("task=compare needs baseline=<run or sweep id> "
@@ -104,8 +151,8 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
                    f" -> candidate {', '.join(sides['candidate'].get(group, []))}")
     missing = unmatched(baseline, candidate, across)
     if missing:
-        print_line(f"  [yellow]not compared[/]: {len(missing)} baseline cell(s) have no finished "
-                   f"candidate: {'; '.join(missing)}")
+        print_line(f"  [yellow]not compared[/]: {len(missing)} baseline cell(s) have no VALID "
+                   f"finished candidate: {'; '.join(missing)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"baseline": cfg.baseline, "candidate": cfg.candidate,
               "threshold_pct": task.threshold_pct, "alpha": task.alpha, "across": sides,
@@ -113,12 +160,7 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
               "cells": changes_frame(changes).to_dict(orient="records"),
               "not_compared": missing}
     (out_dir / "compare.json").write_text(json.dumps(record, indent=2) + "\n")
-    counts = {verdict: sum(c.verdict == verdict for c in changes) for verdict in VERDICTS}
-    print_line(f"  {len(changes)} cells: {counts[SLOWER]} slower, {counts['faster']} faster, "
-               f"{counts['unchanged']} unchanged, {counts[INCONCLUSIVE]} inconclusive  "
-               f"(details: {out_dir / 'compare.json'})")
-    gate(changes)
-    return {f"compare.{verdict}": float(n) for verdict, n in counts.items()}
+    return changes
 
 
 def gate(changes: list[CellChange]) -> None:
@@ -133,8 +175,11 @@ def gate(changes: list[CellChange]) -> None:
     if undecided:
         worst = max(undecided, key=lambda c: max(c.baseline_side.cv, c.candidate_side.cv))
         cv = 100 * max(worst.baseline_side.cv, worst.candidate_side.cv)
+        reasons = "; ".join(filter(None, (worst.baseline_side.reasons,
+                                           worst.candidate_side.reasons)))
         raise Inconclusive(
             f"inconclusive: {len(undecided)} of {len(changes)} cells have an unstable side "
-            f"(worst {worst.cell}: RTF CV {cv:.0f} %, measured {worst.change.verdict} "
-            f"{worst.change.change_pct:+.1f} %); rerun on a quiet machine (task=doctor) or "
-            "pass task.gate_unstable=true to gate anyway")
+            f"(worst {worst.cell}: RTF CV {cv:.0f} %{', ' + reasons if reasons else ''}, "
+            f"measured {worst.change.verdict} {worst.change.change_pct:+.1f} %): too unstable "
+            "to tell; rerun on a quiet machine (task=doctor) or pass task.gate_unstable=true "
+            "to gate anyway")

@@ -52,7 +52,8 @@ def test_identity_comes_from_recorded_values() -> None:
 
 @pytest.mark.slow
 def test_runs_of_different_lengths_are_refused_or_compared_by_rtf(
-        mlflow_store: str, tmp_path: Path, asset_cache: Path) -> None:
+        mlflow_store: str, tmp_path: Path, asset_cache: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     one = calibration_run(tmp_path, asset_cache, "one", "audio=1s")
     four = calibration_run(tmp_path, asset_cache, "four", "audio=1s", "audio.duration_s=4")
     store = runs.open_store(mlflow_store)
@@ -71,19 +72,14 @@ def test_runs_of_different_lengths_are_refused_or_compared_by_rtf(
     assert change.change.verdict == compare.FASTER
     assert change.candidate_rtf < change.baseline_rtf / 2  # by RTF, not milliseconds
     assert change.change.change_pct < -50
-
-
-@pytest.mark.slow
-def test_compare_task_refuses_mismatched_cells_with_the_difference(
-        mlflow_store: str, tmp_path: Path, asset_cache: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    fp32 = calibration_run(tmp_path, asset_cache, "fp32", "audio=1s")
-    longer = calibration_run(tmp_path, asset_cache, "long", "audio=1s", "audio.duration_s=2")
+    # task=compare refuses the pair in one line and exits 2 (could not compare).
+    capsys.readouterr()
     journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
-                                   "tracking=mlflow", f"baseline={fp32}", f"candidate={longer}"))
-    assert not result.ok and journal.exit_code() == 1
+                                   "tracking=mlflow", f"baseline={one}", f"candidate={four}"))
+    assert not result.ok and journal.exit_code() == 2
     journal.JOURNAL.clear()
-    assert "audio duration_s 1 vs 2" in result.error
+    assert result.error.startswith("could not compare: ")
+    assert "audio duration_s 1 vs 4" in result.error
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
     assert not (tmp_path / "compare" / "out" / "compare.json").exists()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from avbench.analysis import compare, runs
-from tests.analysis.tiny_sweep import CALIBRATION_MS, SLOWER_LONG_MS, TinySweep
+from tests.analysis.tiny_sweep import CALIBRATION_MS, EXTRA_MS, TinySweep
 
 
 def timings(seed: int, n: int = 30, median_ms: float = 100.0, sigma: float = 0.03) -> np.ndarray:
@@ -85,17 +85,27 @@ def test_pivot_by_preset_and_precision_per_hardware() -> None:
 
 def test_cross_hardware_table() -> None:
     frame = synthetic_frame()
-    table = compare.hardware_table(frame).set_index(["hardware", "preset"])
-    gpu_fast = frame[(frame.device != "cpu") & (frame.preset == "fast")]
-    cpu_fast = frame[(frame.device == "cpu") & (frame.preset == "fast")]
-    row = table.loc[("NVIDIA A100", "fast")]
-    assert row["rtf"] == pytest.approx(gpu_fast["rtf"].median())
-    assert row["memory_peak_mb"] == gpu_fast["memory_peak_mb"].max()
-    assert row["cpu_vs_gpu_speedup"] == pytest.approx(cpu_fast["rtf"].median()
-                                                      / gpu_fast["rtf"].median())
-    assert np.isnan(table.loc[("CPU EPYC", "fast"), "cpu_vs_gpu_speedup"])
+    table = compare.hardware_table(frame).set_index(["hardware", "preset", "precision"])
+    # Every axis that differs is a row key: an fp32 and an fp16 cell are never one RTF.
+    assert len(table) == 8 and set(table["runs"]) == {1}
+    for _, run in frame.iterrows():
+        hardware = "NVIDIA A100" if run.device != "cpu" else "CPU EPYC"
+        row = table.loc[(hardware, run.preset, run.precision)]
+        assert row["rtf"] == pytest.approx(run.rtf)
+        assert row["memory_peak_mb"] == run.memory_peak_mb
+    gpu = table.loc[("NVIDIA A100", "fast", "fp16")]
+    cpu = table.loc[("CPU EPYC", "fast", "fp16")]
+    assert gpu["cpu_vs_gpu_speedup"] == pytest.approx(cpu["rtf"] / gpu["rtf"])
+    assert np.isnan(cpu["cpu_vs_gpu_speedup"])
     records = json.loads(table.reset_index().to_json(orient="records"))
-    assert len(records) == 4 and {"rtf", "pitch_rmse_hz", "cpu_vs_gpu_speedup"} <= set(records[0])
+    assert len(records) == 8 and {"rtf", "pitch_rmse_hz", "cpu_vs_gpu_speedup"} <= set(records[0])
+
+
+def test_the_hardware_table_leaves_invalid_runs_out() -> None:
+    frame = synthetic_frame().assign(validity="VALID", validity_reasons="")
+    frame.loc[0, ["validity", "validity_reasons"]] = ["INVALID", "cv 47.9 % > 10 %"]
+    table = compare.hardware_table(frame)
+    assert len(table) == 7 and frame.loc[0, "rtf"] not in set(table["rtf"])
 
 
 def test_pareto_front() -> None:
@@ -108,7 +118,7 @@ def test_known_regression_in_real_runs(store, tiny_sweep: TinySweep) -> None:
     baseline = runs.resolve_runs(store, tiny_sweep.baseline_run_id)
     candidate = runs.resolve_runs(store, tiny_sweep.candidate_run_id)
     (change,) = compare.detect_regressions(store, baseline, candidate, 5.0, 0.01)
-    expected_pct = 100 * (SLOWER_LONG_MS - CALIBRATION_MS["long"]) / sum(CALIBRATION_MS.values())
+    expected_pct = 100 * (EXTRA_MS[1] - EXTRA_MS[0]) / sum(CALIBRATION_MS.values())
     assert change.change.verdict == compare.SLOWER and change.change.p_value < 0.01
     assert 0.5 * expected_pct < change.change.change_pct < 1.5 * expected_pct
     assert change.speedup_ci_high < 1.0

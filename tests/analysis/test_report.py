@@ -22,20 +22,30 @@ def test_report_of_the_sweep(store, tiny_sweep: TinySweep, tmp_path: Path) -> No
         assert heading in text, heading
     assert tiny_sweep.sweep_id in text and "bench.min_repeats=5" in text
     finished = built.frame[built.frame["status"] == "FINISHED"]
-    best = finished.loc[finished["rtf"].idxmin()]
-    assert f"Best cell: **{best['cell']}** (RTF {best['rtf']:.3f})" in text
+    valid = runs.valid_runs(built.frame)
+    if valid.empty:  # this machine's noise made every cell INVALID: no summary, said so
+        assert "No VALID cell: no best cell" in text
+    else:
+        best = valid.loc[valid["rtf"].idxmin()]
+        assert f"Best cell (VALID cells only): **{best['cell']}** (RTF {best['rtf']:.3f})" in text
     bands_table = report.interpretation(built.frame)
-    for row in finished.itertuples():
-        assert f"| {row.cell} | FINISHED | {row.run_id[:8]} | {row.rtf:,.3f} |" in text
+    for _, row in finished.iterrows():  # verdict, RTF and its CV (in %) on every cell's row
+        assert (f"| {row.cell} | FINISHED | {row.run_id[:8]} | {row.validity} | {row.rtf:,.3f} | "
+                f"{100 * row['rtf.cv']:.1f} |") in text
         rtf_band = bands_table[(bands_table.cell == row.cell) & (bands_table.metric == "RTF")]
         assert rtf_band["band"].tolist() == [bands.RTF.of(row.rtf)]
+    for row in runs.invalid_runs(built.frame).itertuples():
+        assert f"- {row.cell}: {row.validity_reasons}" in text
     if EXPECTED_FAILED:
-        assert "## Failures" in text and text.count("needs a CUDA GPU") == EXPECTED_FAILED
-    assert len(built.plots) == 4
-    (table,) = built.tables
-    records = json.loads(table.read_text())
-    assert [r["rtf"] for r in records] == pytest.approx(
-        compare.hardware_table(finished)["rtf"].tolist())
+        failures = text.split("## Failures", 1)[1].split("\n## ", 1)[0]
+        assert failures.count("needs a CUDA GPU") == EXPECTED_FAILED
+    summaries = {"rtf_by_preset_precision.png", "speed_vs_quality.png"} if not valid.empty else set()
+    assert {p.name for p in built.plots} == {"stage_breakdown.png", "latency_cdf.png"} | summaries
+    assert [t.name for t in built.tables] == (["hardware.json"] if not valid.empty else [])
+    for table in built.tables:
+        records = json.loads(table.read_text())
+        assert [r["rtf"] for r in records] == pytest.approx(
+            compare.hardware_table(built.frame)["rtf"].tolist())
     for plot in built.plots:
         assert plot.read_bytes()[:8] == PNG_MAGIC and plot.stat().st_size > 5000
         assert f"]({plot.relative_to(built.markdown.parent).as_posix()})" in text

@@ -1,7 +1,8 @@
 """A tiny real store shared by the analysis and task tests: made once per session.
 
 Two sweeps through the real CLI: a calibration sweep whose two cells differ only in
-the known cost of one stage (a regression of known size), then an SVC sweep of
+the known cost of one stage (a regression of known size; the stage is added in Hydra's
+``+key`` form, so a ``+key`` sweep's bookkeeping is exercised too), then an SVC sweep of
 four cells, two of which fail on a CPU-only machine (gpu=h100 needs CUDA).
 """
 
@@ -17,7 +18,9 @@ import torch
 from tests.conftest import run_cli
 
 CALIBRATION_MS = {"short": 2.0, "medium": 20.0, "long": 100.0}
-SLOWER_LONG_MS = 160.0  # the candidate's long stage: +60 ms on a ~122 ms run
+# A stage added in Hydra's `+key` form: free in the baseline, 60 ms in the candidate (+60 ms
+# on a ~122 ms run).
+EXTRA_MS = (0.0, 60.0)
 SVC_SWEEP = ("preset=fast", "precision=fp32,bf16", "gpu=cpu,h100", "audio=1s",
              "bench.min_repeats=5", "bench.min_time_s=0", "bench.warmup=0",
              "tracking.output_sample_s=0")
@@ -32,8 +35,8 @@ class TinySweep:
     sweep_id: str  # the SVC sweep (the latest)
     sweep_dir: Path
     calibration_sweep_id: str
-    baseline_run_id: str  # calibration, long stage 100 ms
-    candidate_run_id: str  # calibration, long stage 160 ms
+    baseline_run_id: str  # calibration, extra stage 0 ms
+    candidate_run_id: str  # calibration, extra stage 60 ms
     sweep_returncode: int
 
 
@@ -60,7 +63,7 @@ def make_tiny_sweep(root: Path, template_db: Path, asset_cache: Path) -> TinySwe
     calibration_dir = root / "calibration"
     done = run_cli("-m", "pipeline=calibration", "audio=1s", "bench.min_repeats=8",
                    "bench.min_time_s=0", "tracking.output_sample_s=0",
-                   f"pipeline.stage_ms.long={CALIBRATION_MS['long']},{SLOWER_LONG_MS}",
+                   f"+pipeline.stage_ms.extra={EXTRA_MS[0]},{EXTRA_MS[1]}",
                    f"paths.cache_dir={asset_cache}", f"hydra.sweep.dir={calibration_dir}",
                    cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -73,12 +76,12 @@ def make_tiny_sweep(root: Path, template_db: Path, asset_cache: Path) -> TinySwe
     experiments = [e.experiment_id for e in client.search_experiments()]
     assert not client.search_runs(experiments, "attributes.status = 'RUNNING'")
     calibration_id = _parent(client, calibration_dir)
-    by_long = {r.data.params["pipeline.stage_ms.long"]: r.info.run_id for r in client.search_runs(
+    by_extra = {r.data.params["pipeline.stage_ms.extra"]: r.info.run_id for r in client.search_runs(
         experiments, f"tags.`mlflow.parentRunId` = '{calibration_id}'")}
     sweep = TinySweep(uri=uri, root=root, sweep_id=_parent(client, sweep_dir),
                       sweep_dir=sweep_dir, calibration_sweep_id=calibration_id,
-                      baseline_run_id=by_long[str(CALIBRATION_MS["long"])],
-                      candidate_run_id=by_long[str(SLOWER_LONG_MS)],
+                      baseline_run_id=by_extra[str(EXTRA_MS[0])],
+                      candidate_run_id=by_extra[str(EXTRA_MS[1])],
                       sweep_returncode=svc.returncode)
     marker.write_text(json.dumps(asdict(sweep), default=str))
     return sweep

@@ -8,9 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 from mlflow.tracking import MlflowClient
 
 from avbench.sweeps.placement import parse_cores
@@ -141,38 +139,6 @@ def test_a_worker_killed_mid_cell_is_lost_never_running(mlflow_store: str, asset
     assert int(lost.group(1)) + finished == 2
     parent, _ = sweep_runs(mlflow_store)
     assert parent.info.status == "FAILED" and int(parent.data.tags["sweep.lost"]) >= 1
-
-
-@pytest.mark.slow
-def test_resume_reruns_exactly_the_missing_cells(mlflow_store: str, asset_cache: Path,
-                                                 tmp_path: Path) -> None:
-    song = tmp_path / "song.wav"
-    cells = ["-m", *CHEAP, f"audio.path=null,{song}", "sweep.name=resumable",
-             f"paths.cache_dir={asset_cache}"]
-    first = run_cli(*cells, f"hydra.sweep.dir={tmp_path}/first", cwd=tmp_path)
-    assert first.returncode == 1, first.stdout + first.stderr  # the song is missing
-    sf.write(song, np.sin(np.arange(22050) * 2 * np.pi * 220 / 22050).astype(np.float32),
-             22050)
-    second = run_cli(*cells, "sweep.resume=true", f"hydra.sweep.dir={tmp_path}/second",
-                     cwd=tmp_path)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "resume: 1 of 2 cells reused a FINISHED run" in second.stdout
-    client = MlflowClient(tracking_uri=mlflow_store)
-    experiment = client.get_experiment_by_name("avbench")
-    parents = client.search_runs([experiment.experiment_id], "tags.`avbench.sweep` = 'true'",
-                                 order_by=["attributes.start_time"])
-    assert [p.info.status for p in parents] == ["FAILED", "FINISHED"]
-    assert parents[1].data.tags["sweep.skipped"] == "1"
-    children = client.search_runs([experiment.experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{parents[1].info.run_id}'")
-    by_job = {c.data.tags["avbench.job_num"]: c for c in children}
-    first_ok = client.search_runs([experiment.experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}' "
-                                  "and attributes.status = 'FINISHED'")
-    assert by_job["0"].data.tags["avbench.resumed_from"] == first_ok[0].info.run_id
-    assert by_job["0"].data.metrics["rtf"] == first_ok[0].data.metrics["rtf"]
-    assert "avbench.resumed_from" not in by_job["1"].data.tags  # measured now
-    assert by_job["1"].info.status == "FINISHED" and by_job["1"].data.metrics["rtf"] > 0
 
 
 @pytest.mark.slow

@@ -39,5 +39,9 @@ def test_running_and_missing_cells_are_lost_and_ended(mlflow_store: str, tmp_pat
     rows = json.loads(json_path.read_text())
     assert [row["status"] for row in rows] == ["FINISHED", "LOST", "LOST"]
     assert rows[1]["run_id"] == dead.info.run_id and rows[2]["run_id"] == ""
-    assert csv_path.read_text().splitlines()[0].startswith("job,cell,name,status,rtf")
-    assert md_path.read_text().count("\n") == 5
+    assert csv_path.read_text().splitlines()[0].startswith(
+        "job,cell,name,status,validity,rtf,cv_pct")
+    assert [row["validity"] for row in rows] == ["VALID", "INVALID", "INVALID"]
+    assert rows[1]["reasons"] == "run LOST"
+    markdown = md_path.read_text().splitlines()
+    assert len(markdown) == 7 and markdown[-1] == "Best cell (VALID cells only): fast (RTF 0.500)"
