@@ -18,6 +18,35 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_journal() -> Iterator[None]:
+    """Every test starts and ends with an empty job journal (what in-process runs record and
+    ``journal.exit_code`` reads), so no run's outcome leaks into another test."""
+    from avbench import journal
+
+    journal.JOURNAL.clear()
+    yield
+    journal.JOURNAL.clear()
+
+
+@pytest.fixture(autouse=True)
+def _thread_counts_restored() -> Iterator[None]:
+    """Thread counts an in-process run sets (torch's, and the BLAS/OpenMP pools' through
+    threadpoolctl: ``bench.threads``) are put back after each test, so no test runs on
+    another's settings."""
+    import torch
+    from threadpoolctl import ThreadpoolController
+
+    torch_threads = torch.get_num_threads()
+    pools = [(pool, pool.num_threads) for pool in ThreadpoolController().lib_controllers]
+    yield
+    if torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
+    for pool, threads in pools:
+        if pool.num_threads != threads:
+            pool.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite database migrated once per session; tests copy it (~5 s saved each)."""

@@ -28,14 +28,19 @@ def runs_of(uri: str) -> list:
 
 @pytest.mark.slow
 def test_single_run_logs_everything(mlflow_store: str, asset_cache: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"  # the working directory: not where the store is
+    work.mkdir()
     done = run_cli(*QUICK, f"paths.cache_dir={asset_cache}", f"hydra.run.dir={tmp_path}/run",
-                   cwd=tmp_path)
+                   cwd=work)
     assert done.returncode == 0, done.stdout + done.stderr
     for phase in ("[1/5] input", "[2/5] build", "[3/5] warm-up", "[4/5] repeats",
                   "[5/5] parity  skipped"):
         assert phase in done.stdout
     assert "RTF" in done.stdout and "mlflow ui" in done.stdout
-    assert not (tmp_path / "mlflow.db").exists() or Path(mlflow_store[10:]) == tmp_path / "mlflow.db"
+    # The run wrote to the store MLFLOW_TRACKING_URI names, and made no store of its own.
+    assert mlflow_store == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert sorted(tmp_path.rglob("mlflow.db")) == [tmp_path / "mlflow.db"]
+    assert not (work / "mlruns").exists()
 
     (run,) = runs_of(mlflow_store)
     assert run.info.status == "FINISHED"

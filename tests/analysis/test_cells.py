@@ -17,11 +17,9 @@ STAGES = ("pipeline.stage_ms.short=1.0", "pipeline.stage_ms.medium=2.0",
 
 def calibration_run(tmp_path: Path, asset_cache: Path, label: str, *overrides: str) -> str:
     """One real calibration run (8 repeats of ~8 ms) in the test's store; its run id."""
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path / label, asset_cache, "pipeline=calibration",
                                    "tracking=mlflow", "bench.min_repeats=8", *STAGES,
                                    "tracking.output_sample_s=0", *overrides))
-    journal.JOURNAL.clear()
     assert result.ok and result.run_id, result.error
     return result.run_id
 
@@ -79,11 +77,9 @@ def test_compare_task_refuses_mismatched_cells_with_the_difference(
         capsys: pytest.CaptureFixture[str]) -> None:
     fp32 = calibration_run(tmp_path, asset_cache, "fp32", "audio=1s")
     longer = calibration_run(tmp_path, asset_cache, "long", "audio=1s", "audio.duration_s=2")
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
                                    "tracking=mlflow", f"baseline={fp32}", f"candidate={longer}"))
     assert not result.ok and journal.exit_code() == 1
-    journal.JOURNAL.clear()
     assert "audio duration_s 1 vs 2" in result.error
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
     assert not (tmp_path / "compare" / "out" / "compare.json").exists()

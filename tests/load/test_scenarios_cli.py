@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hydra import compose, initialize_config_dir
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.config import register_configs
 from tests.conftest import run_cli
 from tests.test_config import CONF
@@ -150,10 +150,8 @@ def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str) -> Any:
 def test_http_refused_is_counted_not_a_crash(tmp_path: Path, asset_cache: Path) -> None:
     from avbench.serve.server import free_port
 
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, *TINY_TTS, "scenario=http",
                                    *LOADGEN_TINY, f"scenario.url=http://127.0.0.1:{free_port()}"))
-    journal.JOURNAL.clear()
     assert result.ok and result.metrics["success_rate"] == 0.0 and result.metrics["rps"] == 0.0
     assert "connection failed: connection refused" in result.tags["load.failures"]
     assert (tmp_path / "out" / "loadgen" / "mlperf_log_summary.txt").exists()
@@ -163,9 +161,7 @@ def test_bad_text_file_fails_the_run_with_one_line(tmp_path: Path, asset_cache: 
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "pipeline=tts", f"text.path={empty}"))
-    journal.JOURNAL.clear()
     assert not result.ok
     assert capsys.readouterr().err.strip() == (
         f"avbench: error: text.path={empty} has no text; give one utterance per line")
@@ -185,9 +181,7 @@ def test_bad_text_through_the_cli_is_a_failed_run(tmp_path: Path, mlflow_store: 
 
 def test_loadgen_scenario_on_svc_is_a_clear_error(tmp_path: Path, asset_cache: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "debug=default",
                                    "scenario=single_stream"))
-    journal.JOURNAL.clear()
     assert not result.ok
     assert "scenario=single_stream drives a text pipeline (pipeline=tts)" in result.error

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.backends.onnxruntime import CPU, OPENVINO
 from tests.tasks.test_pipeline_task import compose_run
 
@@ -17,12 +17,10 @@ pytestmark = pytest.mark.slow
 
 
 def tracked_run(tmp_path: Path, asset_cache: Path, store: str, *overrides: str):
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "tracking=mlflow",
                                    f"tracking.uri={store}", f"backend.cache_dir={tmp_path}/cache",
                                    *overrides))
     run = MlflowClient(tracking_uri=store).get_run(result.run_id)
-    journal.JOURNAL.clear()
     return result, run
 
 

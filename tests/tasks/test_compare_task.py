@@ -15,7 +15,8 @@ from tests.tasks.test_pipeline_task import compose_run
 
 def compare_cli(tiny_sweep: TinySweep, tmp_path: Path, baseline: str, candidate: str):
     # The known regression is gated whatever the machine's noise did to either side
-    # (stability verdicts have their own tests in tests/analysis/test_compare_stability.py).
+    # (stability verdicts are tested below, test_an_unstable_side_makes_the_compare_inconclusive
+    # and the two tests after it).
     return run_cli("task=compare", f"baseline={baseline}", f"candidate={candidate}",
                    "task.gate_unstable=true", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path,
                    env={"MLFLOW_TRACKING_URI": tiny_sweep.uri})
@@ -48,7 +49,6 @@ def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Pat
                                             asset_cache: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={tiny_sweep.sweep_id}",
                                    f"candidate={tiny_sweep.sweep_id}",
@@ -56,7 +56,6 @@ def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Pat
     assert result.ok and result.run_id is None, result.error
     assert result.metrics["compare.slower"] == result.metrics["compare.faster"] == 0
     assert result.metrics["compare.unchanged"] >= 2
-    journal.JOURNAL.clear()
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -71,13 +70,11 @@ def test_user_errors_are_one_line(tiny_sweep: TinySweep, tmp_path: Path, asset_c
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
     filled = [o.format(sweep=tiny_sweep.sweep_id, run=tiny_sweep.baseline_run_id)
               for o in overrides]
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    *filled))
     assert not result.ok and journal.exit_code() == 1
     assert message in result.error
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
-    journal.JOURNAL.clear()
 
 
 def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
@@ -92,13 +89,11 @@ def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_
         f"tags.`mlflow.parentRunId` = '{tiny_sweep.sweep_id}' and attributes.status = 'FINISHED'")
     by_precision = {r.data.tags["choice.precision"]: r.info.run_id for r in children
                     if r.data.tags["choice.gpu"] == "cpu"}
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={by_precision['fp32']}",
                                    f"candidate={by_precision['bf16']}",
                                    "task.across=[precision]", "task.gate_unstable=true"))
     record = json.loads((tmp_path / "out" / "compare.json").read_text())
-    journal.JOURNAL.clear()
     assert record["across"] == {"baseline": {"precision": ["fp32"]},
                                 "candidate": {"precision": ["bf16"]}}
     (cell,) = record["cells"]
@@ -119,12 +114,10 @@ def unstable_vs_stable(mlflow_store: str, tmp_path: Path, asset_cache: Path) -> 
 
 def compare_in_process(tmp_path: Path, asset_cache: Path, baseline: str, candidate: str,
                        *overrides: str):
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
                                    "tracking=mlflow", f"baseline={baseline}",
                                    f"candidate={candidate}", *overrides))
     code = journal.exit_code()
-    journal.JOURNAL.clear()
     record = json.loads((tmp_path / "compare" / "out" / "compare.json").read_text())
     return result, code, record
 

@@ -29,14 +29,12 @@ def test_report_of_the_latest_sweep(tiny_sweep: TinySweep, tmp_path: Path, store
 def test_report_of_a_single_run_falls_back_to_the_output_dir(
         tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
         monkeypatch: pytest.MonkeyPatch, store) -> None:
-    from avbench import journal, runner
+    from avbench import runner
     from tests.tasks.test_pipeline_task import compose_run
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=report", "tracking=mlflow",
                                    f"sweep.id={tiny_sweep.baseline_run_id}"))
-    journal.JOURNAL.clear()
     assert result.ok, result.error
     assert result.metrics["report.cells"] == 1 and result.metrics["report.failed"] == 0
     assert (tmp_path / "out" / "report" / "report.md").exists()
