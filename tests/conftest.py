@@ -99,9 +99,10 @@ def start_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None,
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """A real `mlflow server` on a free loopback port (SQLite backend, local artifact root);
-    yields its URI, stops it afterwards and asserts no run is left RUNNING."""
+def mlflow_server(tmp_path: Path, mlflow_template_db: Path) -> Iterator[str]:
+    """A real `mlflow server` on a free loopback port (SQLite backend, a copy of the migrated
+    template; local artifact root); yields its URI, stops it afterwards and asserts no run
+    is left RUNNING."""
     import socket
     import time
     import urllib.request
@@ -113,6 +114,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         port = probe.getsockname()[1]
     root = tmp_path / "mlflow-server"
     root.mkdir()
+    shutil.copy(mlflow_template_db, root / "mlflow.db")
     log = (root / "server.log").open("w")  # closed when the server has stopped
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",

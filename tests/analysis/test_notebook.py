@@ -52,16 +52,20 @@ def test_notebook_executes(tiny_sweep: TinySweep, tmp_path: Path,
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the gpu=h100 cells only fail without CUDA")
 def test_a_sweep_without_finished_cells_is_reported_not_a_key_error(
         mlflow_store: str, tmp_path: Path, asset_cache: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from avbench import runner
+    from tests.tasks.test_pipeline_task import compose_run
+
     sweep = run_cli("-m", "gpu=h100,h200", "audio=1s", "preset=fast",
                     f"paths.cache_dir={asset_cache}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
                     cwd=tmp_path, env={"MLFLOW_TRACKING_URI": mlflow_store})
     assert sweep.returncode == 1, sweep.stdout + sweep.stderr  # both cells failed
     # task=report handles this sweep (the latest): the notebook must too, the same way.
-    done = run_cli("task=report", f"hydra.run.dir={tmp_path / 'report'}", cwd=tmp_path,
-                   env={"MLFLOW_TRACKING_URI": mlflow_store})
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 cells (2 failed), 0 plots" in done.stdout
+    # task=report in process (its command line is tested in tests/tasks/test_report_task.py).
+    report = runner.run(compose_run(tmp_path / "report", asset_cache, "task=report",
+                                    "tracking=mlflow"))
+    assert report.ok, report.error
+    assert "2 cells (2 failed), 0 plots" in capsys.readouterr().out
     outputs, text = execute_notebook(tmp_path, monkeypatch, mlflow_store, None)
     assert ": 2 runs, 0 finished" in text
     assert text.count("not finished: gpu=h") == 2 and "CUDA" in text
