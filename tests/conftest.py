@@ -76,6 +76,25 @@ def mlflow_store(tmp_path: Path, mlflow_template_db: Path,
 
 
 @pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+               asset_cache: Path):
+    """The tiny real sweep store (tests/analysis/tiny_sweep.py), made once per session and
+    shared by the analysis, report, compare, notebook and CLI tests."""
+    from tests.analysis.tiny_sweep import make_tiny_sweep
+
+    return make_tiny_sweep(tmp_path_factory.getbasetemp() / "tiny-sweep", mlflow_template_db,
+                           asset_cache)
+
+
+@pytest.fixture
+def store(tiny_sweep):
+    """A read client on the tiny sweep's store."""
+    from avbench.analysis.runs import open_store
+
+    return open_store(tiny_sweep.uri)
+
+
+@pytest.fixture(scope="session")
 def asset_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Test songs and voice profiles, generated once per session."""
     return tmp_path_factory.mktemp("avbench-cache")

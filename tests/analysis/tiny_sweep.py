@@ -1,4 +1,4 @@
-"""A tiny real store shared by the analysis and task tests: made once per session.
+"""A tiny real store shared by the analysis, task and CLI tests: made once per session.
 
 Two sweeps through the real CLI: a calibration sweep whose two cells differ only in
 the known cost of one stage (a regression of known size), then an SVC sweep of
@@ -35,6 +35,7 @@ class TinySweep:
     baseline_run_id: str  # calibration, long stage 100 ms
     candidate_run_id: str  # calibration, long stage 160 ms
     sweep_returncode: int
+    sweep_stdout: str  # what the SVC sweep printed (its end-of-sweep table)
 
 
 def _parent(client, sweep_dir: Path) -> str:
@@ -79,6 +80,6 @@ def make_tiny_sweep(root: Path, template_db: Path, asset_cache: Path) -> TinySwe
                       sweep_dir=sweep_dir, calibration_sweep_id=calibration_id,
                       baseline_run_id=by_long[str(CALIBRATION_MS["long"])],
                       candidate_run_id=by_long[str(SLOWER_LONG_MS)],
-                      sweep_returncode=svc.returncode)
+                      sweep_returncode=svc.returncode, sweep_stdout=svc.stdout)
     marker.write_text(json.dumps(asdict(sweep), default=str))
     return sweep

@@ -1,7 +1,10 @@
-"""Every load scenario, and the TTS pipeline, through the real command line on tiny
-settings, recorded in a private MLflow store."""
+"""Every load scenario, and the TTS pipeline, on tiny settings, recorded in a private MLflow
+store: in process through the job runner, and a bad input through the real command line."""
 
+import contextlib
+import io
 import math
+import types
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +36,13 @@ def only_run(uri: str) -> Any:
 
 
 def cli(tmp_path: Path, asset_cache: Path, *overrides: str) -> Any:
-    result = run_cli(*overrides, f"paths.cache_dir={asset_cache}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result
+    """One run tracked in the test's store, in process (the command line's own behaviour is
+    tested in tests/test_cli.py and by the CLI test below); ``.stdout``: what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = runner.run(compose_run(tmp_path, asset_cache, "tracking=mlflow", *overrides))
+    assert result.ok, result.error
+    return types.SimpleNamespace(stdout=printed.getvalue(), result=result)
 
 
 def artifacts(uri: str, run_id: str, path: str = "") -> set[str]:
