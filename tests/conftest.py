@@ -61,14 +61,19 @@ def mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mlflow_store(tmp_path: Path, mlflow_template_db: Path,
                  monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private SQLite store for this test; asserts that no run is left RUNNING."""
-    from mlflow.tracking import MlflowClient
-
     db = tmp_path / "mlflow.db"
     shutil.copy(mlflow_template_db, db)
     uri = f"sqlite:///{db}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     yield uri
+    assert_none_running(uri)
+
+
+def assert_none_running(uri: str) -> None:
+    """No run of the store at ``uri`` is left RUNNING."""
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     leaked = client.search_runs(experiments, "attributes.status = 'RUNNING'") if experiments else []
@@ -92,6 +97,32 @@ def store(tiny_sweep):
     from avbench.analysis.runs import open_store
 
     return open_store(tiny_sweep.uri)
+
+
+@pytest.fixture(scope="session")
+def cli_single_run(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+                   asset_cache: Path):
+    """One default run through the command line (tests/shared_runs.py), read by
+    tests/test_cli.py (what it logs) and tests/evaluators/test_quality_run.py (grading)."""
+    from tests.shared_runs import single_run
+
+    run = single_run(tmp_path_factory.mktemp("cli-single-run"), mlflow_template_db,
+                     asset_cache)
+    yield run
+    assert_none_running(run.uri)
+
+
+@pytest.fixture(scope="session")
+def cli_seeded_sweep(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+                     asset_cache: Path):
+    """A two-preset sweep with seeded weights through the command line (tests/shared_runs.py),
+    read by tests/test_cli.py (memory per cell) and tests/evaluators/test_quality_run.py."""
+    from tests.shared_runs import seeded_sweep
+
+    run = seeded_sweep(tmp_path_factory.mktemp("cli-seeded-sweep"), mlflow_template_db,
+                       asset_cache)
+    yield run
+    assert_none_running(run.uri)
 
 
 @pytest.fixture(scope="session")

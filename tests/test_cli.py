@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from avbench import journal, runner
 from tests.analysis.tiny_sweep import EXPECTED_FAILED, TinySweep
 from tests.conftest import run_cli
+from tests.shared_runs import CliRun
 from tests.tasks.test_pipeline_task import compose_run
 
 QUICK = ["preset=fast", "audio=1s", "bench.warmup=0", "bench.min_repeats=2",
@@ -30,18 +31,15 @@ def runs_of(uri: str) -> list:
 
 
 @pytest.mark.slow
-def test_single_run_logs_everything(mlflow_store: str, asset_cache: Path, tmp_path: Path) -> None:
-    work = tmp_path / "work"  # the working directory: not where the store is
-    work.mkdir()
-    done = run_cli(*QUICK, f"paths.cache_dir={asset_cache}", cwd=work)
+def test_single_run_logs_everything(cli_single_run: CliRun) -> None:
+    done, work, mlflow_store = cli_single_run.done, cli_single_run.work, cli_single_run.uri
     assert done.returncode == 0, done.stdout + done.stderr
     for phase in ("[1/5] input", "[2/5] build", "[3/5] warm-up", "[4/5] repeats",
                   "[5/5] parity  skipped"):
         assert phase in done.stdout
     assert "RTF" in done.stdout and "mlflow ui" in done.stdout
     # The run wrote to the store MLFLOW_TRACKING_URI names, and made no store of its own.
-    assert mlflow_store == f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert sorted(tmp_path.rglob("mlflow.db")) == [tmp_path / "mlflow.db"]
+    assert sorted(cli_single_run.root.rglob("mlflow.db")) == [cli_single_run.root / "mlflow.db"]
 
     (run,) = runs_of(mlflow_store)
     assert run.info.status == "FINISHED"
@@ -192,13 +190,10 @@ def test_bad_input_is_one_line_and_a_failed_run(
 
 
 @pytest.mark.slow
-def test_each_sweep_cell_has_its_own_memory_peak(mlflow_store: str, asset_cache: Path,
-                                                  tmp_path: Path) -> None:
+def test_each_sweep_cell_has_its_own_memory_peak(cli_seeded_sweep: CliRun) -> None:
     """The bigger cell first: the smaller one after it must not inherit its peak. Seeded
     weights, so that the presets' own sizes decide which cell is bigger."""
-    done = run_cli("-m", "preset=quality,fast", *QUICK[1:], "weights=seeded",
-                   f"paths.cache_dir={asset_cache}",
-                   f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    done, mlflow_store = cli_seeded_sweep.done, cli_seeded_sweep.uri
     assert done.returncode == 0, done.stdout + done.stderr
     cells = {r.data.tags["choice.preset"]: r for r in runs_of(mlflow_store)
              if "mlflow.parentRunId" in r.data.tags}

