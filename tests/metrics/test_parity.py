@@ -21,12 +21,22 @@ def test_measures_of_known_outputs() -> None:
     scaled = compare(1.1 * ref, ref, audio=True)  # the error is a tenth of the reference
     assert scaled["rel_l2"] == pytest.approx(0.1) and scaled["cosine"] == pytest.approx(1.0)
     assert scaled["snr_db"] == pytest.approx(20.0) and scaled["max_abs"] == pytest.approx(0.4)
+    assert compare(1.01 * ref, ref, audio=True)["snr_db"] == pytest.approx(40.0)
     turned = compare(torch.tensor([4.0, -3.0, 0.0, 0.0]), ref, audio=False)  # orthogonal
     assert turned["cosine"] == pytest.approx(0.0) and "snr_db" not in turned
     longer = compare(torch.cat([ref, torch.ones(3)]), ref, audio=False)  # overlap only
     assert longer["max_abs"] == 0.0
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="^parity: empty stage output$"):
         compare(torch.zeros(0), ref, audio=False)
+
+
+def test_a_silent_reference() -> None:
+    silent = torch.zeros(8)
+    assert compare(silent, silent, audio=True) == {"max_abs": 0.0, "rel_l2": 0.0, "cosine": 1.0,
+                                                   "snr_db": SNR_CAP_DB}
+    louder = compare(torch.full((8,), 0.5), silent, audio=False)  # sound where none should be
+    assert louder["rel_l2"] == math.inf and louder["cosine"] == 0.0
+    assert violations(louder, FP32) == ["rel_l2 inf > 0.001", "cosine 0 < 0.99999"]
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
@@ -35,8 +45,10 @@ def test_a_nan_or_inf_output_has_nan_measures_and_fails_the_gate(bad: float) -> 
     out = ref.clone()
     out[10] = bad
     measures = compare(out, ref, audio=True)
+    assert set(measures) == {"max_abs", "rel_l2", "cosine", "snr_db"}
     assert all(math.isnan(v) for v in measures.values()), measures
     assert len(violations(measures, FP32)) == 3
+    assert set(compare(out, ref, audio=False)) == {"max_abs", "rel_l2", "cosine"}  # no SNR
 
 
 @pytest.mark.parametrize("measure", ["rel_l2", "cosine", "snr_db"])
@@ -63,3 +75,7 @@ def test_unset_limits_and_absent_measures_are_not_checked() -> None:
     assert violations(bad, ParityThresholds()) == []
     assert violations({"rel_l2": 1.0}, FP32) == ["rel_l2 1 > 0.001"]  # no cosine, no SNR
     assert violations({"cosine": math.nan}, ParityThresholds(max_rel_l2=1e-3)) == []
+    # An unset or absent first measure does not stop the ones after it being checked.
+    assert violations(bad, ParityThresholds(min_snr_db=60.0)) == ["snr_db 0 < 60"]
+    assert violations({"cosine": 0.5, "snr_db": 0.0}, FP32) == ["cosine 0.5 < 0.99999",
+                                                              "snr_db 0 < 60"]

@@ -37,12 +37,17 @@ def test_regression_exits_non_zero(tiny_sweep: TinySweep, tmp_path: Path) -> Non
     assert cell["change_pct"] > record["threshold_pct"] and record["not_compared"] == []
 
 
-@pytest.mark.slow
-def test_improvement_exits_zero(tiny_sweep: TinySweep, tmp_path: Path) -> None:
-    done = compare_cli(tiny_sweep, tmp_path, tiny_sweep.candidate_run_id,
-                       tiny_sweep.baseline_run_id)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 cells: 0 slower, 1 faster, 0 unchanged, 0 inconclusive" in done.stdout
+def test_improvement_exits_zero(tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
+                                monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    """In process (the command line's exit codes: the regression above, and 3 below)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
+    result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
+                                    f"baseline={tiny_sweep.candidate_run_id}",
+                                    f"candidate={tiny_sweep.baseline_run_id}",
+                                    "task.gate_unstable=true"))
+    assert result.ok and journal.exit_code() == 0, result.error
+    assert "1 cells: 0 slower, 1 faster, 0 unchanged, 0 inconclusive" in capsys.readouterr().out
 
 
 def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Path,
