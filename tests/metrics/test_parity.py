@@ -22,6 +22,10 @@ def test_measures_of_known_outputs() -> None:
     assert scaled["rel_l2"] == pytest.approx(0.1) and scaled["cosine"] == pytest.approx(1.0)
     assert scaled["snr_db"] == pytest.approx(20.0) and scaled["max_abs"] == pytest.approx(0.4)
     assert compare(1.01 * ref, ref, audio=True)["snr_db"] == pytest.approx(40.0)
+    for quiet in (ref / 5, ref / 500):  # norms 1 and 0.01: the same relative figures
+        measures = compare(1.1 * quiet, quiet, audio=True)
+        assert measures["rel_l2"] == pytest.approx(0.1) and measures["cosine"] == pytest.approx(1)
+        assert measures["snr_db"] == pytest.approx(20.0)
     turned = compare(torch.tensor([4.0, -3.0, 0.0, 0.0]), ref, audio=False)  # orthogonal
     assert turned["cosine"] == pytest.approx(0.0) and "snr_db" not in turned
     longer = compare(torch.cat([ref, torch.ones(3)]), ref, audio=False)  # overlap only
