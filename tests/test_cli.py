@@ -129,9 +129,15 @@ def test_backend_sweep_gives_comparable_runs(mlflow_store: str, asset_cache: Pat
     assert children["onnxruntime"].data.tags["backend.effective"] == "onnxruntime"
     for run in children.values():  # one comparable figure per backend
         assert run.data.metrics["neural_ms"] > 0 and "cold.load_s" in run.data.metrics
-    trt = children["tensorrt"].data.tags
-    if trt["backend.effective"] == "pytorch":  # no CUDA here: a recorded fallback
-        assert "tensorrt -> pytorch" in table and "CUDA" in trt["backend.fallback_reason"]
+    trt = children["tensorrt"].data
+    if trt.tags["backend.effective"] == "pytorch":  # no CUDA here: a recorded fallback
+        assert "tensorrt -> pytorch" in table and "CUDA" in trt.tags["backend.fallback_reason"]
+        # What ran is fp32 eager, so the gate compares it with itself: identical outputs.
+        assert trt.tags["parity.pass"] == "true" and trt.metrics["parity.mixing.rel_l2"] == 0.0
+    eager = children["pytorch"].data
+    if eager.tags["kernel.effective"] == "torch":  # fp32 eager, torch kernels: the reference
+        assert "parity.pass" not in eager.tags and eager.tags["backend.cache"] == "none"
+        assert not any(key.startswith("parity.") for key in eager.metrics)
 
 
 def _bad_inputs(directory: Path) -> dict[str, tuple[Path, str]]:

@@ -107,14 +107,33 @@ def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_
     assert "across precision: baseline fp32 -> candidate bf16" in capsys.readouterr().out
 
 
-@pytest.fixture
-def unstable_vs_stable(mlflow_store: str, tmp_path: Path, asset_cache: Path) -> tuple[str, str]:
-    """Two real calibration runs of one cell: the baseline judged against bench.max_cv=0 (so
-    tagged unstable: no real run has zero spread), the candidate against max_cv=10 (stable)."""
+@pytest.fixture(scope="module")
+def unstable_vs_stable_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+                             asset_cache: Path) -> tuple[str, str, str]:
+    """Two real calibration runs of one cell, made once for the module in a store of their
+    own: the baseline judged against bench.max_cv=0 (so tagged unstable: no real run has zero
+    spread), the candidate against max_cv=10 (stable). (store URI, baseline, candidate)"""
+    import shutil
+
     from tests.analysis.test_cells import calibration_run
 
-    return (calibration_run(tmp_path, asset_cache, "base", "audio=1s", "bench.max_cv=0"),
-            calibration_run(tmp_path, asset_cache, "cand", "audio=1s", "bench.max_cv=10"))
+    root = tmp_path_factory.mktemp("unstable-vs-stable")
+    shutil.copy(mlflow_template_db, root / "mlflow.db")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.chdir(root)
+        return (uri, calibration_run(root, asset_cache, "base", "audio=1s", "bench.max_cv=0"),
+                calibration_run(root, asset_cache, "cand", "audio=1s", "bench.max_cv=10"))
+
+
+@pytest.fixture
+def unstable_vs_stable(unstable_vs_stable_store: tuple[str, str, str],
+                       monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """(baseline, candidate) of ``unstable_vs_stable_store``, whose store this test uses."""
+    uri, baseline, candidate = unstable_vs_stable_store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return baseline, candidate
 
 
 def compare_in_process(tmp_path: Path, asset_cache: Path, baseline: str, candidate: str,
@@ -161,11 +180,10 @@ def test_gate_unstable_gates_on_the_measured_verdict(
 
 @pytest.mark.slow
 def test_inconclusive_is_exit_code_3_on_the_command_line(
-        unstable_vs_stable: tuple[str, str], mlflow_store: str, tmp_path: Path) -> None:
-    baseline, candidate = unstable_vs_stable
+        unstable_vs_stable: tuple[str, str], tmp_path: Path) -> None:
+    baseline, candidate = unstable_vs_stable  # in the store MLFLOW_TRACKING_URI names
     done = run_cli("task=compare", f"baseline={baseline}", f"candidate={candidate}",
-                   f"hydra.run.dir={tmp_path / 'cli'}", cwd=tmp_path,
-                   env={"MLFLOW_TRACKING_URI": mlflow_store})
+                   f"hydra.run.dir={tmp_path / 'cli'}", cwd=tmp_path)
     assert done.returncode == 3, done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("avbench:")]
     assert len(errors) == 1 and errors[0].startswith("avbench: error: inconclusive:")
