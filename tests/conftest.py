@@ -1,4 +1,6 @@
-"""Shared fixtures: a pre-migrated MLflow store per test, a shared asset cache, the CLI."""
+"""Shared fixtures: every test starts with an empty job journal and gets its thread counts
+back; a pre-migrated MLflow store per test; the tiny sweep and the command-line runs that
+several files read (made once per session); a shared asset cache; the CLI."""
 
 from __future__ import annotations
 
