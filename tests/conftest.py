@@ -1,4 +1,6 @@
-"""Shared fixtures: a pre-migrated MLflow store per test, a shared asset cache, the CLI."""
+"""Shared fixtures: every test starts with an empty job journal and gets its thread counts
+back; a pre-migrated MLflow store per test; the tiny sweep and the command-line runs that
+several files read (made once per session); a shared asset cache; the CLI."""
 
 from __future__ import annotations
 
@@ -26,6 +28,35 @@ interpret_triton(os.environ, torch.cuda.is_available())
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_journal() -> Iterator[None]:
+    """Every test starts and ends with an empty job journal (what in-process runs record and
+    ``journal.exit_code`` reads), so no run's outcome leaks into another test."""
+    from avbench import journal
+
+    journal.JOURNAL.clear()
+    yield
+    journal.JOURNAL.clear()
+
+
+@pytest.fixture(autouse=True)
+def _thread_counts_restored() -> Iterator[None]:
+    """Thread counts an in-process run sets (torch's, and the BLAS/OpenMP pools' through
+    threadpoolctl: ``bench.threads``) are put back after each test, so no test runs on
+    another's settings."""
+    import torch
+    from threadpoolctl import ThreadpoolController
+
+    torch_threads = torch.get_num_threads()
+    pools = [(pool, pool.num_threads) for pool in ThreadpoolController().lib_controllers]
+    yield
+    if torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
+    for pool, threads in pools:
+        if pool.num_threads != threads:
+            pool.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite database migrated once per session; tests copy it (~5 s saved each)."""
@@ -40,18 +71,68 @@ def mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mlflow_store(tmp_path: Path, mlflow_template_db: Path,
                  monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private SQLite store for this test; asserts that no run is left RUNNING."""
-    from mlflow.tracking import MlflowClient
-
     db = tmp_path / "mlflow.db"
     shutil.copy(mlflow_template_db, db)
     uri = f"sqlite:///{db}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     yield uri
+    assert_none_running(uri)
+
+
+def assert_none_running(uri: str) -> None:
+    """No run of the store at ``uri`` is left RUNNING."""
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     leaked = client.search_runs(experiments, "attributes.status = 'RUNNING'") if experiments else []
     assert not leaked, f"runs left RUNNING: {[r.info.run_name for r in leaked]}"
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+               asset_cache: Path):
+    """The tiny real sweep store (tests/analysis/tiny_sweep.py), made once per session and
+    shared by the analysis, report, compare, notebook and CLI tests."""
+    from tests.analysis.tiny_sweep import make_tiny_sweep
+
+    return make_tiny_sweep(tmp_path_factory.getbasetemp() / "tiny-sweep", mlflow_template_db,
+                           asset_cache)
+
+
+@pytest.fixture
+def store(tiny_sweep):
+    """A read client on the tiny sweep's store."""
+    from avbench.analysis.runs import open_store
+
+    return open_store(tiny_sweep.uri)
+
+
+@pytest.fixture(scope="session")
+def cli_single_run(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+                   asset_cache: Path):
+    """One default run through the command line (tests/shared_runs.py), read by
+    tests/test_cli.py (what it logs) and tests/evaluators/test_quality_run.py (grading)."""
+    from tests.shared_runs import single_run
+
+    run = single_run(tmp_path_factory.mktemp("cli-single-run"), mlflow_template_db,
+                     asset_cache)
+    yield run
+    assert_none_running(run.uri)
+
+
+@pytest.fixture(scope="session")
+def cli_seeded_sweep(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+                     asset_cache: Path):
+    """A two-preset sweep with seeded weights through the command line (tests/shared_runs.py),
+    read by tests/test_cli.py (memory per cell) and tests/evaluators/test_quality_run.py."""
+    from tests.shared_runs import seeded_sweep
+
+    run = seeded_sweep(tmp_path_factory.mktemp("cli-seeded-sweep"), mlflow_template_db,
+                       asset_cache)
+    yield run
+    assert_none_running(run.uri)
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +160,10 @@ def start_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None,
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """A real `mlflow server` on a free loopback port (SQLite backend, local artifact root);
-    yields its URI, stops it afterwards and asserts no run is left RUNNING."""
+def mlflow_server(tmp_path: Path, mlflow_template_db: Path) -> Iterator[str]:
+    """A real `mlflow server` on a free loopback port (SQLite backend, a copy of the migrated
+    template; local artifact root); yields its URI, stops it afterwards and asserts no run
+    is left RUNNING."""
     import socket
     import time
     import urllib.request
@@ -93,6 +175,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         port = probe.getsockname()[1]
     root = tmp_path / "mlflow-server"
     root.mkdir()
+    shutil.copy(mlflow_template_db, root / "mlflow.db")
     log = (root / "server.log").open("w")  # closed when the server has stopped
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",

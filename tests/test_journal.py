@@ -26,9 +26,7 @@ def test_speedup_pairs_cpu_and_gpu_of_the_same_cell() -> None:
 
 
 def test_exit_code_follows_failures() -> None:
-    journal.JOURNAL.clear()
     journal.record(result([], 1.0, cuda=False))
     assert journal.exit_code() == 0
     journal.record(result([], 1.0, cuda=False, status=FAILED))
     assert journal.exit_code() == 1
-    journal.JOURNAL.clear()

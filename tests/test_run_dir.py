@@ -1,32 +1,15 @@
-"""Output folders: a single run under outputs/<date>/<time>-<run id>, logged from there;
-tasks that run no benchmark leave no folder behind."""
+"""Output folders: tasks that run no benchmark leave no folder behind; folder names. (A
+single run's folder, outputs/<date>/<time>-<run id>, is checked on the command line's run in
+tests/test_cli.py.)"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from avbench.run_dir import cell_name, remove_if_unused
 from tests.conftest import run_cli
-
-
-@pytest.mark.slow
-def test_single_run_folder_is_named_after_its_run(mlflow_store: str, tmp_path: Path,
-                                                  asset_cache: Path) -> None:
-    done = run_cli("pipeline=calibration", "debug=default", f"paths.cache_dir={asset_cache}",
-                   cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    client = MlflowClient(tracking_uri=mlflow_store)
-    (run,) = client.search_runs([client.get_experiment_by_name("avbench").experiment_id])
-    (folder,) = (tmp_path / "outputs").glob("*/*")
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", folder.parent.name)
-    assert re.fullmatch(rf"\d{{2}}-\d{{2}}-\d{{2}}-{run.info.run_id}", folder.name), folder.name
-    logged = Path(client.download_artifacts(run.info.run_id, "avbench.log")).read_text()
-    assert logged == (folder / "avbench.log").read_text()
-    assert not (tmp_path / "multirun").exists()
 
 
 @pytest.mark.slow

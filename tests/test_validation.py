@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.audio.io import AudioInputError
 from avbench.runtime import ConfigError
 from avbench.validation import MIN_AUDIO_S, validate
@@ -77,12 +77,10 @@ def test_cache_dir_that_cannot_be_written(tmp_path: Path, asset_cache: Path) -> 
 
 def test_a_bad_value_fails_the_run_in_one_line(tmp_path: Path, asset_cache: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "bench.threads=0"))
     assert not result.ok
     assert result.error == "bench.threads=0 must be at least 1 (bench.threads=null uses all cores)"
     assert capsys.readouterr().err == f"avbench: error: {result.error}\n"
-    journal.JOURNAL.clear()
 
 
 @pytest.mark.parametrize(("override", "words"), [

@@ -13,6 +13,7 @@ high-water mark, each reset when the stage starts (see ``memory``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
@@ -28,11 +29,17 @@ class StageClock(Protocol):
     def memory_mb(self) -> dict[str, float]: ...
 
 
-class CpuClock:
-    """Wall-clock stage times; ``mark`` returns the stage's milliseconds immediately."""
+ClockNs = Callable[[], int]  # reads the time in nanoseconds (perf_counter_ns, or a test's)
 
-    def __init__(self, peaks: PeakWindows | None = None) -> None:
+
+class CpuClock:
+    """Wall-clock stage times; ``mark`` returns the stage's milliseconds immediately. The total
+    is read from the clock (first start to last mark), never summed from the stages.
+    ``clock_ns`` reads the time (``time.perf_counter_ns`` unless given)."""
+
+    def __init__(self, peaks: PeakWindows | None = None, clock_ns: ClockNs | None = None) -> None:
         self._peaks = peaks or tracker(torch.device("cpu"))
+        self._now = clock_ns or time.perf_counter_ns
         self._marks: list[tuple[str, float]] = []
         self._memory: dict[str, float] = {}
         self._start_ns = self._stage_start_ns = 0
@@ -41,10 +48,10 @@ class CpuClock:
         self._marks.clear()
         self._memory.clear()
         self._peaks.window()  # the first stage's memory window starts here
-        self._start_ns = self._stage_start_ns = time.perf_counter_ns()
+        self._start_ns = self._stage_start_ns = self._now()
 
     def mark(self, stage_name: str) -> float:
-        now_ns = time.perf_counter_ns()
+        now_ns = self._now()
         elapsed_ms = (now_ns - self._stage_start_ns) / 1e6
         self._marks.append((stage_name, elapsed_ms))
         self._end_ns = now_ns
@@ -53,7 +60,7 @@ class CpuClock:
         return elapsed_ms
 
     def restart_stage(self) -> None:
-        self._stage_start_ns = time.perf_counter_ns()
+        self._stage_start_ns = self._now()
 
     def finish(self) -> list[tuple[str, float]]:
         return [*self._marks, ("total", (self._end_ns - self._start_ns) / 1e6)]
@@ -102,5 +109,7 @@ class CudaEventClock:
         return dict(self._memory)
 
 
-def stage_clock(device: torch.device) -> CpuClock | CudaEventClock:
-    return CudaEventClock(device) if device.type == "cuda" else CpuClock()
+def stage_clock(device: torch.device,
+                clock_ns: ClockNs | None = None) -> CpuClock | CudaEventClock:
+    """CUDA events on a CUDA device, else a CPU clock reading ``clock_ns``."""
+    return CudaEventClock(device) if device.type == "cuda" else CpuClock(clock_ns=clock_ns)

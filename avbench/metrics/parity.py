@@ -3,7 +3,8 @@
 Measures (all in float64 over the overlapping length):
 ``max_abs`` = max |y - ref|; ``rel_l2`` = ||y - ref|| / ||ref||;
 ``cosine`` = <y, ref> / (||y|| ||ref||); ``snr_db`` = 10 log10(||ref||² / ||y - ref||²),
-for audio outputs only (capped at 200 dB when the two are identical).
+for audio outputs only (capped at 200 dB when the two are identical). An output (or
+reference) with a NaN or an infinity has every measure NaN, which fails every threshold.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def compare(output: torch.Tensor, reference: torch.Tensor, audio: bool) -> dict[
     if n == 0:
         raise ValueError("parity: empty stage output")
     y, ref = y[:n], ref[:n]
+    if not bool(torch.isfinite(y).all() and torch.isfinite(ref).all()):
+        # NaN or inf: no measure holds (never a capped SNR or a zero cosine that reads as one)
+        return dict.fromkeys([*MEASURES[:3], *(["snr_db"] if audio else [])], math.nan)
     diff = y - ref
     ref_norm, diff_norm, y_norm = ref.norm().item(), diff.norm().item(), y.norm().item()
     measures = {

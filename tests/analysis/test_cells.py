@@ -17,11 +17,9 @@ STAGES = ("pipeline.stage_ms.short=1.0", "pipeline.stage_ms.medium=2.0",
 
 def calibration_run(tmp_path: Path, asset_cache: Path, label: str, *overrides: str) -> str:
     """One real calibration run (8 repeats of ~8 ms) in the test's store; its run id."""
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path / label, asset_cache, "pipeline=calibration",
                                    "tracking=mlflow", "bench.min_repeats=8", *STAGES,
                                    "tracking.output_sample_s=0", *overrides))
-    journal.JOURNAL.clear()
     assert result.ok and result.run_id, result.error
     return result.run_id
 

@@ -1,4 +1,4 @@
-"""A tiny real store shared by the analysis and task tests: made once per session.
+"""A tiny real store shared by the analysis, task and CLI tests: made once per session.
 
 Two sweeps through the real CLI: a calibration sweep whose two cells differ only in
 the known cost of one stage (a regression of known size; the stage is added in Hydra's
@@ -38,6 +38,7 @@ class TinySweep:
     baseline_run_id: str  # calibration, extra stage 0 ms
     candidate_run_id: str  # calibration, extra stage 60 ms
     sweep_returncode: int
+    sweep_stdout: str  # what the SVC sweep printed (its end-of-sweep table)
 
 
 def _parent(client, sweep_dir: Path) -> str:
@@ -82,6 +83,6 @@ def make_tiny_sweep(root: Path, template_db: Path, asset_cache: Path) -> TinySwe
                       sweep_dir=sweep_dir, calibration_sweep_id=calibration_id,
                       baseline_run_id=by_extra[str(EXTRA_MS[0])],
                       candidate_run_id=by_extra[str(EXTRA_MS[1])],
-                      sweep_returncode=svc.returncode)
+                      sweep_returncode=svc.returncode, sweep_stdout=svc.stdout)
     marker.write_text(json.dumps(asdict(sweep), default=str))
     return sweep

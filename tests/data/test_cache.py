@@ -78,17 +78,32 @@ def test_killed_build_resumes(tiny_corpus: Corpus, tmp_path: Path) -> None:
     assert not list((cache.root / "shards").glob(".tmp-*"))
 
 
-def test_corrupt_shard_is_detected_and_rebuilt(tiny_corpus: Corpus, tmp_path: Path) -> None:
+def _flip_tail(path: Path) -> None:
+    """Invert the last 16 bytes (inside the array data): same size, other content."""
+    with open(path, "r+b") as handle:
+        handle.seek(-16, os.SEEK_END)
+        tail = handle.read(16)
+        handle.seek(-16, os.SEEK_END)
+        handle.write(bytes(b ^ 0xFF for b in tail))
+
+
+@pytest.mark.parametrize("damaged", ["packed", "per-clip"])
+def test_corrupt_shard_is_detected_and_rebuilt(tiny_corpus: Corpus, tmp_path: Path,
+                                               damaged: str) -> None:
+    """A damaged packed array (shard-*/mel.npy) or per-clip file (shard-*/npy/...) fails
+    its checksum: that shard alone is rebuilt."""
     cache = FeatureCache(tmp_path, SETTINGS)
     cache.build(tiny_corpus.clips, 3, 1)
-    mel_path = cache.shard_path("shard-00001", "mel")
-    good = np.load(mel_path)
-    with open(mel_path, "r+b") as handle:  # flip bytes inside the array data
-        handle.seek(-16, os.SEEK_END)
-        handle.write(bytes(16))
+    if damaged == "packed":
+        path = cache.shard_path("shard-00001", "mel")
+    else:
+        path = sorted(cache.npy_root("shard-00001").rglob("*.npy"))[0]
+    good = np.load(path)
+    _flip_tail(path)
+    assert np.load(path).tobytes() != good.tobytes()
     report = cache.build(tiny_corpus.clips, 3, 1)
     assert (report.corrupt, report.built, report.reused) == (1, 1, 2)
-    assert np.array_equal(np.load(mel_path), good)
+    assert np.array_equal(np.load(path), good)
 
 
 def test_changed_source_or_settings_is_a_new_entry(tiny_corpus: Corpus, tmp_path: Path) -> None:

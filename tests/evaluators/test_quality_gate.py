@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.evaluators import quality_gate as gate
 from avbench.metrics import fidelity
 from tests.tasks.test_pipeline_task import compose_run
@@ -101,7 +101,6 @@ def test_a_bf16_run_judges_real_weight_stages_by_quality(tmp_path: Path, asset_c
     and pass the quality gate (whatever their sample-level SNR); the seeded conversion and the
     DSP are held to numeric parity."""
     monkeypatch.chdir(tmp_path)
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "precision=bf16",
                                     "preset.svc.vocoder=v1", "bench.min_repeats=1"))
     assert result.ok, result.error

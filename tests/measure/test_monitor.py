@@ -23,11 +23,15 @@ def test_sampler_collects_and_leaves_no_thread() -> None:
     a = torch.randn(256, 256)
     with Monitor(interval_s=0.01) as monitor:
         assert len(avbench_threads()) == 1
-        deadline = time.perf_counter() + 0.15
-        while time.perf_counter() < deadline:  # torch releases the GIL: the sampler runs
-            a = torch.tanh(a @ a)
+        # Until five samples are in (a busy machine only makes this take longer).
+        deadline = time.perf_counter() + 120
+        while len(monitor.samples) < 5 and time.perf_counter() < deadline:
+            a = torch.tanh(a @ a)  # torch releases the GIL: the sampler runs
     assert avbench_threads() == []
-    assert 5 <= len(monitor.samples) <= 16
+    assert len(monitor.samples) >= 5
+    # Never sooner than the interval (Event.wait(interval) between readings).
+    times = [s.t_s for s in monitor.samples]
+    assert min(b - a for a, b in zip(times[:-1], times[1:], strict=True)) >= 0.009
     summary = monitor.summary()
     assert summary.get("monitor.samples") is None
     assert summary["monitor.rss_mb.max"] > 10
@@ -61,17 +65,18 @@ def test_threads_are_applied_and_recorded() -> None:
         apply_threads(before)
 
 
-def test_known_cost_stages_are_measured_close_to_truth() -> None:
-    """Busy-wait stages of 5 and 30 ms are never measured short, and the best repeat is
-    within 3% (a shared CI machine can preempt a spin; the 1% target is a benchmark)."""
+def test_known_cost_stages_are_never_measured_short() -> None:
+    """Busy-wait stages of 5 and 30 ms on the real clock: no repeat measures a stage below its
+    cost, nor the total below the stages' sum. How close to the cost the harness gets is a
+    benchmark figure (pipeline=calibration), not a test: a busy machine adds to any repeat.
+    Exact stage and total figures are tested on a fake clock (tests/pipelines/test_base.py)."""
     pipe = CalibrationPipeline({"short": 5.0, "long": 30.0})
     times = repeat(lambda cb: pipe.run(torch.zeros(1), profiling_callback=cb), pipe.stage_names,
-                   RepeatPolicy(warmup=1, min_repeats=9, max_repeats=9))
+                   RepeatPolicy(warmup=1, min_repeats=3, max_repeats=3))
     for stage, ms in pipe.stage_ms.items():
-        samples = times.samples_ms[stage]
-        assert min(samples) >= ms
-        assert min(samples) == pytest.approx(ms, rel=0.03)
-    assert min(times.samples_ms["total"]) == pytest.approx(35.0, rel=0.03)
+        assert min(times.samples_ms[stage]) >= ms
+    for repeat_row in times.rows():
+        assert repeat_row["total_ms"] >= repeat_row["short_ms"] + repeat_row["long_ms"]
 
 
 class FlakyReader:

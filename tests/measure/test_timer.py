@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -16,9 +14,10 @@ from avbench.measure.timer import (
     needs_batches,
     region_cost_ns,
     repeat,
+    warm_up,
 )
 from avbench.metrics.perf import perf_metrics
-from tests.pipelines.test_base import SleepyPipeline
+from tests.measure.fake_clock import KnownCostPipeline
 
 
 def runner(pipe, calls: list[bool]):
@@ -30,7 +29,7 @@ def runner(pipe, calls: list[bool]):
 
 
 def test_repeat_keeps_raw_samples_and_skips_warmup() -> None:
-    pipe = SleepyPipeline({"a": 2.0, "b": 1.0})
+    pipe = KnownCostPipeline({"a": 2.0, "b": 1.0})
     calls: list[bool] = []
     progress: list[int] = []
     times = repeat(runner(pipe, calls), pipe.stage_names,
@@ -45,18 +44,17 @@ def test_repeat_keeps_raw_samples_and_skips_warmup() -> None:
 
 
 def test_adaptive_repeats_meet_the_time_floor() -> None:
-    pipe = SleepyPipeline({"a": 10.0})
+    pipe = KnownCostPipeline({"a": 10.0})
     calls: list[bool] = []
     times = repeat(runner(pipe, calls), pipe.stage_names,
                    RepeatPolicy(warmup=0, min_repeats=2, min_time_s=0.1, max_repeats=50))
-    # 10 ms a run: the 0.1 s floor needs about 10 runs, far more than min_repeats.
-    assert 8 <= times.repeats <= 11
-    assert sum(times.samples_ms["total"]) >= 100.0
-    assert sum(times.samples_ms["total"][:-1]) < 100.0  # stopped as soon as the floor was met
+    # 10 ms a run: the 0.1 s floor needs 10 runs, far more than min_repeats, and no more.
+    assert times.repeats == 10 and times.samples_ms["total"] == [10.0] * 10
+    assert not times.capped
 
 
 def test_max_repeats_caps_and_min_repeats_floors() -> None:
-    pipe = SleepyPipeline({"a": 5.0})
+    pipe = KnownCostPipeline({"a": 5.0})
     capped = repeat(runner(pipe, []), pipe.stage_names,
                     RepeatPolicy(warmup=0, min_repeats=2, min_time_s=60, max_repeats=4))
     assert capped.repeats == 4
@@ -66,13 +64,10 @@ def test_max_repeats_caps_and_min_repeats_floors() -> None:
 
 
 def test_warmup_by_time() -> None:
-    pipe = SleepyPipeline({"a": 10.0})
-    calls: list[bool] = []
-    start = time.perf_counter()
-    repeat(runner(pipe, calls), pipe.stage_names,
-           RepeatPolicy(warmup=1, warmup_s=0.08, min_repeats=1, max_repeats=1))
-    warmups = calls.count(False)
-    assert warmups >= 7 and time.perf_counter() - start >= 0.08
+    costs = Costs([10.0])
+    warm = warm_up(costs.run, RepeatPolicy(warmup=1, warmup_s=0.08, min_repeats=1,
+                                           max_repeats=1), clock_ns=costs.clock_ns)
+    assert warm.calls == costs.calls == 8  # 8 calls of 10 ms reach the 0.08 s floor
 
 
 def test_policy_rejects_bad_settings() -> None:
@@ -154,8 +149,6 @@ def test_settled_needs_three_calls_within_the_tolerance() -> None:
 
 
 def test_warm_up_goes_on_until_the_time_per_call_settles() -> None:
-    from avbench.measure.timer import warm_up
-
     # Four slow calls (the heap still growing), then a steady 10 ms.
     costs = Costs([60.0, 45.0, 30.0, 20.0, 10.0])
     warm = warm_up(costs.run, RepeatPolicy(warmup=1, warmup_max=30, settle_pct=5.0),
@@ -166,8 +159,6 @@ def test_warm_up_goes_on_until_the_time_per_call_settles() -> None:
 
 
 def test_warm_up_stops_at_its_cap_when_the_time_never_settles() -> None:
-    from avbench.measure.timer import warm_up
-
     costs = Costs([5.0, 20.0] * 10)
     warm = warm_up(costs.run, RepeatPolicy(warmup=2, warmup_max=6, settle_pct=5.0),
                    clock_ns=costs.clock_ns)
@@ -175,8 +166,6 @@ def test_warm_up_stops_at_its_cap_when_the_time_never_settles() -> None:
 
 
 def test_warm_up_off_or_without_room_to_settle() -> None:
-    from avbench.measure.timer import warm_up
-
     costs = Costs([1.0])
     off = warm_up(costs.run, RepeatPolicy(warmup=0, warmup_max=0), clock_ns=costs.clock_ns)
     assert off.calls == costs.calls == 0 and off.settled is None
@@ -188,14 +177,14 @@ def test_warm_up_off_or_without_room_to_settle() -> None:
 
 
 def test_repeat_keeps_the_warm_up_record() -> None:
-    pipe = SleepyPipeline({"a": 1.0})
+    pipe = KnownCostPipeline({"a": 1.0})
     times = repeat(runner(pipe, []), pipe.stage_names,
                    RepeatPolicy(warmup=2, warmup_max=2, min_repeats=2, max_repeats=2))
     assert times.warmup is not None and times.warmup.calls == 2 and not times.capped
 
 
 def test_progress_target_follows_the_time_floor() -> None:
-    pipe = SleepyPipeline({"a": 5.0})
+    pipe = KnownCostPipeline({"a": 5.0})
     progress: list[tuple[int, int]] = []
     times = repeat(runner(pipe, []), pipe.stage_names,
                    RepeatPolicy(warmup=0, min_repeats=2, min_time_s=0.1, max_repeats=60),
@@ -203,13 +192,13 @@ def test_progress_target_follows_the_time_floor() -> None:
     assert [done for done, _ in progress] == list(range(1, times.repeats + 1))
     assert all(total >= done for done, total in progress)
     assert progress[-1] == (times.repeats, times.repeats)
-    # A 0.1 s floor at ~5 ms a run needs far more than min_repeats=2: the target says so.
-    assert progress[0][1] > 2 and times.repeats > 2
+    # A 0.1 s floor at 5 ms a run needs 20 runs, not min_repeats=2: the target says so at once.
+    assert progress[0] == (1, 20) and times.repeats == 20
     assert not times.capped
 
 
 def test_max_repeats_cutting_the_time_floor_is_marked() -> None:
-    pipe = SleepyPipeline({"a": 5.0})
+    pipe = KnownCostPipeline({"a": 5.0})
     capped = repeat(runner(pipe, []), pipe.stage_names,
                     RepeatPolicy(warmup=0, min_repeats=2, min_time_s=60, max_repeats=3))
     assert capped.repeats == 3 and capped.capped

@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from avbench import journal, runner
+from avbench import runner
 from tests.tasks.test_pipeline_task import compose_run
 
 
 def run_in_process(tmp_path: Path, asset_cache: Path, *overrides: str):
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, *overrides))
-    journal.JOURNAL.clear()
     assert result.ok, result.error
     return result
 

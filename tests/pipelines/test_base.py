@@ -1,49 +1,36 @@
-"""The profiling_callback contract of Pipeline.run."""
+"""The profiling_callback contract of Pipeline.run, timed on a fake clock (exact figures)."""
 
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 import torch
 
-from avbench.measure import clock
-from avbench.pipelines.base import Pipeline, Stage
+from avbench.pipelines.base import Component, Pipeline, Stage
+from tests.measure.fake_clock import FakeClock, KnownCostPipeline
 
-
-class SleepyPipeline(Pipeline):
-    """Stages of known cost: each sleeps a fixed time and doubles the signal."""
-
-    def __init__(self, sleeps_ms: dict[str, float]) -> None:
-        super().__init__(torch.device("cpu"), sample_rate=100)
-        self.stages = [Stage(name, self._make(ms)) for name, ms in sleeps_ms.items()]
-
-    @staticmethod
-    def _make(ms: float):
-        def stage(state):
-            time.sleep(ms / 1000)
-            state["output"] = state.get("output", state["input"]) * 2
-
-        return stage
-
-
-SLEEPS = {"a": 20.0, "b": 5.0, "c": 40.0}
+COSTS = {"a": 20.0, "b": 5.0, "c": 40.0}
+CALLBACK_MS = 1.5  # what the test's callback costs each time it is called
 
 
 def test_callback_gets_every_stage_then_total() -> None:
+    pipe = KnownCostPipeline(COSTS)
     calls: list[tuple[str, float]] = []
-    out = SleepyPipeline(SLEEPS).run(torch.ones(4), profiling_callback=lambda s, ms: calls.append((s, ms)))
+
+    def callback(stage: str, ms: float) -> None:
+        calls.append((stage, ms))
+        pipe.clock.advance(CALLBACK_MS)
+
+    out = pipe.run(torch.ones(4), profiling_callback=callback)
     assert [name for name, _ in calls] == ["a", "b", "c", "total"]
     assert torch.equal(out.audio, torch.full((4,), 8.0))
     timed = dict(calls)
-    for name, ms in SLEEPS.items():
-        assert ms <= timed[name] < ms + 30, (name, timed[name])
-    # The stages tile the total: none overlaps another or falls outside it, and what is
-    # between them (the marks, the callbacks) is small. The slack is a busy machine's.
-    stage_sum = sum(timed[name] for name in SLEEPS)
-    assert stage_sum <= timed["total"] + 1e-3
-    assert timed["total"] - stage_sum < 30
+    # Each stage is exactly its cost: the callback after it is not charged to the next one.
+    assert {name: timed[name] for name in COSTS} == COSTS
+    # The total is read from the clock, not summed from the stages: it holds what ran
+    # between them (the callbacks after a and b; the one after c comes after the last mark).
+    assert timed["total"] == pytest.approx(sum(COSTS.values()) + 2 * CALLBACK_MS, abs=1e-9)
 
 
 def test_callback_exception_is_logged_and_run_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -55,44 +42,43 @@ def test_callback_exception_is_logged_and_run_goes_on(caplog: pytest.LogCaptureF
             raise RuntimeError("callback broke")
 
     with caplog.at_level(logging.WARNING):
-        out = SleepyPipeline({"a": 1, "b": 1, "c": 1}).run(torch.ones(2), profiling_callback=flaky)
+        out = KnownCostPipeline({"a": 1, "b": 1, "c": 1}).run(torch.ones(2),
+                                                               profiling_callback=flaky)
     assert seen == ["a", "b", "c", "total"]
     assert torch.equal(out.audio, torch.full((2,), 8.0))
     assert "profiling callback failed for stage 'b'" in caplog.text
 
 
-def test_no_callback_reads_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads: list[int] = []
-    real = time.perf_counter_ns
-    monkeypatch.setattr(clock.time, "perf_counter_ns", lambda: reads.append(1) or real())
-    out = SleepyPipeline({"a": 0, "b": 0}).run(torch.ones(1))
-    assert reads == []
+def test_no_callback_reads_no_clock() -> None:
+    pipe = KnownCostPipeline({"a": 0, "b": 0})
+    out = pipe.run(torch.ones(1))
+    assert pipe.clock.reads == 0
     assert torch.equal(out.audio, torch.full((1,), 4.0))
-    SleepyPipeline({"a": 0, "b": 0}).run(torch.ones(1), profiling_callback=lambda *_: None)
-    assert len(reads) > 0
+    pipe.run(torch.ones(1), profiling_callback=lambda *_: None)
+    assert pipe.clock.reads > 0
 
 
-class Sleep(torch.nn.Module):
-    """A component of known cost."""
+class Costly(torch.nn.Module):
+    """A component of known cost on a fake clock."""
 
-    def __init__(self, ms: float) -> None:
+    def __init__(self, clock: FakeClock, ms: float) -> None:
         super().__init__()
-        self.ms = ms
+        self.clock, self.ms = clock, ms
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(self.ms / 1000)
+        self.clock.advance(self.ms)
         return x + 1
 
 
 def test_component_time_is_reported_for_timed_runs_only() -> None:
-    from avbench.pipelines.base import Component
-
+    clock = FakeClock()
     pipe = Pipeline(torch.device("cpu"), sample_rate=100)
-    pipe.components = {name: Component(name, Sleep(ms), lambda n: (torch.zeros(n),))
+    pipe.use_clock(clock)
+    pipe.components = {name: Component(name, Costly(clock, ms), lambda n: (torch.zeros(n),))
                        for name, ms in (("fast", 2.0), ("slow", 15.0))}
 
     def stage(state):
-        time.sleep(0.01)  # the stage's own (non-component) work
+        clock.advance(10.0)  # the stage's own (non-component) work
         x = pipe.components["fast"](state["input"])
         state["output"] = pipe.components["slow"](pipe.components["fast"](x))
 
@@ -100,10 +86,7 @@ def test_component_time_is_reported_for_timed_runs_only() -> None:
     calls: list[tuple[str, float]] = []
     out = pipe.run(torch.zeros(3), profiling_callback=lambda s, ms: calls.append((s, ms)))
     assert torch.equal(out.audio, torch.full((3,), 3.0))
-    stage_ms = dict(calls)["only"]
-    assert set(out.component_ms) == {"fast", "slow"}
-    assert 4.0 <= out.component_ms["fast"] < stage_ms  # two calls of >= 2 ms, summed
-    assert 15.0 <= out.component_ms["slow"] < stage_ms
-    assert out.component_ms["fast"] + out.component_ms["slow"] <= stage_ms - 10.0 + 1.0
+    assert dict(calls)["only"] == 29.0
+    assert out.component_ms == {"fast": 4.0, "slow": 15.0}  # two calls of 2 ms, summed
     assert all(c.timer is None for c in pipe.components.values())  # detached after the run
     assert pipe.run(torch.zeros(3)).component_ms == {}  # no callback: nothing timed

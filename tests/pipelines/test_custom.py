@@ -1,4 +1,5 @@
-"""pipeline=custom: the example pipeline of docs/extending.md, run through the real CLI."""
+"""pipeline=custom: the example pipeline of docs/extending.md, run through the real CLI (a
+user's own module on PYTHONPATH); a missing or wrong target named with its fix."""
 
 from __future__ import annotations
 
@@ -46,14 +47,20 @@ def test_own_pipeline_class_runs_on_a_backend(tmp_path: Path, mlflow_store: str,
     assert "parity.istft.snr_db" in run.data.metrics  # the output is audio
 
 
-@pytest.mark.slow
-def test_missing_or_wrong_target_names_the_fix(tmp_path: Path, mlflow_store: str) -> None:
-    done = run_cli("pipeline=custom", "debug=default", "tracking=none",
-                   f"hydra.run.dir={tmp_path / 'a'}", cwd=tmp_path)
-    assert done.returncode != 0
-    assert "pipeline=custom needs pipeline._target_=<module>.<Class>" in done.stderr
-    done = run_cli("pipeline=custom", "pipeline._target_=nowhere.Pipe", "debug=default",
-                   "tracking=none", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
-    assert done.returncode != 0
-    assert "pipeline._target_=nowhere.Pipe cannot be imported" in done.stderr
-    assert "PYTHONPATH" in done.stderr
+@pytest.mark.parametrize(("target", "words"), [
+    (None, ["pipeline=custom needs pipeline._target_=<module>.<Class>"]),
+    ("nowhere.Pipe", ["pipeline._target_=nowhere.Pipe cannot be imported", "PYTHONPATH"])])
+def test_missing_or_wrong_target_names_the_fix(tmp_path: Path, asset_cache: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              target: str | None, words: list[str]) -> None:
+    """In process: the job runner's one line (the command line prints the same)."""
+    from avbench import runner
+    from tests.tasks.test_pipeline_task import compose_run
+
+    chosen = [f"pipeline._target_={target}"] if target else []
+    result = runner.run(compose_run(tmp_path, asset_cache, "pipeline=custom", "debug=default",
+                                    *chosen))
+    assert not result.ok
+    err = capsys.readouterr().err
+    assert err == f"avbench: error: {result.error}\n"
+    assert all(word in err for word in words), err

@@ -124,17 +124,15 @@ def test_a_port_in_use_is_one_clear_error() -> None:
 
 def test_task_serve_on_a_busy_port_says_so_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from avbench import journal, runner
+    from avbench import runner
     from tests.load.test_scenarios_cli import compose_run
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        journal.JOURNAL.clear()
         result = runner.run(compose_run(tmp_path, tmp_path / "cache", "task=serve",
                                        "pipeline=tts", f"serve.port={port}"))
-        journal.JOURNAL.clear()
     captured = capsys.readouterr()
     assert not result.ok
     assert captured.err.strip() == (

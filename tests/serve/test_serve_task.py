@@ -42,10 +42,8 @@ def test_serve_task_answers_over_http(tmp_path: Path) -> None:
 
 
 def test_serve_task_refuses_an_svc_pipeline(tmp_path: Path) -> None:
-    from avbench import journal, runner
+    from avbench import runner
     from tests.load.test_scenarios_cli import compose_run
 
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, tmp_path / "cache", "task=serve"))
-    journal.JOURNAL.clear()
     assert not result.ok and "task=serve serves a text-to-speech pipeline" in result.error

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.sweeps import job as sweep_job
 from avbench.sweeps import placement
 from avbench.sweeps.placement import GpuOversubscribed, gpu_ids, placed
@@ -84,14 +84,12 @@ def test_a_refused_cell_is_a_failed_attempt_with_why(two_gpus: None, tmp_path: P
     (tags, refused), = attempts
     assert isinstance(refused, GpuOversubscribed) and tags["avbench.job_num"] == "0"
     attempts.clear()
-    journal.JOURNAL.clear()
     shared = compose_run(tmp_path, asset_cache, "sweep.pin=false", "sweep.share_gpus=true")
     sweep_job.run_cell(shared, attempt)
     (tags, refused), = attempts
     assert refused is None and tags["gpu.visible_devices"] in UUIDS
     result = runner.run(cfg)  # the real attempt: the run ends FAILED with the reason
     assert not result.ok and not result.crashed and "sweep.share_gpus=true" in result.error
-    journal.JOURNAL.clear()
 
 
 @pytest.mark.gpu

@@ -44,7 +44,6 @@ def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Pat
                                             asset_cache: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={tiny_sweep.sweep_id}",
                                    f"candidate={tiny_sweep.sweep_id}",
@@ -55,7 +54,6 @@ def test_same_sweep_is_unchanged_in_process(tiny_sweep: TinySweep, tmp_path: Pat
     frame = runs.resolve_runs(runs.open_store(tiny_sweep.uri), tiny_sweep.sweep_id)
     usable, _ = cells.comparable(frame[frame["status"] == "FINISHED"])
     assert result.metrics["compare.unchanged"] == len(usable) >= 1
-    journal.JOURNAL.clear()
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -70,13 +68,11 @@ def test_could_not_compare_is_exit_2_in_one_line(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
     filled = [o.format(sweep=tiny_sweep.sweep_id, run=tiny_sweep.baseline_run_id)
               for o in overrides]
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    *filled))
     assert not result.ok and journal.exit_code() == 2
     assert result.error.startswith("could not compare: ") and message in result.error
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
-    journal.JOURNAL.clear()
 
 
 def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
@@ -91,13 +87,11 @@ def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_
         f"tags.`mlflow.parentRunId` = '{tiny_sweep.sweep_id}' and attributes.status = 'FINISHED'")
     by_precision = {r.data.tags["choice.precision"]: r.info.run_id for r in children
                     if r.data.tags["choice.gpu"] == "cpu"}
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={by_precision['fp32']}",
                                    f"candidate={by_precision['bf16']}",
                                    "task.across=[precision]", "task.gate_unstable=true"))
     record = json.loads((tmp_path / "out" / "compare.json").read_text())
-    journal.JOURNAL.clear()
     assert record["across"] == {"baseline": {"precision": ["fp32"]},
                                 "candidate": {"precision": ["bf16"]}}
     (cell,) = record["cells"]
@@ -106,24 +100,41 @@ def test_across_a_group_in_process(tiny_sweep: TinySweep, tmp_path: Path, asset_
     assert "across precision: baseline fp32 -> candidate bf16" in capsys.readouterr().out
 
 
-@pytest.fixture
-def unstable_vs_stable(mlflow_store: str, tmp_path: Path, asset_cache: Path) -> tuple[str, str]:
-    """Two real calibration runs of one cell: the baseline judged against validity.max_cv=0 (so
-    tagged unstable: no real run has zero spread), the candidate against max_cv=10 (stable)."""
+@pytest.fixture(scope="module")
+def unstable_vs_stable_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path,
+                             asset_cache: Path) -> tuple[str, str, str]:
+    """Two real calibration runs of one cell, made once for the module in a store of their
+    own: the baseline judged against validity.max_cv=0 (so tagged unstable: no real run has zero
+    spread), the candidate against max_cv=10 (stable). (store URI, baseline, candidate)"""
+    import shutil
+
     from tests.analysis.test_cells import calibration_run
 
-    return (calibration_run(tmp_path, asset_cache, "base", "audio=1s", "validity.max_cv=0"),
-            calibration_run(tmp_path, asset_cache, "cand", "audio=1s", "validity.max_cv=10"))
+    root = tmp_path_factory.mktemp("unstable-vs-stable")
+    shutil.copy(mlflow_template_db, root / "mlflow.db")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.chdir(root)
+        return (uri, calibration_run(root, asset_cache, "base", "audio=1s", "validity.max_cv=0"),
+                calibration_run(root, asset_cache, "cand", "audio=1s", "validity.max_cv=10"))
+
+
+@pytest.fixture
+def unstable_vs_stable(unstable_vs_stable_store: tuple[str, str, str],
+                       monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """(baseline, candidate) of ``unstable_vs_stable_store``, whose store this test uses."""
+    uri, baseline, candidate = unstable_vs_stable_store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return baseline, candidate
 
 
 def compare_in_process(tmp_path: Path, asset_cache: Path, baseline: str, candidate: str,
                        *overrides: str):
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
                                    "tracking=mlflow", f"baseline={baseline}",
                                    f"candidate={candidate}", *overrides))
     code = journal.exit_code()
-    journal.JOURNAL.clear()
     record = json.loads((tmp_path / "compare" / "out" / "compare.json").read_text())
     return result, code, record
 
@@ -200,11 +211,9 @@ def test_exit_codes_on_recorded_verdicts(gate_runs: dict[str, str], tmp_path: Pa
                                          overrides: tuple[str, ...], code: int,
                                          message: str | None) -> None:
     journal.JOURNAL.clear()
-    result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={gate_runs['baseline']}",
                                    f"candidate={gate_runs[candidate]}", *overrides))
     assert journal.exit_code() == code, result.error
-    journal.JOURNAL.clear()
     if message is None:
         assert result.ok
         return

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.pipelines.calibration import CalibrationPipeline
 from tests.conftest import run_cli
 from tests.tasks.test_pipeline_task import compose_run
@@ -118,7 +118,6 @@ def test_output_disk_filling_during_a_run(mlflow_store: str, tmp_path: Path,
                                           asset_cache: Path, disk: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     TO_FILL[:] = [disk]
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(
         tmp_path, asset_cache, "tracking=mlflow", *CHEAP,
         f"pipeline._target_={__name__}.FillsTheDisk", f"paths.output_dir={disk}/run"))
@@ -128,7 +127,6 @@ def test_output_disk_filling_during_a_run(mlflow_store: str, tmp_path: Path,
     assert capsys.readouterr().err == f"avbench: error: {result.error}\n"
     run = MlflowClient(tracking_uri=mlflow_store).get_run(result.run_id)
     assert run.info.status == "FAILED" and run.data.tags["error"] == result.error
-    journal.JOURNAL.clear()
 
 
 def test_store_disk_filling_during_a_run(tmp_path: Path, asset_cache: Path, disk: Path,
@@ -137,7 +135,6 @@ def test_store_disk_filling_during_a_run(tmp_path: Path, asset_cache: Path, disk
     db = disk / "mlflow.db"
     shutil.copy(mlflow_template_db, db)
     TO_FILL[:] = [disk]
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(
         tmp_path, asset_cache, "tracking=mlflow", f"tracking.uri=sqlite:///{db}", *CHEAP,
         f"pipeline._target_={__name__}.FillsTheDisk"))
@@ -150,4 +147,3 @@ def test_store_disk_filling_during_a_run(tmp_path: Path, asset_cache: Path, disk
     run = MlflowClient(tracking_uri=f"sqlite:///{db}").get_run(result.run_id)
     assert run.info.status == "FAILED"  # not RUNNING: the reserved room ended it
     assert run.data.tags["error"] == result.error
-    journal.JOURNAL.clear()

@@ -56,7 +56,6 @@ def test_unwritable_store_fails(tmp_path: Path, asset_cache: Path) -> None:
 def test_doctor_run_passes_or_fails_the_process(tmp_path: Path, asset_cache: Path,
                                                 mlflow_store: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    journal.JOURNAL.clear()
     ok = runner.run(compose_run(tmp_path, asset_cache, "task=doctor", "tracking=mlflow",
                                "task.noise_probe_s=1.0"))
     assert ok.ok and ok.metrics["doctor.fail"] == 0 and ok.metrics["doctor.pass"] >= 5
@@ -68,7 +67,6 @@ def test_doctor_run_passes_or_fails_the_process(tmp_path: Path, asset_cache: Pat
                                    "task.noise_probe_s=0"))
     assert not failed.ok and journal.exit_code() == 1
     assert "1 check(s) failed (gpu profile)" in capsys.readouterr().err
-    journal.JOURNAL.clear()
 
 
 def test_tensorrt_pair_compares_the_providers_major_with_what_is_installed() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.runtime import triton_available
 from tests.conftest import run_cli
 from tests.tasks.test_pipeline_task import compose_run
@@ -21,7 +21,6 @@ def test_kernels_task_times_every_implementation(tmp_path: Path, asset_cache: Pa
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    journal.JOURNAL.clear()
     kernel = "triton" if triton_available() else "torch"
     result = runner.run(compose_run(tmp_path, asset_cache, *QUICK, f"kernel={kernel}",
                                    "task.interpret_max_s=0.1"))
@@ -62,10 +61,8 @@ def test_kernels_task_times_every_implementation(tmp_path: Path, asset_cache: Pa
 
 
 def test_unknown_family_is_a_clear_error(tmp_path: Path, asset_cache: Path) -> None:
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=kernels", "task.families=[fft]"))
     assert not result.ok and "task.families has ['fft']" in result.error
-    journal.JOURNAL.clear()
 
 
 @pytest.mark.slow

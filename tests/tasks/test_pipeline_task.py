@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from avbench import journal, runner
@@ -26,7 +27,6 @@ def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str):
 def test_run_without_tracking_writes_artifacts(tmp_path: Path, asset_cache: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache))
     assert result.ok and result.run_id is None and journal.exit_code() == 0
     out = tmp_path / "out"
@@ -43,11 +43,9 @@ def test_run_without_tracking_writes_artifacts(tmp_path: Path, asset_cache: Path
 
 def test_failure_is_recorded_not_raised(tmp_path: Path, asset_cache: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    journal.JOURNAL.clear()
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU, so gpu=h100 may run")
     result = runner.run(compose_run(tmp_path, asset_cache, "gpu=h100"))
-    if result.ok:
-        pytest.skip("this machine has a CUDA GPU, so gpu=h100 runs")
-    assert result.error.startswith("gpu=h100 needs a CUDA GPU")
+    assert not result.ok and result.error.startswith("gpu=h100 needs a CUDA GPU")
     assert journal.exit_code() == 1
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
-    journal.JOURNAL.clear()

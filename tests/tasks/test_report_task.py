@@ -13,13 +13,11 @@ def test_report_of_the_latest_sweep(tiny_sweep: TinySweep, tmp_path: Path, asset
                                     monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str], store) -> None:
     """In process (the command line runs it in tests/test_help.py's examples)."""
-    from avbench import journal, runner
+    from avbench import runner
     from tests.tasks.test_pipeline_task import compose_run
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=report", "tracking=mlflow"))
-    journal.JOURNAL.clear()
     assert result.ok, result.error
     assert f"report of {tiny_sweep.sweep_id}: 4 cells" in capsys.readouterr().out
     written = tiny_sweep.sweep_dir / "report" / "report.md"
@@ -35,14 +33,12 @@ def test_report_of_the_latest_sweep(tiny_sweep: TinySweep, tmp_path: Path, asset
 def test_report_of_a_single_run_falls_back_to_the_output_dir(
         tiny_sweep: TinySweep, tmp_path: Path, asset_cache: Path,
         monkeypatch: pytest.MonkeyPatch, store) -> None:
-    from avbench import journal, runner
+    from avbench import runner
     from tests.tasks.test_pipeline_task import compose_run
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_sweep.uri)
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "task=report", "tracking=mlflow",
                                    f"sweep.id={tiny_sweep.baseline_run_id}"))
-    journal.JOURNAL.clear()
     assert result.ok, result.error
     assert result.metrics["report.cells"] == 1 and result.metrics["report.failed"] == 0
     assert (tmp_path / "out" / "report" / "report.md").exists()
@@ -53,16 +49,14 @@ def test_report_of_a_single_run_falls_back_to_the_output_dir(
 @pytest.mark.parametrize("task", ["report", "compare"])
 def test_an_empty_file_is_not_made_a_store(tmp_path: Path, asset_cache: Path, task: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from avbench import journal, runner
+    from avbench import runner
     from tests.tasks.test_pipeline_task import compose_run
 
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, f"task={task}",
                                     f"tracking.uri=sqlite:///{empty}", "baseline=a",
                                     "candidate=b"))
-    journal.JOURNAL.clear()
     assert not result.ok
     # compare says so as "could not compare: ..." (its exit code 2)
     assert result.error.removeprefix("could not compare: ").startswith(

@@ -14,7 +14,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from avbench import journal, runner
+from avbench import runner
 from avbench.models.checkpoint import save_checkpoint
 from tests.conftest import REPO, run_cli
 from tests.tasks.test_pipeline_task import compose_run
@@ -33,13 +33,11 @@ def test_unwritable_artifact_store_still_ends_the_run(mlflow_store: str, tmp_pat
     blocker.write_text("")
     client = MlflowClient(tracking_uri=mlflow_store)
     client.create_experiment("avbench", artifact_location=f"file://{blocker}/artifacts")
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, "tracking=mlflow", *CHEAP))
     assert not result.ok and result.run_id is not None
     run = client.get_run(result.run_id)
     assert run.info.status == "FAILED"  # not RUNNING: ending came first
     assert run.data.tags["error"] == result.error
-    journal.JOURNAL.clear()
 
 
 @pytest.mark.parametrize(("case", "words"), [
@@ -60,14 +58,12 @@ def test_checkpoint_problem_is_the_line_the_user_sees(
     elif case == "truncated":
         save_checkpoint(path, {"vocoder": torch.nn.Linear(64, 64)})
         path.write_bytes(path.read_bytes()[:2000])
-    journal.JOURNAL.clear()
     result = runner.run(compose_run(tmp_path, asset_cache, f"pipeline.checkpoint={path}"))
     assert not result.ok and words in result.error
     assert "InstantiationException" not in result.error
     assert ("Python objects or code" in result.error) == (case == "pickle")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
-    journal.JOURNAL.clear()
 
 
 @pytest.mark.slow
