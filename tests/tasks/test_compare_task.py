@@ -210,7 +210,7 @@ def test_exit_codes_on_recorded_verdicts(gate_runs: dict[str, str], tmp_path: Pa
                                          asset_cache: Path, candidate: str,
                                          overrides: tuple[str, ...], code: int,
                                          message: str | None) -> None:
-    journal.JOURNAL.clear()
+    result = runner.run(compose_run(tmp_path, asset_cache, "task=compare", "tracking=mlflow",
                                    f"baseline={gate_runs['baseline']}",
                                    f"candidate={gate_runs[candidate]}", *overrides))
     assert journal.exit_code() == code, result.error
