@@ -108,10 +108,14 @@ def _error_line(error: Exception, end: SweepEnd | None) -> str:
     from omegaconf.errors import OmegaConfBaseException
 
     from avbench.errors import first_line
+    from avbench.install_hints import missing_plugin
     from avbench.run_dir import chosen, disk_failure
     from avbench.sweeps.callbacks import launcher_failure
 
     if isinstance(error, (CompactHydraException, OmegaConfBaseException)):
+        hint = missing_plugin(error)  # a launcher or sweeper not installed: what to install
+        if hint:
+            return hint
         cause = error.__cause__
         return str(error) + (f"\n{cause}" if isinstance(cause, OmegaConfBaseException)
                              else "")

@@ -17,7 +17,7 @@ ROOTS = ("avbench", "kernels_triton")
 # Bottom to top. A module may import modules of its own layer or of a lower one.
 LAYERS: list[tuple[str, ...]] = [
     ("avbench.errors", "avbench.version", "avbench.journal", "avbench.interrupt",
-     "avbench.console", "avbench.runtime", "avbench.run_dir"),
+     "avbench.console", "avbench.runtime", "avbench.run_dir", "avbench.install_hints"),
     ("kernels_triton", "avbench.dsp", "avbench.audio", "avbench.measure", "avbench.metrics"),
     ("avbench.models",),
     ("avbench.pipelines",),
@@ -30,7 +30,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("avbench.phases",),
     ("avbench.tasks",),
     ("avbench.runner",),
-    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__"),
+    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__",
+     "avbench.pytest_plugin"),
 ]
 
 
