@@ -19,22 +19,32 @@ help: ## Show this help
 
 setup: $(STAMP) ## Create .venv and install avbench with its dev extra (first use only)
 
-$(STAMP): pyproject.toml
+# One line per step; pip says only what goes wrong. `make setup PIP_QUIET=` shows pip's output.
+PIP_QUIET ?= --quiet
+PIP := $(PY) -m pip $(PIP_QUIET) --disable-pip-version-check
+
+$(STAMP): pyproject.toml setup.py
 	@test -n "$(PYTHON)" || { echo "avbench needs Python 3.10-3.13 (python3 not found in that range)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	@# onnxruntime-openvino (Linux x86-64) and onnxruntime share one module: drop the plain
-	@# build first, so an older venv does not end up with both.
-	$(PY) -c "import platform, sys; sys.exit(not (sys.platform == 'linux' and platform.machine() == 'x86_64'))" \
-		&& $(PY) -m pip uninstall --quiet --yes onnxruntime || true
-	@# ONNX Runtime's CPU build (the cpu extra); CUDA machines: make setup EXTRAS=gpu,data,dev
-	@# (docs/gpu.md). The other builds are removed first: they share the onnxruntime module.
-	$(PY) -m pip uninstall --quiet --yes $(ORT_OTHERS) 2>/dev/null || true
-	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
+	@echo "avbench setup [1/4] virtual environment $(VENV) ($$($(PYTHON) --version))"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@# onnxruntime-openvino (Linux x86-64, the cpu extra), onnxruntime and onnxruntime-gpu
+	@# install one `onnxruntime` module: the builds other than the one EXTRAS wants go first,
+	@# so an older venv does not end up with two (docs/gpu.md).
+	@echo "avbench setup [2/4] ONNX Runtime builds other than the one for EXTRAS=$(EXTRAS) removed"
+	@$(PY) -c "import platform, sys; sys.exit(not (sys.platform == 'linux' and platform.machine() == 'x86_64'))" \
+		&& $(PIP) uninstall --yes onnxruntime 2>/dev/null || true
+	@$(PIP) uninstall --yes $(ORT_OTHERS) 2>/dev/null || true
+	@echo "avbench setup [3/4] avbench with extras [$(EXTRAS)] (PyTorch is the large download: minutes, once)"
+	@# setuptools' notice on every editable install of a remapped package (conf/ is avbench.conf:
+	@# "be careful with folders ... with the same name as your package") is not a problem here.
+	@PYTHONWARNINGS="ignore:Editable installation" $(PIP) install --progress-bar off -e '.[$(EXTRAS)]'
 	@# pipeline=hibari's model: the wheel without its declared dependency on the plain
 	@# onnxruntime, which would install a second onnxruntime module (docs/load.md).
-	$(PY) -m pip install --progress-bar off --no-deps 'hibari-tts==0.2.1'
+	@echo "avbench setup [4/4] pipeline=hibari's model (hibari-tts, without its onnxruntime)"
+	@$(PIP) install --progress-bar off --no-deps 'hibari-tts==0.2.1'
 	@touch $(STAMP)
+	@echo "avbench setup done: $(VENV) (make bench runs a benchmark, make help lists the targets)"
 
 weights: setup ## Fetch, verify and convert the pretrained weights once (docs/models.md)
 	$(PY) -m avbench.models.fetch_all

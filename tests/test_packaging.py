@@ -3,6 +3,7 @@ by default, and a TensorRT for torch's CUDA major in the gpu extra."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,8 @@ def requirements(tmp_path_factory: pytest.TempPathFactory) -> list[Requirement]:
                             "--no-build-isolation", "-w", str(out), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stdout + build.stderr
+    # Every package is declared (conf/'s folders too): setuptools has nothing to warn about.
+    assert not re.findall(r"\w+Warning: .*", build.stdout + build.stderr)
     (wheel,) = out.glob("avbench-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
