@@ -1,5 +1,6 @@
 """The built wheel's metadata: ONNX Runtime only from the cpu or the gpu extra, never both
-by default, and a TensorRT for torch's CUDA major in the gpu extra."""
+by default, and a TensorRT for torch's CUDA major in the gpu extra; the pytest plugin's entry
+point; and a build without warnings."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def requirements(tmp_path_factory: pytest.TempPathFactory) -> list[Requirement]:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = Parser().parsestr(archive.read(name).decode())
+        entry_points = archive.read(name.replace("METADATA", "entry_points.txt")).decode()
+    # pytest loads the plugin of a project that only pip-installs avbench.
+    assert "[pytest11]\navbench = avbench.pytest_plugin" in entry_points
     assert {"cpu", "gpu", "tensorrt", "dev"} <= set(metadata.get_all("Provides-Extra"))
     return [Requirement(line) for line in metadata.get_all("Requires-Dist")]
 

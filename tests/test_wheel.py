@@ -69,6 +69,10 @@ def test_wheel_ships_conf_and_runs_from_a_fresh_venv(tmp_path: Path, mlflow_stor
     assert where.returncode == 0, where.stderr[-3000:]
     module_file, conf = where.stdout.split()
     assert module_file.startswith(str(tmp_path / "venv")) and conf == "pkg://avbench.conf"
+    # pytest finds the plugin through the wheel's entry point, with no -p or conftest.
+    plugin = subprocess.run([str(python), "-m", "pytest", "--help"], cwd=tmp_path, env=ENV,
+                            capture_output=True, text=True)
+    assert "--avbench-save=NAME" in plugin.stdout, plugin.stderr[-3000:]
     done = subprocess.run([str(python), "-m", "avbench", "debug=default",
                            f"paths.cache_dir={asset_cache}", f"hydra.run.dir={tmp_path / 'out'}"],
                           cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)

@@ -49,8 +49,9 @@ class AnalysisError(ConfigError):
 
 
 def open_store(uri: str | None = None) -> Any:
-    """A read client for ``uri`` (default: MLFLOW_TRACKING_URI, else ./mlflow.db)."""
-    from avbench.tracking import default_tracking_uri
+    """A read client for ``uri`` (default: MLFLOW_TRACKING_URI, else the project's
+    mlflow.db, found from the working directory up to the project's root)."""
+    from avbench.tracking.logger import DEFAULT_URI, default_tracking_uri
     from avbench.tracking.mlflow_logger import open_client
 
     resolved = uri or default_tracking_uri()
@@ -58,9 +59,11 @@ def open_store(uri: str | None = None) -> Any:
     db = Path(resolved[len("sqlite:///"):]) if resolved.startswith("sqlite:///") else None
     if db is not None and (not db.is_file() or db.stat().st_size == 0):
         what = "an empty file" if db.is_file() else "nothing"
-        raise AnalysisError(f"no MLflow store at {resolved} ({what} there): run a benchmark "
-                            "first, or point tracking.uri (or MLFLOW_TRACKING_URI) at the "
-                            "store to analyse")
+        searched = ("" if uri or resolved != DEFAULT_URI else
+                    f"; none in {Path.cwd()} or a folder above it up to the project's root")
+        raise AnalysisError(f"no MLflow store at {resolved} ({what} there{searched}): run a "
+                            "benchmark first, or point tracking.uri (or MLFLOW_TRACKING_URI) "
+                            "at the store to analyse")
     return open_client(resolved)
 
 

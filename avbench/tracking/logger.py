@@ -65,9 +65,25 @@ def resolve_tracking_uri(configured: str | None) -> str | None:
     return os.environ.get(SWEEP_URI_ENV) or configured
 
 
-def default_tracking_uri() -> str:
-    """Where a store is read when no URI is given: MLFLOW_TRACKING_URI, else ./mlflow.db."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+STORE_FILE = "mlflow.db"
+# What marks a project's root: the search for its store stops there.
+PROJECT_MARKERS = ("pyproject.toml", ".git")
+
+
+def default_tracking_uri(start: Path | None = None) -> str:
+    """Where a store is read when no URI is given: MLFLOW_TRACKING_URI, else the nearest
+    mlflow.db from ``start`` (the working directory) up to the project's root (the first
+    folder holding pyproject.toml or .git), else ./mlflow.db. A notebook's kernel starts in
+    notebooks/, a shell anywhere in the checkout: both find the project's store."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / STORE_FILE).is_file():
+            return f"sqlite:///{folder / STORE_FILE}"
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            break
+    return DEFAULT_URI
 
 
 def make_logger(tracking_cfg: Any) -> RunLogger:

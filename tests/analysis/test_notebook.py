@@ -1,6 +1,7 @@
-"""notebooks/sweep_analysis.ipynb runs top to bottom on the tiny sweep, and on a sweep whose
-cells all failed (as task=report does); tests/sweeps/test_resume.py runs it on a resumed
-sweep."""
+"""notebooks/sweep_analysis.ipynb runs top to bottom on the tiny sweep (its kernel in a
+project's notebooks/ folder, finding the project's store as from a checkout), and on a sweep
+whose cells all failed (as task=report does); tests/sweeps/test_resume.py runs it on a
+resumed sweep."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from tests.analysis.tiny_sweep import TinySweep
 from tests.conftest import REPO
 
 
-def execute_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str,
-                     sweep: str | None) -> tuple[list, str]:
-    """Run the notebook; its outputs and the text it printed."""
+def execute_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str | None,
+                     sweep: str | None, cwd: Path | None = None) -> tuple[list, str]:
+    """Run the notebook with its kernel in ``cwd`` (default ``tmp_path``); its outputs and
+    the text it printed. ``uri`` None: no store named, the notebook finds one."""
     import nbclient
     import nbformat
 
     # The kernel inherits the environment: the notebook's first cell reads these.
-    monkeypatch.setenv("AVBENCH_ANALYSIS_URI", uri)
+    if uri is None:
+        monkeypatch.delenv("AVBENCH_ANALYSIS_URI", raising=False)
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    else:
+        monkeypatch.setenv("AVBENCH_ANALYSIS_URI", uri)
     if sweep is None:
         monkeypatch.delenv("AVBENCH_ANALYSIS_SWEEP", raising=False)
     else:
@@ -29,7 +35,7 @@ def execute_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str,
     # "python3" resolves to the interpreter running the tests (jupyter_client swaps in
     # sys.executable), so the kernel sees this venv's avbench without a kernelspec install.
     client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=300,
-                                     resources={"metadata": {"path": str(tmp_path)}})
+                                     resources={"metadata": {"path": str(cwd or tmp_path)}})
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as error:
@@ -41,7 +47,14 @@ def execute_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str,
 
 def test_notebook_executes(tiny_sweep: TinySweep, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
-    outputs, text = execute_notebook(tmp_path, monkeypatch, tiny_sweep.uri, tiny_sweep.sweep_id)
+    """As `jupyter nbconvert --execute notebooks/...` from a checkout: the kernel starts in
+    notebooks/, no store is named, and the notebook reads the project's mlflow.db."""
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").touch()
+    (project / "mlflow.db").symlink_to(tiny_sweep.uri.removeprefix("sqlite:///"))
+    outputs, text = execute_notebook(tmp_path, monkeypatch, None, tiny_sweep.sweep_id,
+                                     cwd=project / "notebooks")
     assert not [o for o in outputs if o.output_type == "error"]
     assert f"sweep {tiny_sweep.sweep_id}: 4 runs" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]

@@ -78,3 +78,27 @@ def test_per_repeat_samples_match_the_logged_medians(store, tiny_sweep: TinySwee
 def test_missing_store_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(runs.AnalysisError, match="no MLflow store"):
         runs.open_store(f"sqlite:///{tmp_path}/absent.db")
+
+
+def test_the_default_store_is_found_up_to_the_project_root(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From notebooks/ (a kernel's working directory) or any folder below the project's root,
+    the project's mlflow.db; never a store above the root; MLFLOW_TRACKING_URI first."""
+    from avbench.tracking.logger import DEFAULT_URI, default_tracking_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project = tmp_path / "outer" / "project"
+    (project / "notebooks" / "deep").mkdir(parents=True)
+    (project / "pyproject.toml").touch()
+    (tmp_path / "outer" / "mlflow.db").touch()  # another project's store, above this root
+    assert default_tracking_uri(project / "notebooks") == DEFAULT_URI
+    (project / "mlflow.db").touch()
+    found = f"sqlite:///{project / 'mlflow.db'}"
+    assert default_tracking_uri(project / "notebooks" / "deep") == found
+    assert default_tracking_uri(project) == found
+    monkeypatch.chdir(project / "notebooks")
+    assert default_tracking_uri() == found
+    with pytest.raises(runs.AnalysisError, match="an empty file"):  # found, and checked
+        runs.open_store()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert default_tracking_uri(project / "notebooks") == "http://mlflow:5000"
