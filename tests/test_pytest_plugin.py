@@ -1,13 +1,17 @@
 """The pytest plugin in a project of its own (pytester): save a baseline, compare with it,
-and a planted slowdown fails; an INVALID result is not saved; MLflow only when asked."""
+and a planted slowdown fails; an INVALID result is not saved; MLflow only when asked; the
+example test of docs/extending.md runs."""
 
 from __future__ import annotations
 
 import json
+import re
 from importlib.metadata import entry_points
 
 import pytest
 from mlflow.tracking import MlflowClient
+
+from tests.conftest import REPO
 
 pytest_plugins = ["pytester"]
 
@@ -56,6 +60,14 @@ def test_too_few_repeats(avbench_benchmark):
 '''
 
 
+def docs_example() -> str:
+    """The example test of docs/extending.md ("In a test suite")."""
+    match = re.search(r"<!-- example: tests/test_speed.py -->\n```python\n(.*?)```",
+                      (REPO / "docs" / "extending.md").read_text(), re.S)
+    assert match, "docs/extending.md lost its example test"
+    return match[1]
+
+
 def plugin_args() -> list[str]:
     """The installed entry point when this environment has it, else the module by name."""
     installed = any(ep.value == "avbench.pytest_plugin"
@@ -79,10 +91,10 @@ def test_save_compare_and_a_planted_slowdown(pytester: pytest.Pytester, mlflow_s
                                              asset_cache, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(asset_cache))
-    pytester.makepyfile(test_bench=PROJECT_TEST)
+    pytester.makepyfile(test_bench=PROJECT_TEST, test_speed=docs_example())
     pytester.chdir()  # after mlflow_store's chdir: the project is where pytest runs
 
-    saved = run(pytester, "--avbench-save=main", "--avbench-mlflow")
+    saved = run(pytester, "test_bench.py", "--avbench-save=main", "--avbench-mlflow")
     saved.assert_outcomes(passed=2, failed=1)
     saved.stdout.fnmatch_lines(["*avbench: short is INVALID (repeats 2 < 5*): not saved as "
                                 "baseline main*"])
@@ -97,8 +109,10 @@ def test_save_compare_and_a_planted_slowdown(pytester: pytest.Pytester, mlflow_s
     monkeypatch.setenv("PLANTED_DELAY_MS", "40")
     compared = run(pytester, "--avbench-compare=main", "--avbench-threshold-pct=50",
                    "-k", "not too_few")
-    compared.assert_outcomes(passed=1, failed=1)
+    compared.assert_outcomes(passed=2, failed=1)  # the docs' example has no baseline entry
     compared.stdout.fnmatch_lines(["*test_vocoder: VALID*; vs baseline: unchanged*"])
+    compared.stdout.fnmatch_lines(["*BaselineWarning: avbench: test_vocoder_speed has no entry "
+                                   "in baseline main: not compared*"])
     compared.stdout.fnmatch_lines(["*_ test_upsampler _*",
                                    "avbench: test_upsampler slower than baseline main: +*% "
                                    "(p=*; the rule: more than 50 % at Mann-Whitney p < 0.01",
