@@ -81,6 +81,7 @@ class Session:
     baseline: dict[str, Any] = field(default_factory=dict)  # the compared file's entries
     saved: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)  # one per benchmark, for the summary
+    keys: set[str] = field(default_factory=set)  # test id :: name of every benchmark run
 
 
 SESSION = pytest.StashKey[Session]()
@@ -116,9 +117,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("avbench")
     for line in state.lines:
         terminalreporter.write_line(line)
-    if state.save:
-        terminalreporter.write_line(f"saved {len(state.saved)} benchmark(s) to "
-                                    f"{state.folder / (state.save + '.json')}")
+    path = state.folder / f"{state.save}.json"
+    if state.save and state.saved:
+        terminalreporter.write_line(f"saved {len(state.saved)} benchmark(s) to {path}")
+    elif state.save:
+        terminalreporter.write_line(f"nothing saved to {path}: no VALID benchmark")
 
 
 @pytest.fixture
@@ -142,6 +145,10 @@ def benchmark(state: Session, node: pytest.Item, model: Any, inputs: Any,
 
     name = options.pop("name", None) or re.sub(r"[^A-Za-z0-9_-]+", "_", node.name).strip("_")
     key = f"{node.nodeid}::{name}"
+    if key in state.keys:
+        pytest.fail(f"avbench: two benchmarks named {name} in {node.nodeid}: give each its own "
+                    "name=", pytrace=False)
+    state.keys.add(key)
     if not state.mlflow:
         options.setdefault("tracking", "none")
     result = avbench.benchmark(model, inputs, name=name, **options)
