@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("avbench.phases",),
     ("avbench.tasks",),
     ("avbench.runner",),
-    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__"),
+    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__", "avbench.tools"),
 ]
 
 
