@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from omegaconf import DictConfig
 from avbench import journal
 from avbench.errors import UserError, first_line
 from avbench.journal import FAILED, FINISHED, KILLED, RunResult
-from avbench.params import settings_params
+from avbench.params import settings_params, settings_tags
 from avbench.tasks import task_module
+from avbench.tracking import keys
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def _attempt(cfg: DictConfig, cell_tags: dict[str, str],
     logger, quick = None, False
     try:
         logger = TagRecorder(make_logger(cfg.tracking) if tracked else NullLogger(),
-                             result.tags)
+                             result.tags, cfg.get("tags") or {})
         _start(cfg, task, logger, (hydra["choices"], cell_tags), result, job, refused)
         result.metrics = task.execute(cfg, logger, job.out_dir, name)
         result.status = FINISHED
@@ -142,6 +144,7 @@ def _start(cfg: DictConfig, task: Any, logger: TagRecorder,
     job.moved_to(name_after_run(job.out_dir, logger.run_id))
     logger.log_params(input_params(cfg, settings_params(cfg, getattr(task, "TASK_OPTIONS",
                                                                      None))))
+    logger.set_tags(settings_tags(cfg, str(job.out_dir)))
     if refused is not None:
         raise refused
     validate(cfg)
@@ -178,15 +181,41 @@ def _log_traceback_to_file(message: str) -> None:
 
 
 class TagRecorder:
-    """A run logger that also keeps the tags set on it (for the sweep's end table)."""
+    """The job's run logger: every name it writes is checked against the registry
+    (avbench.tracking.keys: a warning per unregistered name), and the tags set on it are
+    kept (for the sweep's end table). ``user_tags``: the ``tags.<name>=`` the user gave,
+    names of their own."""
 
-    def __init__(self, logger: Any, tags: dict[str, str]) -> None:
+    def __init__(self, logger: Any, tags: dict[str, str],
+                 user_tags: Iterable[str] = ()) -> None:
         self._logger = logger
         self.tags = tags
+        self._user_tags = frozenset(user_tags)
+
+    def start(self, run_name: str, tags: Mapping[str, str]) -> None:
+        keys.check("tag", set(tags) - self._user_tags)
+        self._logger.start(run_name, tags)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        keys.check("param", params)
+        self._logger.log_params(params)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        keys.check("metric", metrics)
+        self._logger.log_metrics(metrics, step)
+
+    def log_series(self, name: str, values: list[float]) -> None:
+        keys.check("series", [name])
+        self._logger.log_series(name, values)
 
     def set_tags(self, tags: Any) -> None:
+        keys.check("tag", set(tags) - self._user_tags)
         self.tags.update({str(k): str(v) for k, v in tags.items()})
         self._logger.set_tags(tags)
+
+    def child(self, run_name: str, tags: Mapping[str, str]) -> TagRecorder:
+        keys.check("tag", tags)
+        return TagRecorder(self._logger.child(run_name, tags), {}, self._user_tags)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._logger, name)

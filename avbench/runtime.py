@@ -97,6 +97,12 @@ def resolve_kernel(kernel_name: str, device: torch.device) -> tuple[str, bool]:
     return "triton", True
 
 
+def is_fp32_eager_reference(backend: str, dtype: str, kernel: str, tf32: bool) -> bool:
+    """fp32 eager PyTorch with the torch kernels, without TF32: the run the parity
+    reference is built as (the one run no gate holds to a precision's thresholds)."""
+    return backend == "pytorch" and dtype == "float32" and kernel == "torch" and not tf32
+
+
 def resolve_cache_dir(*candidates: str | None) -> Path:
     """First configured directory, else ~/.cache/avbench (XDG_CACHE_HOME respected)."""
     for candidate in candidates:

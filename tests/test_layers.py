@@ -30,7 +30,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("avbench.phases",),
     ("avbench.tasks",),
     ("avbench.runner",),
-    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__", "avbench.tools"),
+    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__", "avbench.keys_doc",
+     "avbench.tools"),
 ]
 
 

@@ -24,8 +24,10 @@ def data_rows(client: Any, frame: pd.DataFrame) -> pd.DataFrame:
     runs = frame[(frame["status"] == "FINISHED") & frame["data.samples_per_s"].notna()]
     rows = []
     for _, run in runs.iterrows():
-        tags = client.get_run(run["run_id"]).data.tags
-        row = {"loader": tags.get("choice.loader", "-"), "workers": tags.get("data.workers", "-"),
+        data = client.get_run(run["run_id"]).data
+        tags = data.tags
+        row = {"loader": tags.get("choice.loader", "-"),
+               "workers": data.params.get("data.workers", "-"),
                "run": run["run_id"][:8]}
         row |= {label: run.get(metric) for metric, label in DATA_METRICS.items()}
         row |= {label: tags.get(tag, "-") for tag, label in DATA_TAGS.items()}
@@ -44,9 +46,9 @@ def compare_rows(client: Any, frame: pd.DataFrame) -> pd.DataFrame:
     table = runs[["run_id", *columns, *speedups]].rename(
         columns={c: c.removeprefix(prefix) + " /s" for c in columns}
         | {c: c.removeprefix("data.speedup.") + " x" for c in speedups})
-    table.insert(0, "workers", [client.get_run(r).data.tags.get("data.workers", "-")
+    table.insert(0, "workers", [client.get_run(r).data.params.get("data.workers", "-")
                                 for r in table["run_id"]])
-    table.insert(1, "batch", [client.get_run(r).data.tags.get("data.batch_size", "-")
+    table.insert(1, "batch", [client.get_run(r).data.params.get("data.batch_size", "-")
                               for r in table["run_id"]])
     table["run_id"] = table["run_id"].str[:8]
     return table.rename(columns={"run_id": "run"}).sort_values(["workers", "batch"])

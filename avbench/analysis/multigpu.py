@@ -21,7 +21,7 @@ SUMMED = ("asps", "rps", "cps")  # throughputs add up across devices; RTF and la
 
 def device_label(tags: dict[str, str]) -> str:
     """``host gpu-name #visible-devices`` on a GPU, ``host cpu cores 0,1`` on the CPU."""
-    host = tags.get("avbench.host", "?")
+    host = tags.get("avbench.process.host", "?")
     gpu = tags.get("hardware.gpu_name", "none")
     if gpu != "none" and tags.get("device", "cuda").startswith("cuda"):
         return f"{host} {gpu} #{tags.get('gpu.visible_devices', '?')}"

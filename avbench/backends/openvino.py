@@ -68,7 +68,8 @@ class OpenVINOBackend(Backend):
         return Prepared(run=runner, export_s=export_s, build_s=build_s,
                         cache_hit=hit and quantised_hit is not False,
                         providers=(f"OpenVINO {openvino_version()} CPU",),
-                        execution=openvino_kernels(runner.last), precision=precision)
+                        execution=openvino_kernels(runner.last),
+                        precision=compiled_precision(runner.last, precision))
 
     def _config(self) -> dict[str, str]:
         # int8 graphs keep their fake-quantised layers in int8 whatever the hint; the rest
@@ -111,6 +112,17 @@ def float32_component(component: Component) -> Component:
     return Component(component.name, module, example_inputs, component.input_names)
 
 
+def compiled_precision(compiled: Any, requested: str) -> str:
+    """The precision the compiled model runs in: a hint the CPU lacks (bf16 without
+    AVX512-BF16 or AMX) is silently compiled in f32 by OpenVINO; say so instead."""
+    if requested not in ("bf16", "f16"):
+        return requested
+    actual = str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+    if actual == requested:
+        return requested
+    return f"{actual} (this CPU has no {requested}: OpenVINO compiled the hint as {actual})"
+
+
 class ShapeCompiled:
     """Calls an OpenVINO model compiled for each input shape it meets (static shapes are the
     CPU plugin's fast path); inputs and outputs are torch tensors in the run's dtype."""
@@ -134,7 +146,10 @@ class ShapeCompiled:
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         arrays = [as_numpy(x) for x in inputs]
         request = self._request(tuple(a.shape for a in arrays))
-        request.infer(arrays, share_inputs=True)
+        # share_inputs=False: the request keeps pointing at shared input memory after infer()
+        # returns; once the caller's temporaries were freed, that memory was reused and the
+        # process later crashed in unrelated code (a SIGSEGV in the full suite, 2026-12).
+        request.infer(arrays, share_inputs=False)
         output = torch.from_numpy(np.array(request.get_output_tensor(0).data))
         return output if self.dtype == torch.float32 else output.to(self.dtype)
 

@@ -6,11 +6,18 @@ convolutions and matmuls in int8 (VNNI). The quantised model (OpenVINO IR, ``mod
 ``model.bin``) is a cache folder keyed by the float graph's SHA-256, the calibration set's
 digest, the settings below and the NNCF and OpenVINO versions: written, then sealed by a
 manifest (avbench.backends.cache), so a reader sees a whole entry or builds it again.
+
+NNCF runs in a child process (``python -m avbench.backends.quantize``): it is a build step
+like an engine build, so NNCF's imports, its calibration graphs and their memory stay out of
+the process that measures (its peak memory is a figure the run reports).
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +35,13 @@ SETTINGS = {"preset": "mixed", "fast_bias_correction": True, "model_type": None}
 
 
 def int8_fields(graph_path: str, name: str, calibration_digest: str) -> dict[str, Any]:
-    import nncf
+    from importlib.metadata import version
+
     import openvino
 
     return {"component": name, "graph_sha256": file_digest(Path(graph_path)),
             "calibration_sha256": calibration_digest, "settings": SETTINGS,
-            "nncf": nncf.__version__, "openvino": openvino.get_version()}
+            "nncf": version("nncf"), "openvino": openvino.get_version()}
 
 
 def as_numpy(x: torch.Tensor) -> np.ndarray:
@@ -44,19 +52,44 @@ def as_numpy(x: torch.Tensor) -> np.ndarray:
     return x.contiguous().numpy()
 
 
-def quantise(model: Any, calls: list[tuple[torch.Tensor, ...]]) -> Any:
-    """The NNCF-quantised copy of ``model`` calibrated on ``calls``."""
-    import nncf
+def quantise(model: Any, calls: list[tuple[torch.Tensor, ...]], target: Path) -> None:
+    """Write to ``target`` (an IR ``.xml``) the NNCF-quantised copy of ``model`` calibrated
+    on ``calls``, in a child process (see the module's docstring)."""
+    import openvino
 
-    feeds = [[as_numpy(x) for x in call] for call in calls]
-    return nncf.quantize(model, nncf.Dataset(feeds), preset=nncf.QuantizationPreset.MIXED,
-                         subset_size=len(feeds), fast_bias_correction=True)
+    with tempfile.TemporaryDirectory(prefix="avbench-int8-") as work:
+        source, feeds = Path(work) / "float.xml", Path(work) / "calls.npz"
+        openvino.save_model(model, source, compress_to_fp16=False)
+        arrays = {f"{i}_{j}": as_numpy(x) for i, call in enumerate(calls)
+                  for j, x in enumerate(call)}
+        np.savez(feeds, **arrays)
+        done = subprocess.run([sys.executable, "-m", "avbench.backends.quantize", str(source),
+                               str(feeds), str(target)], capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"NNCF could not quantise the model (exit {done.returncode}): {tail}")
+
+
+def _quantise_here(source: str, feeds_path: str, target: str) -> None:
+    """The child process: read the float IR and the calls, quantise, write the int8 IR."""
+    import nncf
+    import openvino
+
+    with np.load(feeds_path) as stored:
+        calls: dict[int, dict[int, np.ndarray]] = {}
+        for key in stored.files:
+            i, j = (int(part) for part in key.split("_"))
+            calls.setdefault(i, {})[j] = stored[key]
+    feeds = [[call[j] for j in sorted(call)] for _, call in sorted(calls.items())]
+    model = openvino.Core().read_model(source)
+    quantised = nncf.quantize(model, nncf.Dataset(feeds), preset=nncf.QuantizationPreset.MIXED,
+                              subset_size=len(feeds), fast_bias_correction=True)
+    openvino.save_model(quantised, target, compress_to_fp16=False)
 
 
 def cached_int8(core: Any, model: Any, graph_path: str, name: str,
                 calls: list[tuple[torch.Tensor, ...]], ctx: Any) -> tuple[Any, bool]:
     """(the int8 model, whether it came from the cache)."""
-    import openvino
 
     folder = ctx.cache.folder("openvino-int8", name,
                               int8_fields(graph_path, name, ctx.calibration.digest))
@@ -64,6 +97,9 @@ def cached_int8(core: Any, model: Any, graph_path: str, name: str,
         if not hit:
             log.info("quantising %s to int8 with NNCF on %d calibration calls (cached after "
                      "this)", name, len(calls))
-            openvino.save_model(quantise(model, calls), folder.dir / "model.xml",
-                                compress_to_fp16=False)
+            quantise(model, calls, folder.dir / "model.xml")
     return core.read_model(folder.dir / "model.xml"), hit
+
+
+if __name__ == "__main__":
+    _quantise_here(*sys.argv[1:4])

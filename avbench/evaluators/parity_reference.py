@@ -39,7 +39,7 @@ from avbench.backends.export import module_digest
 from avbench.errors import UserError
 from avbench.metrics.parity import compare, violations
 from avbench.pipelines.base import Pipeline, State
-from avbench.runtime import fp32_math
+from avbench.runtime import fp32_math, is_fp32_eager_reference
 from avbench.version import __version__
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ class ParityError(UserError, RuntimeError):
 def is_reference(cfg: DictConfig, kernel: str) -> bool:
     """fp32 eager PyTorch with the torch kernels, without TF32: the run the reference is
     built as."""
-    return (cfg.backend.name == "pytorch" and cfg.precision.dtype == "float32"
-            and kernel == "torch" and not cfg.precision.tf32)
+    return is_fp32_eager_reference(cfg.backend.name, cfg.precision.dtype, kernel,
+                                   bool(cfg.precision.tf32))
 
 
 def needed(cfg: DictConfig, kernel: str) -> bool:

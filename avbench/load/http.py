@@ -90,11 +90,9 @@ class HttpScenario:
         with self._server(ctx, app) as url:
             target = speech_target(sc, url, pipe, ctx.cfg.pipeline.name)
             work = http_work(target, run_input.texts)
+            # what was resolved at run time; the driver and formats are scenario.* params
             ctx.set_tags({"http.url": url, "http.server": "ours" if not sc.url else "external",
-                          "http.driver": sc.driver, "http.model": target.model,
-                          "http.voice": target.voice,
-                          "http.response_format": target.response_format,
-                          "http.stream_format": target.stream_format})
+                          "http.model": target.model, "http.voice": target.voice})
             warm = work(0, lambda: None)
             if not warm.ok and not sc.url:
                 raise RuntimeError(f"the warm-up request to our server failed: {warm.error}")

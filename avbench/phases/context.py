@@ -40,7 +40,6 @@ def open_run(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str,
                     "slow fallback kernels, so expect it to be far slower than fp32",
                     cfg.precision.name, cfg.precision.dtype)
     ctx.set_tags({"device": str(device), "kernel.effective": kernel,
-                  "precision.dtype": cfg.precision.dtype,
                   "precision.native": str(native).lower(),
                   "kernel.interpreted": str(interpreted).lower(),
                   "gpu.profile_match": profile_matches(cfg.gpu, device)})

@@ -26,9 +26,7 @@ def record(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measu
     logger.log_metrics(metrics)
     for series_name, values in measured.series.items():
         logger.log_series(series_name, values)
-    described = {k: v for k, v in pipe.describe().items() if k != "weights"}  # weights: tags
-    logger.log_params({f"model.{key}": value for key, value in _flat(described).items()
-                       if value not in ([], {}, ())})
+    ctx.set_tags(model_tags(ctx, pipe))
     for path in write_artifacts(ctx.cfg, ctx.out_dir, ctx.device, metrics["audio_duration_s"],
                                 measured.times, metrics, measured.output):
         logger.log_artifact(path)
@@ -54,7 +52,7 @@ def record_load(ctx: RunContext, pipe: Pipeline, measured: Measurement,
     logger.log_metrics(metrics)
     for series_name, values in measured.series.items():
         logger.log_series(series_name, values)
-    logger.log_params({f"model.{key}": value for key, value in _flat(pipe.describe()).items()})
+    ctx.set_tags(model_tags(ctx, pipe))
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     for path in [*measured.artifacts, write_json(ctx.out_dir / "metrics.json", metrics)]:
         logger.log_artifact(path)
@@ -62,6 +60,20 @@ def record_load(ctx: RunContext, pipe: Pipeline, measured: Measurement,
     lines = [*measured.lines, *([("left out", omitted)] if omitted else [])]
     console.print_load_summary(ctx.name, lines, logger.run_id, verdict.headline())
     return metrics
+
+
+# describe() keys the record already holds: the settings and dtype are params, the weights
+# are tagged by the build phase (model.weights.<component>).
+_DESCRIBED_ELSEWHERE = ("settings", "dtype", "weights")
+
+
+def model_tags(ctx: RunContext, pipe: Pipeline) -> dict[str, Any]:
+    """What the pipeline says identifies what ran (``describe()``: parameter counts, the
+    components loaded from a checkpoint, a model's version), as ``model.*`` tags: facts of
+    the build, not settings; a value a ``pipeline.*`` setting already says is left out."""
+    described = {k: v for k, v in pipe.describe().items() if k not in _DESCRIBED_ELSEWHERE}
+    return {f"model.{key}": value for key, value in _flat(described).items()
+            if value not in ([], {}, ()) and ctx.cfg.pipeline.get(key, None) != value}
 
 
 def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

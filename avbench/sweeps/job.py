@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,8 +147,7 @@ class SweepJob:
         return {"avbench.sweep.name": self.name, "avbench.job_num": str(self.num),
                 "avbench.cell": " ".join(self.overrides) or "default",
                 "avbench.cell_config": digest, "avbench.cell_key": key,
-                "avbench.replica": str(replica), "avbench.host": socket.gethostname(),
-                "avbench.pid": str(os.getpid())}
+                "avbench.replica": str(replica)}
 
 
 def sweep_run_name(base: str) -> str:

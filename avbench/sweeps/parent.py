@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from avbench import journal
 from avbench.sweeps.plan import SweepPlan
 from avbench.sweeps.summary import best_cell, result_verdict, reused_from
+from avbench.tracking import keys
 
 
 def sweep_name(config: DictConfig, plan: SweepPlan) -> str:
@@ -34,6 +35,7 @@ def close_parent(client: Any, run_id: str, results: list[journal.RunResult], wal
                  notes: list[str] | None = None, artifacts: list[Path] | None = None,
                  failed_run: bool = False) -> None:
     """Summarise the children on the parent and end it FINISHED or FAILED."""
+    client = keys.CheckedClient(client)
     failed = [r for r in results if not r.ok]
     lost = [r for r in results if r.status == journal.LOST]
     client.log_metric(run_id, "sweep.cells", len(results))

@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from avbench.journal import FINISHED, LOST, RunResult
 from avbench.sweeps.placement import parse_cores
 from avbench.sweeps.plan import SweepPlan
+from avbench.tracking import keys
 
 LOST_BEFORE_START = "no run reported: the worker died (or was never started) before the cell"
 LOST_MID_CELL = "lost mid-cell: its worker stopped (run ended KILLED)"
@@ -35,14 +36,14 @@ def open_parent(client: MlflowClient, experiment_id: str, plan: SweepPlan, name:
     that cannot be recorded whole is ended FAILED (never left RUNNING) and the sweep stops."""
     from avbench.tracking.mlflow_logger import TrackingError
 
+    keys.check("tag", tags)
     run = client.create_run(experiment_id, run_name=name, tags=tags | {
         "avbench.sweep": "true", "avbench.sweep.name": name})
     params = {f"sweep.axis.{param_key(key)}": ",".join(values)
               for key, values in plan.axes.items()}
-    params |= {"sweep.launcher": plan.launcher, "sweep.parallel": plan.parallel,
-               "sweep.cells": len(plan.cells)}
+    params |= {"sweep.launcher": plan.launcher, "sweep.parallel": plan.parallel}
     try:
-        client.log_batch(run.info.run_id, params=[Param(k, str(v)[:6000])
+        keys.CheckedClient(client).log_batch(run.info.run_id, params=[Param(k, str(v)[:6000])
                                                   for k, v in params.items()])
     except Exception as error:
         client.set_tag(run.info.run_id, "error", str(error)[:5000])

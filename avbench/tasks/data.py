@@ -59,7 +59,6 @@ def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dic
     metrics: dict[str, Any] = {"data.cache_build_s": report.seconds,
                                "data.cache_size_mb": report.size_mb}
     logger.set_tags({"device": str(device), "data.clips": str(len(cuts)),
-                     "data.workers": str(data.workers), "data.batch_size": str(data.batch_size),
                      "data.skipped": str(skipped), "data.cache_shards_built": str(report.built),
                      "data.cache_shards_reused": str(report.reused),
                      "data.cache_shards_corrupt": str(report.corrupt),

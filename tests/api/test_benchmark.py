@@ -83,7 +83,7 @@ def test_named_stages_in_fp16_and_a_plain_callable(mlflow_store: str, asset_cach
     assert list(result.summary["stage_timings_ms"]) == ["encoder", "split", "decoder", "total"]
     # Both outputs of the split stage are compared with the fp32 reference.
     assert {"parity.split.split_0.rel_l2", "parity.split.split_1.rel_l2"} <= set(result.metrics)
-    assert result.tags["precision.dtype"] == "float16" and result.tags["parity.pass"] == "true"
+    assert result.tags["precision"] == "fp16" and result.tags["parity.pass"] == "true"
 
 
 def test_a_failing_model_is_a_failed_run(mlflow_store: str, asset_cache: Path) -> None:

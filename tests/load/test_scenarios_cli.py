@@ -158,7 +158,7 @@ def test_http_against_our_server(tmp_path: Path, asset_cache: Path, mlflow_store
     assert tags["http.server"] == "ours" and tags["http.url"].startswith("http://127.0.0.1:")
     assert tags["load.failures"] == "none" and run.data.metrics["success_rate"] == 1.0
     assert run.data.metrics["ttfa_ms.p50"] > 0
-    assert tags["http.response_format"] == "pcm" and tags["http.model"] == "tts"
+    assert run.data.params["scenario.response_format"] == "pcm" and tags["http.model"] == "tts"
 
 
 def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str) -> Any:

@@ -66,7 +66,7 @@ def test_joblib_two_workers_pinned_with_a_failing_cell(mlflow_store: str, asset_
             c.data.tags["bench.cpu_affinity"]))) for c in children
             if c.info.status == "FINISHED")
     # Jobs ran in worker processes: the parent process never saw them, the store did.
-    assert {c.data.tags["avbench.pid"] for c in children}.isdisjoint({str(os.getpid())})
+    assert {c.data.tags["avbench.process.pid"] for c in children}.isdisjoint({str(os.getpid())})
 
 
 @pytest.mark.slow
@@ -120,9 +120,9 @@ def test_a_worker_killed_mid_cell_is_lost_never_running(mlflow_store: str, asset
         experiment = client.get_experiment_by_name("avbench")
         running = client.search_runs([experiment.experiment_id],
                                      "attributes.status = 'RUNNING'") if experiment else []
-        victim = next((r for r in running if "avbench.pid" in r.data.tags), None)
+        victim = next((r for r in running if "avbench.process.pid" in r.data.tags), None)
     assert victim is not None, "no cell started"
-    os.kill(int(victim.data.tags["avbench.pid"]), signal.SIGKILL)
+    os.kill(int(victim.data.tags["avbench.process.pid"]), signal.SIGKILL)
     stdout, stderr = sweep.communicate(timeout=300)
     assert sweep.returncode == 1, stdout + stderr
     killed = client.get_run(victim.info.run_id)
