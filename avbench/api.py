@@ -14,8 +14,10 @@ parity gate and the MLflow record are those of any run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +81,7 @@ class Result:
                           f"  mlflow run {self.run_id}"])
 
 
-def benchmark(model: Models, example_inputs: Any, *, name: str = "model",
+def benchmark(model: Models, example_inputs: Any, *, name: str | None = None,
               audio_s: float = 1.0, overrides: Sequence[str] = (), **options: Any) -> Result:
     """Benchmark ``model`` on ``example_inputs`` as one tracked avbench run.
 
@@ -89,7 +91,8 @@ def benchmark(model: Models, example_inputs: Any, *, name: str = "model",
             the previous stage's output (a tuple is spread over its arguments).
         example_inputs: the first stage's input: a tensor or a tuple of them. Shapes are
             fixed: exported graphs and engines are built for these shapes.
-        name: the run's name and the stage name of a single model.
+        name: what the run's name starts with, and the stage name of a single model
+            (default: the module's class or the callable's name; the stage is ``model``).
         audio_s: seconds of audio one call processes (the RTF is time per call / audio_s).
         overrides: Hydra overrides as on the command line (``"bench.min_repeats=10"``).
         **options: config groups and values: ``backend="onnxruntime"``,
@@ -99,15 +102,66 @@ def benchmark(model: Models, example_inputs: Any, *, name: str = "model",
     Returns:
         a :class:`Result` with the metrics, the MLflow run id and the stage summary. A run
         that fails returns ``status="FAILED"`` with the error, as a failed CLI run does.
+        The run is named after the module and what differs from the defaults:
+        ``Sequential-onnxruntime-5s``.
     """
     inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (
         example_inputs,)
-    key = register(model_key(model, inputs, name), model, inputs, name)
-    cfg = compose([f"pipeline._target_={MODULE_PIPELINE}", f"+pipeline.model={key}",
-                   f"pipeline.name={name}", f"audio.duration_s={audio_s}",
-                   f"audio.name={audio_s:g}s",
-                   f"run_name={name}", *option_overrides(options), *overrides])
-    return run(*cfg)
+    stage = name or "model"
+    label = name or module_label(model)
+    key = register(model_key(model, inputs, stage), model, inputs, stage)
+    given = [*option_overrides(options), *overrides]
+    cfg, hydra_cfg = compose([f"pipeline._target_={MODULE_PIPELINE}", f"+pipeline.model={key}",
+                              "pipeline.input=example", f"pipeline.name={label}",
+                              f"audio.duration_s={audio_s}", f"audio.name={audio_s:g}s", *given])
+    changed = changed_settings(given, hydra_cfg.runtime.choices, default_choices())
+    length = [f"{audio_s:g}s"] if audio_s != 1.0 else []
+    cfg.run_name = cfg.run_name or "-".join([label, *changed, *length])
+    return run(cfg, hydra_cfg)
+
+
+# Keys of how a run is measured and recorded, not of what it measures: left out of names.
+NOT_NAMED = ("bench", "validity", "limits", "tracking", "paths", "sweep", "tags", "hydra",
+             "run_name")
+
+
+def module_label(model: Models) -> str:
+    """A module's class name, a callable's name, or the stage names joined by ``+``."""
+    if isinstance(model, Mapping) or (isinstance(model, Sequence)
+                                      and not isinstance(model, torch.nn.Module)):
+        label = "+".join(named_modules(model))
+    elif isinstance(model, torch.nn.Module):
+        label = type(model).__name__
+    else:
+        label = getattr(model, "__name__", type(model).__name__)
+    return re.sub(r"[^\w.+-]+", "", label) or "model"  # <lambda> -> lambda
+
+
+def changed_settings(given: Sequence[str], choices: Mapping[str, Any],
+                     defaults: Mapping[str, Any]) -> list[str]:
+    """The given overrides that change what is measured, as parts of a run name: a group's
+    option where it is not the default (``onnxruntime``), ``key=value`` for a value
+    (``precision.tf32=true``); the harness's own keys (``bench``, ``tracking`` ...) are not
+    named."""
+    parts = []
+    for override in given:
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if key.split(".")[0] in NOT_NAMED:
+            continue
+        if key in choices:
+            if choices[key] != defaults.get(key):
+                parts.append(str(choices[key]))
+        elif "." in key:
+            parts.append(f"{key}={value}")
+    return parts
+
+
+@functools.lru_cache(maxsize=1)
+def default_choices() -> dict[str, Any]:
+    """Each group's default option (composed once per process)."""
+    _, hydra_cfg = compose([f"pipeline._target_={MODULE_PIPELINE}"])
+    return dict(hydra_cfg.runtime.choices)
 
 
 def option_overrides(options: Mapping[str, Any]) -> list[str]:

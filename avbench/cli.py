@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from avbench.config import register_configs
 
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from avbench.sweeps.callbacks import SweepEnd
 
 register_configs()
+
+
+def _task_list() -> str:
+    from avbench.tasks import task_list
+
+    return task_list()
+
+
+# --help's task list (conf/hydra/help/avbench.yaml) is the TASKS registry's.
+OmegaConf.register_new_resolver("avbench_tasks", _task_list, replace=True)
 
 
 def config_path() -> str:

@@ -54,7 +54,7 @@ class PipelineConfig:
     voice_profile: str | None = None
     seed: int = 0
     stage_ms: dict[str, float] = field(default_factory=dict)
-    input: str = "audio"  # audio | text: what the input phase loads for this pipeline
+    input: str = "audio"  # audio | text | example (a module run's own): what the input phase loads
     max_chars: int = 600  # text pipelines: the longest utterance the model takes
     voice: str = "heart"  # pipeline=hibari: the voice (only "heart" ships in its wheel)
     threads: int = 1  # pipeline=hibari: ONNX Runtime intra-op threads

@@ -69,8 +69,9 @@ def print_run_summary(summary: Mapping[str, Any]) -> None:
         table.add_row(name, ms_text(ms), f"{summary['stage_pct'][name]:.1f}")
     table.add_row("[bold]total[/]", f"[bold]{ms_text(summary['total_ms'])}[/]", "100.0")
     console.print(table)
-    for label, value in summary["lines"]:
-        console.print(f"  {label:<18} {value}", soft_wrap=True)
+    width = max((len(label) for label, _ in summary["lines"]), default=0)
+    for label, value in summary["lines"]:  # two spaces at least between label and value
+        console.print(f"  {label:<{width}}  {value}", soft_wrap=True)
 
 
 def print_load_summary(run_name: str, lines: list[tuple[str, str]], run_id: str | None,

@@ -194,6 +194,7 @@ class TagRecorder:
 
     def start(self, run_name: str, tags: Mapping[str, str]) -> None:
         keys.check("tag", set(tags) - self._user_tags)
+        self.tags.update({str(k): str(v) for k, v in tags.items()})
         self._logger.start(run_name, tags)
 
     def log_params(self, params: Mapping[str, Any]) -> None:

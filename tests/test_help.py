@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from avbench.tasks import TASKS
 from tests.conftest import REPO, run_cli
 
 CONF = REPO / "conf"
@@ -24,6 +25,12 @@ def test_help_lists_tasks_groups_and_examples(tmp_path: Path) -> None:
     text = done.stdout
     assert len(text.splitlines()) < 60
     assert "== Tasks (task=) ==" in text and "== Examples ==" in text
+    tasks = text.split("== Tasks (task=) ==", 1)[1].split("==", 1)[0]
+    listed = [line.split()[0] for line in tasks.splitlines() if line.startswith("  ")
+              and not line.startswith("   ")]
+    assert listed == list(TASKS)  # every task of the registry, in its order, and no other
+    for name, description in TASKS.items():
+        assert re.search(rf"^  {name} +{re.escape(description.split()[0])}", tasks, re.M), name
     for group, options in groups().items():
         line = next(line for line in text.splitlines() if line.startswith(f"{group}: "))
         assert set(line.removeprefix(f"{group}: ").split(", ")) == set(options), group

@@ -30,8 +30,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("avbench.phases",),
     ("avbench.tasks",),
     ("avbench.runner",),
-    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__", "avbench.keys_doc",
-     "avbench.pytest_plugin"),
+    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__",
+     "avbench.pytest_plugin", "avbench.tools"),
 ]
 
 

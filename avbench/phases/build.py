@@ -23,7 +23,8 @@ from avbench.runtime import ConfigError, resolve_cache_dir
 def build(ctx: RunContext) -> Pipeline:
     """The run's pipeline; its construction time is ``cold.model_s``."""
     cfg = ctx.cfg
-    console.phase(2, "build", f"{cfg.pipeline.name} {cfg.preset.name} {cfg.precision.name} "
+    preset = f" {cfg.preset.name}" if uses_preset(cfg) else ""
+    console.phase(2, "build", f"{pipeline_label(cfg)}{preset} {cfg.precision.name} "
                   f"on {ctx.device} ({cfg.backend.name})")
     start = time.perf_counter()
     pipe = build_pipeline(cfg, ctx.device, ctx.dtype, ctx.kernel, ctx.cache_dir)
@@ -33,6 +34,22 @@ def build(ctx: RunContext) -> Pipeline:
     sources = pipe.describe().get("weights", {}) | getattr(pipe, "weight_sources", {})
     ctx.set_tags({f"model.weights.{component}": tag for component, tag in sources.items()})
     return pipe
+
+
+def uses_preset(cfg: DictConfig) -> bool:
+    """Whether the pipeline reads the preset: a value of its node interpolates ``preset``
+    (svc's ``settings: ${preset.svc}``, tts's vocoder), so the preset's name belongs in the
+    run's name; a custom pipeline, a module run or calibration has none."""
+    return "${preset" in repr(OmegaConf.to_container(cfg.pipeline, resolve=False))
+
+
+def pipeline_label(cfg: DictConfig) -> str:
+    """``pipeline.name``; for ``pipeline=custom`` left so, the class ``_target_`` names
+    (``custom`` while no target is set)."""
+    target = OmegaConf.select(cfg, "pipeline._target_", default=None)
+    if cfg.pipeline.name == "custom" and target:
+        return str(target).rsplit(".", 1)[-1]
+    return cfg.pipeline.name
 
 
 def build_pipeline(cfg: DictConfig, device: torch.device, dtype: torch.dtype, kernel: str,

@@ -12,6 +12,7 @@ from avbench import console
 from avbench.audio.io import load_audio
 from avbench.audio.synth import TestSong, load_or_generate
 from avbench.audio.texts import encode_text, load_texts
+from avbench.pipelines.modules import describe_example
 from avbench.run_types import RunContext, RunInput
 from avbench.runtime import resolve_cache_dir
 
@@ -33,6 +34,8 @@ def load_input(ctx: RunContext) -> RunInput:
     cfg = ctx.cfg
     if cfg.pipeline.input == "text":
         return load_texts_input(ctx)
+    if cfg.pipeline.input == "example":
+        return example_input(ctx)
     console.phase(1, "input", cfg.audio.path or f"synthetic song, {cfg.audio.duration_s:g} s")
     sample_rate = int(cfg.pipeline.sample_rate)
     audio_np, song = _waveform(ctx, sample_rate)
@@ -49,6 +52,18 @@ def _waveform(ctx: RunContext, sample_rate: int) -> tuple[np.ndarray, TestSong |
                             cfg.audio.duration_s, sample_rate, seed=cfg.audio.seed,
                             hop_length=cfg.preset.svc.hop_length)
     return song.mix, song
+
+
+def example_input(ctx: RunContext) -> RunInput:
+    """A module run (``avbench.benchmark``): the pipeline runs its own example inputs, and
+    ``audio.duration_s`` is only what one call stands for (the RTF's denominator), so no
+    song is made: the input is silence of that length."""
+    cfg = ctx.cfg
+    duration_s = float(cfg.audio.duration_s)
+    console.phase(1, "input", f"the example inputs, {describe_example(cfg.pipeline.model)}; "
+                              f"one call stands for {duration_s:g} s of audio")
+    samples = max(1, round(duration_s * int(cfg.pipeline.sample_rate)))
+    return RunInput(torch.zeros(samples, device=ctx.device), duration_s, None)
 
 
 def load_texts_input(ctx: RunContext) -> RunInput:

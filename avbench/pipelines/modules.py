@@ -78,6 +78,19 @@ def register(key: str, models: Models, example_inputs: tuple[Any, ...],
     return key
 
 
+def describe_example(key: str) -> str:
+    """The registered example inputs as a run prints them: ``a tensor (1, 80, 430)
+    float32``, ``2 inputs: (1, 80, 40) float32, (1,) int64``."""
+    if key not in REGISTRY:
+        raise KeyError(f"pipeline.model={key!r} is not registered in this process; models "
+                       "are benchmarked through avbench.benchmark(...)")
+    shapes = [f"{tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"
+              if isinstance(x, torch.Tensor) else type(x).__name__
+              for x in REGISTRY[key].example_inputs]
+    return (f"a tensor {shapes[0]}" if len(shapes) == 1 and "(" in shapes[0]
+            else f"{len(shapes)} inputs: {', '.join(shapes)}")
+
+
 def _as_tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 

@@ -109,7 +109,7 @@ def short_keys(keys: list[str]) -> dict[str, str]:
 def cell_run_name(base: str, overrides: tuple[str, ...], axes: dict[str, list[str]],
                   num: int) -> str:
     """The task's run name with every swept value it does not already say
-    (``calibration-balanced-fp32-pytorch-1s-hidden=16``), and the job number when an axis
+    (``calibration-fp32-pytorch-1s-hidden=16``), and the job number when an axis
     repeats a value: names are unique within a sweep."""
     given = dict(o.split("=", 1) for o in overrides if "=" in o)
     parts = base.split("-")

@@ -7,7 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from avbench.phases.build import build
+from avbench.phases.build import build, pipeline_label, uses_preset
 from avbench.phases.context import open_run
 from avbench.phases.evaluate import evaluate
 from avbench.phases.input import input_label, load_input
@@ -22,11 +22,12 @@ TASK_OPTIONS: tuple[str, ...] = ()  # task.* keys this task reads (the others ar
 
 
 def run_name(cfg: DictConfig) -> str:
-    """Readable run name from resolved values, e.g. svc-balanced-fp32-pytorch-10s: the input
-    part is ``audio_label`` (or the text corpus), a kernel chosen explicitly is named, and so
-    is a scenario other than the default repeats."""
-    parts = [cfg.pipeline.name, cfg.preset.name, cfg.precision.name, cfg.backend.name,
-             input_label(cfg)]
+    """Readable run name from resolved values, e.g. svc-balanced-fp32-pytorch-10s: the
+    pipeline (a custom one by its class), its preset when it reads one, precision, backend
+    and ``input_label``; a kernel chosen explicitly is named, and so is a scenario other
+    than the default repeats."""
+    parts = [pipeline_label(cfg), *([cfg.preset.name] if uses_preset(cfg) else []),
+             cfg.precision.name, cfg.backend.name, input_label(cfg)]
     if cfg.kernel.name != "auto":
         parts.append(cfg.kernel.name)
     if cfg.scenario.name != "repeats":

@@ -1,7 +1,7 @@
 """The registry of every name the MLflow record uses: metrics, series, params and tags.
 
 Each entry says what a name means, its unit and when it is logged; docs/metrics.md's
-tables are generated from it (``python -m avbench.keys_doc``) and a test fails when they
+tables are generated from it (``python -m avbench.tools.keys_doc``) and a test fails when they
 differ. Every write to a run goes through ``check``, which warns once per name that is not
 here, and the tests hold the names real runs log against it.
 
@@ -91,7 +91,7 @@ def check(kind: str, names: Iterable[str]) -> None:
         if (kind, name) not in _warned:
             _warned.add((kind, name))
             log.warning("%s %r is not in avbench/tracking/keys_*.py: register it (and run "
-                        "python -m avbench.keys_doc)", kind, name)
+                        "python -m avbench.tools.keys_doc)", kind, name)
 
 
 class CheckedClient:

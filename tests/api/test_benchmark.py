@@ -46,7 +46,8 @@ def test_torchaudio_model_on_onnxruntime_is_recorded(mlflow_store: str,
     assert set(result.summary["stage_timings_ms"]) == {"convtasnet", "total"}
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # untouched
     run = MlflowClient(tracking_uri=mlflow_store).get_run(result.run_id)
-    assert run.info.status == "FINISHED" and run.info.run_name == "convtasnet"
+    # Its name, then what differs from the defaults (the harness's bench and paths are not).
+    assert run.info.status == "FINISHED" and run.info.run_name == "convtasnet-onnxruntime-0.5s"
     assert run.data.params["pipeline._target_"] == "avbench.pipelines.modules.ModulePipeline"
     assert run.data.params["backend.name"] == "onnxruntime"
     assert run.data.tags["choice.pipeline"] == "custom"
@@ -97,20 +98,47 @@ def test_a_failing_model_is_a_failed_run(mlflow_store: str, asset_cache: Path) -
     assert run.info.status == "FAILED"
 
 
-def test_the_result_carries_the_verdict(asset_cache: Path) -> None:
+def test_the_result_carries_the_verdict(asset_cache: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Three repeats of a tiny module: INVALID for its repeats whatever the machine; a call
-    this short is timed in batches, per call, with the digits it needs."""
-    result = avbench.benchmark(torch.nn.Linear(8, 8), torch.randn(1, 8), name="tiny",
+    this short is timed in batches, per call, with the digits it needs. The run names and
+    prints its own module and input, not the command line's song and preset."""
+    result = avbench.benchmark(torch.nn.Linear(8, 8), torch.randn(1, 8), audio_s=0.25,
                                tracking="none", bench=FAST,
                                paths={"cache_dir": str(asset_cache)})
     assert result.ok, result.error
+    printed = capsys.readouterr().out
+    assert result.name == "Linear-0.25s" and "avbench · Linear-0.25s · INVALID" in printed
+    assert ("[1/5] input  the example inputs, a tensor (1, 8) float32; one call stands for "
+            "0.25 s of audio") in printed
+    assert "[2/5] build  Linear fp32 on cpu (pytorch)" in printed
+    assert "synthetic song" not in printed and "balanced" not in printed
     assert result.validity == "INVALID" and not result.valid
     assert result.reasons[0] == "repeats 3 < 5" and result.tags["validity.reasons"].startswith(
         "repeats 3 < 5")
     assert result.tags["bench.batched"] == "true" and "rtf.ci_low" not in result.metrics
     text = str(result)
-    assert text.startswith("tiny: INVALID: repeats 3 < 5")
+    assert text.startswith("Linear-0.25s: INVALID: repeats 3 < 5")
     assert "no 95% CI" in text and "RTF 0.000," not in text
+
+
+def test_a_module_run_is_named_after_the_module_and_what_differs() -> None:
+    from avbench.api import changed_settings, module_label
+
+    def vocode(mel: torch.Tensor) -> torch.Tensor:
+        return mel
+
+    assert module_label(torch.nn.GRU(4, 4)) == "GRU" and module_label(vocode) == "vocode"
+    assert module_label(lambda x: x) == "lambda"
+    assert module_label({"encoder": torch.nn.ReLU(), "vocoder": vocode}) == "encoder+vocoder"
+    assert module_label([("a", torch.nn.ReLU()), ("b", vocode)]) == "a+b"
+    defaults = {"backend": "pytorch", "precision": "fp32", "gpu": "auto"}
+    choices = {"backend": "onnxruntime", "precision": "fp32", "gpu": "cpu"}
+    given = ["backend=onnxruntime", "precision=fp32", "gpu=cpu", "bench.min_repeats=10",
+             "tracking=none", "paths.cache_dir=/tmp/x", "validity.max_cv=0.05",
+             "precision.tf32=true", "+pipeline.extra=1"]
+    assert changed_settings(given, choices, defaults) == [
+        "onnxruntime", "cpu", "precision.tf32=true", "pipeline.extra=1"]
 
 
 def test_options_become_overrides() -> None:

@@ -45,6 +45,10 @@ def test_own_pipeline_class_runs_on_a_backend(tmp_path: Path, mlflow_store: str,
     assert run.data.tags["backend.effective"] == "onnxruntime"
     assert run.data.tags["parity.pass"] == "true"
     assert "parity.istft.snr_db" in run.data.metrics  # the output is audio
+    # It describes itself: its class and its input, no preset it does not read.
+    assert run.info.run_name == "Denoiser-fp32-onnxruntime-1s"
+    assert "[2/5] build  Denoiser fp32 on cpu (onnxruntime)" in done.stdout
+    assert "[1/5] input  synthetic song, 1 s" in done.stdout  # what stage stft reads
 
 
 @pytest.mark.parametrize(("target", "words"), [

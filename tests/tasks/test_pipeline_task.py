@@ -49,3 +49,21 @@ def test_failure_is_recorded_not_raised(tmp_path: Path, asset_cache: Path,
     assert not result.ok and result.error.startswith("gpu=h100 needs a CUDA GPU")
     assert journal.exit_code() == 1
     assert capsys.readouterr().err.strip() == f"avbench: error: {result.error}"
+
+
+@pytest.mark.parametrize(("overrides", "name"), [
+    ((), "svc-fast-fp32-pytorch-1s"),
+    (("pipeline=tts", "text=short"), "tts-fast-fp32-pytorch-short"),  # its vocoder: the preset's
+    (("pipeline=hibari", "text=short"), "hibari-fp32-pytorch-short"),
+    (("pipeline=calibration", "kernel=torch"), "calibration-fp32-pytorch-1s-torch"),
+    (("pipeline=custom", "pipeline._target_=mypkg.denoise.Denoiser", "backend=onnxruntime"),
+     "Denoiser-fp32-onnxruntime-1s"),
+    (("pipeline=custom", "pipeline._target_=mypkg.Denoiser", "pipeline.name=denoiser",
+      "+pipeline.settings=${preset.svc}"), "denoiser-fast-fp32-pytorch-1s")])
+def test_a_run_is_named_after_what_it_runs(tmp_path: Path, asset_cache: Path,
+                                           overrides: tuple[str, ...], name: str) -> None:
+    """The preset is in a name only when the pipeline reads it; a custom pipeline is named
+    by its class (or the name it is given)."""
+    from avbench.tasks.pipeline import run_name
+
+    assert run_name(compose_run(tmp_path, asset_cache, *overrides)) == name

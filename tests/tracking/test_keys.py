@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mlflow.tracking import MlflowClient
 
-from avbench import keys_doc
+from avbench.tools import keys_doc
 from avbench.tracking.keys import Key, registered, registry, unregistered
 
 VOLATILE = ("paths.", "tracking.", "avbench.process", "avbench.host", "avbench.pid")
@@ -40,7 +40,7 @@ def test_each_entry_is_complete_and_once() -> None:
 def test_docs_are_the_registry() -> None:
     """docs/metrics.md's tables are what the registry generates; an edit by hand fails."""
     text = keys_doc.DOC.read_text()
-    assert keys_doc.stale(text) == [], "run: python -m avbench.keys_doc"
+    assert keys_doc.stale(text) == [], "run: python -m avbench.tools.keys_doc"
     row = "| `memory.method` |"
     assert row in text
     edited = text.replace(row, "| `memory.how` |")

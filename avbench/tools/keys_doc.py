@@ -1,8 +1,8 @@
 """docs/metrics.md's tables from the registry (avbench.tracking.keys) and the params of a
 default run (avbench.params on the default config).
 
-    python -m avbench.keys_doc            # rewrite the generated parts of docs/metrics.md
-    python -m avbench.keys_doc --check    # exit 1 when they differ from the registry
+    python -m avbench.tools.keys_doc            # rewrite the generated parts of docs/metrics.md
+    python -m avbench.tools.keys_doc --check    # exit 1 when they differ from the registry
 
 Each generated part sits between ``<!-- generated: <part> -->`` and ``<!-- end -->``;
 the text around them is written by hand.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from avbench.tracking.keys import Key, registry
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 PARTS = ("metrics", "params", "default-params", "tags")
 _SECTION = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.S)
 
@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         differ = stale(text)
         if differ:
-            print(f"{DOC}: out of date ({', '.join(differ)}); run python -m avbench.keys_doc")
+            print(f"{DOC}: out of date ({', '.join(differ)}); run python -m avbench.tools.keys_doc")
             return 1
         return 0
     DOC.write_text(regenerate(text))
