@@ -10,6 +10,7 @@ component (``strict=false``): never silent.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Callable
@@ -71,6 +72,27 @@ class Prepared:
     precision: str | None = None  # what the component computes in (int8, bf16, f32 (why))
 
 
+EMULATED_BF16 = ("bf16 (emulated: this CPU has no AVX512-BF16 or AMX, so eager bf16 runs "
+                 "far slower than fp32; try backend=openvino)")
+
+
+def emulated_bf16(device: torch.device, dtype: torch.dtype) -> str | None:
+    """The precision note for eager bfloat16 on a CPU without native bf16 (a 7x7 conv in
+    bf16 took 77x its fp32 time on an AVX2-only EPYC), else None."""
+    if device.type != "cpu" or dtype != torch.bfloat16 or native_bf16():
+        return None
+    return EMULATED_BF16
+
+
+@functools.cache
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 arithmetic for oneDNN (warns once when it has not)."""
+    native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if not native:
+        log.warning("precision=bf16 on this CPU: %s", EMULATED_BF16)
+    return native
+
+
 class Backend:
     """Base class: eager PyTorch. Subclasses override ``unavailable_reason`` and ``prepare``."""
 
@@ -90,7 +112,8 @@ class Backend:
 
             execution = onednn_kernels(component.module, component.example_inputs(
                 max(16, self.ctx.frames.min)))
-        return Prepared(run=component.module, execution=execution, tf32=self.torch_tf32())
+        return Prepared(run=component.module, execution=execution, tf32=self.torch_tf32(),
+                        precision=emulated_bf16(self.ctx.device, self.ctx.dtype))
 
     def after_run(self) -> dict[str, float]:
         """Figures about the run only known after it (read once the run has measured)."""

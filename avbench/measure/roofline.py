@@ -18,6 +18,7 @@ the roof min(peak, intensity x bandwidth) it reaches.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 GEMM_N = 1024  # square GEMM side: large enough for the kernels' steady state, quick
 TRIAD_ELEMENTS = 16 * 1024 * 1024  # 64 MiB per float32 array, far beyond the L3
@@ -143,11 +146,36 @@ def load_peaks(path: Path) -> Peaks | None:
 
 def count_flops(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
     """FLOPs of one call (FlopCounterMode: 2 per multiply-add of matmuls and convolutions)."""
+    return counted_call(module, inputs)[0]
+
+
+def counted_call(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[int, Any]:
+    """(FLOPs of one call, its output): counted on the meta device, where nothing is computed
+    (a real call of an emulated-bf16 vocoder takes minutes); on the real device only when an
+    op of the module has no meta kernel. The output then has shapes and dtypes, no data."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        module(*inputs)
-    return int(counter.get_total_flops())
+    for call in (_meta_call, _real_call):
+        try:
+            with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+                output = call(module, inputs)
+            return int(counter.get_total_flops()), output
+        except (RuntimeError, NotImplementedError) as error:
+            if call is _real_call:
+                raise
+            log.debug("FLOPs of %s counted on a real call: %s", type(module).__name__, error)
+    raise AssertionError("unreachable")
+
+
+def _meta_call(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
+    state = {name: t.to("meta") for name, t in
+             [*module.named_parameters(), *module.named_buffers()]}
+    meta_inputs = tuple(x.to("meta") if isinstance(x, torch.Tensor) else x for x in inputs)
+    return torch.func.functional_call(module, state, meta_inputs)
+
+
+def _real_call(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
+    return module(*inputs)
 
 
 def tensor_bytes(tensors: Any) -> int:
@@ -180,9 +208,7 @@ def component_point(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
                     bandwidth_gbs: float | None, weight_bytes: int | None = None) -> RooflinePoint:
     """Where one call of ``module`` on ``inputs``, taking ``ms_per_call``, sits on the roofline;
     ``weight_bytes`` overrides the module's own (e.g. an int8 graph's)."""
-    flops = count_flops(module, inputs)
-    with torch.inference_mode():
-        output = module(*inputs)
+    flops, output = counted_call(module, inputs)
     weights = (tensor_bytes(list(module.parameters()) + list(module.buffers()))
                if weight_bytes is None else weight_bytes)
     activations = tensor_bytes(inputs) + tensor_bytes(output)

@@ -60,6 +60,7 @@ def test_f32_and_bf16_hints_match_eager_and_say_what_ran(tmp_path: Path) -> None
         assert precision in report.tags()[f"backend.execution.{NAME}"]
 
 
+@pytest.mark.own_process
 def test_int8_is_cached_and_keyed_by_the_calibration_set(tmp_path: Path) -> None:
     first_pipe, first = prepare_int8(tmp_path, calibration(0))
     assert first.precision[NAME] == "int8" and first.cache[NAME] is False

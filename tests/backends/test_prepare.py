@@ -207,3 +207,12 @@ def test_compile_runs_before_timing_and_matches_eager(tmp_path: Path) -> None:
     inputs = component.example_inputs(FRAMES.opt)  # the length compiled in prepare
     with torch.inference_mode():
         torch.testing.assert_close(component(*inputs), component.module(*inputs))
+
+
+def test_eager_bf16_says_when_the_cpu_emulates_it() -> None:
+    from avbench.backends.base import EMULATED_BF16, emulated_bf16, native_bf16
+
+    cpu = torch.device("cpu")
+    assert emulated_bf16(cpu, torch.float32) is None
+    assert emulated_bf16(cpu, torch.bfloat16) == (None if native_bf16() else EMULATED_BF16)
+    assert native_bf16() == torch.ops.mkldnn._is_mkldnn_bf16_supported()

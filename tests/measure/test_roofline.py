@@ -54,3 +54,13 @@ def test_peaks_round_trip_through_an_atomic_file(tmp_path: Path) -> None:
 def test_measured_peaks_are_positive_on_small_sizes() -> None:
     assert roofline.torch_gemm_gflops(torch.float32, n=64, min_time_s=0.01) > 0
     assert roofline.triad_gbs(elements=1 << 16, min_time_s=0.01) > 0
+
+
+def test_flops_are_counted_without_computing() -> None:
+    """The count runs on the meta device: the same FLOPs and output shape as a real call,
+    with no data computed."""
+    conv = torch.nn.Conv1d(4, 8, 3)
+    x = torch.randn(1, 4, 10)
+    flops, output = roofline.counted_call(conv, (x,))
+    assert flops == 2 * 8 * 4 * 3 * 8  # 2 x out channels x in channels x kernel x out length
+    assert output.device.type == "meta" and output.shape == conv(x).shape
