@@ -1,6 +1,7 @@
 """Each neural component on every CPU precision path, timed interleaved in one process.
 
     PYTHONPATH=. python benchmarks/precision_paths.py preset=quality audio=5s [rounds=5]
+        [paths="openvino f32,openvino int8"]   # a subset (eager fp32, the baseline, always runs)
 
 Builds the pipeline once per path (eager fp32 / bf16, OpenVINO f32 / bf16 / int8, ONNX Runtime
 fp32 and its OpenVINO provider's bf16 hint), records each component's inputs on the
@@ -49,7 +50,10 @@ class _Ctx:  # what phases.prepare.calibration reads
 
 def main(overrides: list[str]) -> None:
     rounds = int(next((o.split("=")[1] for o in overrides if o.startswith("rounds=")), 5))
-    overrides = [o for o in overrides if not o.startswith("rounds=")]
+    chosen = next((o.split("=", 1)[1].split(",") for o in overrides if o.startswith("paths=")),
+                  list(PATHS))
+    paths = {name: PATHS[name] for name in dict.fromkeys(["eager fp32", *chosen])}
+    overrides = [o for o in overrides if not o.startswith(("rounds=", "paths="))]
     register_configs()
     conf = Path(__file__).resolve().parents[1] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
@@ -62,7 +66,7 @@ def main(overrides: list[str]) -> None:
     reference = build_pipeline(cfg, device, torch.float32, "torch", cache)
     inputs = record(reference, [torch.from_numpy(song.mix)]).inputs
     calls = {}
-    for name, (backend, dtype, quantize) in PATHS.items():
+    for name, (backend, dtype, quantize) in paths.items():
         pipe = build_pipeline(cfg, device, dtype, "torch", cache)
         frames = inputs["vocoder"][0][0].shape[-1]
         report = backends.prepare(
@@ -72,11 +76,11 @@ def main(overrides: list[str]) -> None:
             frozenset(k for k, v in pipe.weights.items() if v != "seeded"))
         print(f"{name:18s} {report.effective_summary} {report.precision or ''}", flush=True)
         calls[name] = {c: (pipe.components[c], dtype) for c in inputs}
-    times = {name: {c: [] for c in inputs} for name in PATHS}
-    outputs = {name: {} for name in PATHS}
+    times = {name: {c: [] for c in inputs} for name in paths}
+    outputs = {name: {} for name in paths}
     for _ in range(rounds):
         for component in inputs:
-            for name in PATHS:
+            for name in paths:
                 run, dtype = calls[name][component]
                 args = tuple(x.to(dtype) if x.is_floating_point() else x
                              for x in inputs[component][0])

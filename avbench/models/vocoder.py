@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -118,8 +117,10 @@ class ResBlock1(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         for conv1, conv2 in zip(self.convs1, self.convs2, strict=True):
-            residual = conv1(F.leaky_relu(x, LRELU_SLOPE))
-            x = x + conv2(F.leaky_relu(residual, LRELU_SLOPE))
+            # In place on each conv's fresh output (neither is saved for backward): the same
+            # sums as ``x + conv2(...)``, without a new tensor per step.
+            residual = F.leaky_relu_(conv1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE)
+            x = conv2(residual).add_(x)
         return x
 
 
@@ -135,7 +136,7 @@ class ResBlock2(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         for conv in self.convs:
-            x = x + conv(F.leaky_relu(x, LRELU_SLOPE))
+            x = conv(F.leaky_relu(x, LRELU_SLOPE)).add_(x)  # in place: see ResBlock1
         return x
 
 
@@ -182,18 +183,21 @@ class HiFiGANGenerator(nn.Module):
 
     def forward(self, mel: Tensor) -> Tensor:
         """``(B, n_mels, T)`` -> ``(B, 1, T * hop_length)`` waveform."""
+        # Activations and sums run in place on tensors this forward just made and no
+        # backward needs (as the reference accumulates its parallel blocks): the same
+        # arithmetic in the same order as the reference, so bit-identical output, with
+        # fewer allocations of the large late-stage tensors.
         x = self.conv_pre(mel)
         for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
+            x = up(F.leaky_relu_(x, LRELU_SLOPE))
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
             # Multi-receptive-field fusion: the mean of the parallel blocks.
             fused = blocks[0](x)
             for block in blocks[1:]:
-                fused = fused + block(x)
-            x = fused / self.num_kernels
+                fused += block(x)
+            x = fused.div_(self.num_kernels)
         # The reference uses the default slope (0.01) here, not LRELU_SLOPE.
-        x = self.conv_post(F.leaky_relu(x))
-        return torch.tanh(x)
+        return self.conv_post(F.leaky_relu_(x)).tanh_()
 
     def remove_weight_norm(self) -> None:
         """Fold every weight norm into a plain conv weight (call before export)."""
