@@ -92,6 +92,21 @@ def openvino_gemm_gflops(precision: str, n: int = GEMM_N, min_time_s: float = 0.
     return 2 * n**3 / _best_seconds(lambda: request.infer(feed), min_time_s) / 1e9
 
 
+def int8_gemm_in_child(min_time_s: float) -> float:
+    """The int8 MatMul's GOP/s, measured in a child process: after OpenVINO ran an int8
+    model, later work in the same process was seen to crash (docs/backends.md)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "avbench.measure.roofline", "int8",
+                           str(min_time_s), str(torch.get_num_threads())],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the int8 GEMM peak could not be measured: {tail}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def triad_gbs(elements: int = TRIAD_ELEMENTS, min_time_s: float = 0.5) -> float:
     a, b, c = torch.empty(elements), torch.rand(elements), torch.rand(elements)
     return 3 * 4 * elements / _best_seconds(lambda: torch.add(b, c, alpha=3.0, out=a),
@@ -109,8 +124,9 @@ def measure_peaks(min_time_s: float = 0.5) -> Peaks:
     except ImportError:
         pass
     else:
-        for precision in PRECISIONS:
+        for precision in ("fp32", "bf16"):
             gemm[precision]["openvino"] = openvino_gemm_gflops(precision, min_time_s=min_time_s)
+        gemm["int8"]["openvino"] = int8_gemm_in_child(min_time_s)
     return Peaks(gemm, triad_gbs(min_time_s=min_time_s), torch.get_num_threads(),
                  platform.processor() or platform.machine(), time.time())
 
@@ -217,3 +233,10 @@ def component_point(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
     roof = (min(peak_gflops, intensity * bandwidth_gbs) if peak_gflops and bandwidth_gbs
             else peak_gflops)
     return RooflinePoint(flops, weights, activations, achieved, intensity, roof, peak_gflops)
+
+
+if __name__ == "__main__":  # the child of int8_gemm_in_child: int8 MIN_TIME_S THREADS
+    import sys
+
+    torch.set_num_threads(int(sys.argv[3]))
+    print(openvino_gemm_gflops(sys.argv[1], min_time_s=float(sys.argv[2])))
