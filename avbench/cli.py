@@ -57,11 +57,12 @@ def _entry(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    from avbench import interrupt, journal
     from avbench.measure.openmp import bound_idle_spin
+
+    bound_idle_spin()  # before the first `import torch` (sweeps.callbacks imports it)
+    from avbench import interrupt, journal
     from avbench.sweeps.callbacks import close_interrupted_sweep
 
-    bound_idle_spin()  # before the first `import torch` (in the task), or it is too late
     interrupt.install()
     # A log file on a full disk is not worth a traceback per record on the console.
     logging.raiseExceptions = False

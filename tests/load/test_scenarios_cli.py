@@ -130,7 +130,7 @@ def test_concurrency_child_runs(tmp_path: Path, asset_cache: Path, mlflow_store:
         assert child.data.tags["validity.reasons"] == "requests 4 < 5"
     assert parent.data.metrics["rps"] == max(c.data.metrics["rps"] for c in children.values())
     assert "concurrency 2" in out.stdout
-    assert "concurrency 1: requests 2 < 5" in parent.data.tags["validity.reasons"]
+    assert "concurrency 1: requests 4 < 5" in parent.data.tags["validity.reasons"]
 
 
 @pytest.mark.slow

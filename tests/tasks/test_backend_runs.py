@@ -50,7 +50,7 @@ def onnxruntime_runs(tmp_path_factory: pytest.TempPathFactory, mlflow_template_d
         first = tracked_run(root / "first", asset_cache, store, "backend=onnxruntime",
                             cache=onnx_cache)
         again = tracked_run(root / "again", asset_cache, store, "backend=onnxruntime",
-                            "bench.eager_side_by_side=3", "precision.parity.max_rel_l2=1e-12",
+                            "bench.eager_side_by_side=5", "precision.parity.max_rel_l2=1e-12",
                             cache=onnx_cache)
     yield first, again
     assert_none_running(store)

@@ -131,6 +131,7 @@ def unstable_vs_stable(unstable_vs_stable_store: tuple[str, str, str],
 
 def compare_in_process(tmp_path: Path, asset_cache: Path, baseline: str, candidate: str,
                        *overrides: str):
+    journal.JOURNAL.clear()  # the exit code is this compare's, not an earlier run's too
     result = runner.run(compose_run(tmp_path / "compare", asset_cache, "task=compare",
                                    "tracking=mlflow", f"baseline={baseline}",
                                    f"candidate={candidate}", *overrides))
