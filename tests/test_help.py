@@ -118,7 +118,7 @@ def assert_own_folders(sweeps: list, cwd: Path) -> None:
     assert {Path(s.data.tags["avbench.sweep.dir"]) for s in sweeps} == set(folders)
     for sweep in sweeps:
         rows = (Path(sweep.data.tags["avbench.sweep.dir"]) / "sweep.csv").read_text()
-        assert rows.count("\n") == 1 + int(sweep.data.params["sweep.cells"])
+        assert rows.count("\n") == 1 + int(sweep.data.metrics["sweep.cells"])
         assert all(f"={value}" in rows for key, values in sweep.data.params.items()
                    if key.startswith("sweep.axis.") for value in values.split(","))
 

@@ -120,7 +120,8 @@ def test_a_worker_killed_mid_cell_is_lost_never_running(mlflow_store: str, asset
         experiment = client.get_experiment_by_name("avbench")
         running = client.search_runs([experiment.experiment_id],
                                      "attributes.status = 'RUNNING'") if experiment else []
-        victim = next((r for r in running if "avbench.process.pid" in r.data.tags), None)
+        victim = next((r for r in running if "avbench.process.pid" in r.data.tags
+                       and "mlflow.parentRunId" in r.data.tags), None)  # a cell, not the sweep
     assert victim is not None, "no cell started"
     os.kill(int(victim.data.tags["avbench.process.pid"]), signal.SIGKILL)
     stdout, stderr = sweep.communicate(timeout=300)

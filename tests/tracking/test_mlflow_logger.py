@@ -61,7 +61,8 @@ def test_children_and_parent_summary(mlflow_store: str) -> None:
     assert sorted(r.info.run_name for r in runs) == ["a", "b"]
     parent_run = client.get_run(parent)
     assert parent_run.info.status == "FAILED"
-    assert parent_run.data.metrics == {"sweep.cells": 2, "sweep.failed": 1, "sweep.wall_s": 3.5}
+    assert parent_run.data.metrics == {"sweep.cells": 2, "sweep.failed": 1, "sweep.invalid": 0,
+                                       "sweep.wall_s": 3.5}
     assert "b: boom" in parent_run.data.tags["error"]
 
 
