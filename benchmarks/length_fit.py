@@ -16,26 +16,20 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 
 from avbench.analysis.scaling import fit_length, plot_scaling, prediction_error_pct
 from avbench.audio.synth import load_or_generate
-from avbench.config import register_configs
 from avbench.phases.build import build_pipeline
 from avbench.runtime import resolve_cache_dir
+from benchmarks.compose import option, run_config
 
 FIT_S = (1.0, 2.0, 5.0, 10.0)
 CHECK_S = 30.0
 
 
 def main(overrides: list[str]) -> None:
-    rounds = int(next((o.split("=")[1] for o in overrides if o.startswith("rounds=")), 3))
-    overrides = [o for o in overrides if not o.startswith("rounds=")]
-    register_configs()
-    conf = Path(__file__).resolve().parents[1] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose("config", overrides=["tracking=none", *overrides])
-    torch.set_num_threads(2)
+    rounds = int(option(overrides, "rounds", "3"))
+    cfg = run_config(overrides)
     cache = resolve_cache_dir(cfg.paths.cache_dir)
     pipe = build_pipeline(cfg, torch.device("cpu"), torch.float32, "torch", cache)
     songs = {s: torch.from_numpy(load_or_generate(cache / "songs", s, pipe.sample_rate,

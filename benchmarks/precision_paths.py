@@ -24,12 +24,12 @@ from hydra import compose, initialize_config_dir
 from avbench import backends
 from avbench.audio.synth import load_or_generate
 from avbench.backends.calibration_set import record
-from avbench.config import register_configs
 from avbench.evaluators.quality_gate import measure
 from avbench.phases.build import build_pipeline
 from avbench.phases.prepare import calibration
 from avbench.pipelines.base import FrameRange
 from avbench.runtime import resolve_cache_dir
+from benchmarks.compose import CONF, option, run_config
 
 PATHS = {  # name: (backend, dtype, quantize)
     "eager fp32": ("pytorch", torch.float32, None),
@@ -49,16 +49,10 @@ class _Ctx:  # what phases.prepare.calibration reads
 
 
 def main(overrides: list[str]) -> None:
-    rounds = int(next((o.split("=")[1] for o in overrides if o.startswith("rounds=")), 5))
-    chosen = next((o.split("=", 1)[1].split(",") for o in overrides if o.startswith("paths=")),
-                  list(PATHS))
+    rounds = int(option(overrides, "rounds", "5"))
+    chosen = option(overrides, "paths", ",".join(PATHS)).split(",")
     paths = {name: PATHS[name] for name in dict.fromkeys(["eager fp32", *chosen])}
-    overrides = [o for o in overrides if not o.startswith(("rounds=", "paths="))]
-    register_configs()
-    conf = Path(__file__).resolve().parents[1] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose("config", overrides=["tracking=none", *overrides])
-    torch.set_num_threads(2)
+    cfg, conf = run_config(overrides, ("rounds", "paths")), CONF
     cache = resolve_cache_dir(cfg.paths.cache_dir)
     device = torch.device("cpu")
     song = load_or_generate(cache / "songs", cfg.audio.duration_s, cfg.audio.sample_rate,

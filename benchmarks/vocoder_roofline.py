@@ -24,17 +24,16 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 import torch
-from hydra import compose, initialize_config_dir
 
 from avbench import backends
 from avbench.audio.synth import load_or_generate
 from avbench.backends.calibration_set import record
-from avbench.config import register_configs
 from avbench.measure.roofline import GEMM_N, count_flops
 from avbench.measure.stats import median_ci
 from avbench.phases.build import build_pipeline
 from avbench.pipelines.base import FrameRange
 from avbench.runtime import resolve_cache_dir
+from benchmarks.compose import CONF, option, run_config
 from benchmarks.precision_paths import compose_backend
 
 PATHS = ("pytorch", "openvino", "onnxruntime")
@@ -81,13 +80,8 @@ def vocoders(cfg, conf: Path, cache: Path):
 
 
 def main(overrides: list[str]) -> None:
-    rounds = int(next((o.split("=")[1] for o in overrides if o.startswith("rounds=")), 8))
-    overrides = [o for o in overrides if not o.startswith("rounds=")]
-    register_configs()
-    conf = Path(__file__).resolve().parents[1] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose("config", overrides=["tracking=none", *overrides])
-    torch.set_num_threads(2)
+    rounds = int(option(overrides, "rounds", "8"))
+    cfg, conf = run_config(overrides), CONF
     calls, args, flops = vocoders(cfg, conf, resolve_cache_dir(cfg.paths.cache_dir))
     peak_calls = gemms()
     ms: dict[str, list[float]] = {path: [] for path in PATHS}
