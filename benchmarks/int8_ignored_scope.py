@@ -23,6 +23,7 @@ import torch
 from avbench.audio.synth import load_or_generate
 from avbench.evaluators.quality_gate import measure
 from avbench.models import hifigan_pretrained as hp
+from avbench.openvino_core import openvino_core
 from avbench.runtime import resolve_cache_dir
 
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "1",
@@ -51,7 +52,7 @@ def main() -> None:
 
     calibration, test = [mel(seed) for seed in (11, 12, 13, 14)], mel(0)
     model = ov.convert_model(hp.pretrained_hifigan(cache), example_input=torch.from_numpy(test))
-    core = ov.Core()
+    core = openvino_core()
     f32 = core.compile_model(model, "CPU", CONFIG)
     reference = torch.from_numpy(f32(test)[0]).reshape(1, -1)
     for name, ignored in variants(model).items():

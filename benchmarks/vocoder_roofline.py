@@ -30,6 +30,7 @@ from avbench.audio.synth import load_or_generate
 from avbench.backends.calibration_set import record
 from avbench.measure.roofline import GEMM_N, count_flops
 from avbench.measure.stats import median_ci
+from avbench.openvino_core import openvino_core
 from avbench.phases.build import build_pipeline
 from avbench.pipelines.base import FrameRange
 from avbench.runtime import resolve_cache_dir
@@ -55,7 +56,7 @@ def gemm_peak_gflops(calls: dict) -> float:
 def gemms() -> dict:
     a, b = torch.randn(GEMM_N, GEMM_N), torch.randn(GEMM_N, GEMM_N)
     linear = torch.nn.Linear(GEMM_N, GEMM_N, bias=False).eval()
-    compiled = ov.Core().compile_model(ov.convert_model(linear, example_input=a), "CPU", {
+    compiled = openvino_core().compile_model(ov.convert_model(linear, example_input=a), "CPU", {
         "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": str(torch.get_num_threads()),
         "NUM_STREAMS": "1", "PERFORMANCE_HINT": "LATENCY"})
     request, feed = compiled.create_infer_request(), [a.numpy()]

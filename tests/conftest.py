@@ -26,24 +26,6 @@ def interpret_triton(environ: MutableMapping[str, str], cuda_available: bool) ->
 interpret_triton(os.environ, torch.cuda.is_available())
 
 REPO = Path(__file__).resolve().parents[1]
-CHILD = "AVBENCH_TEST_CHILD"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """A test marked ``own_process`` runs in a fresh interpreter (``python -m pytest`` on its
-    node id). OpenVINO's CPU plugin, once it has compiled an int8 model in this process, left
-    memory that later, unrelated tests found corrupted (a SIGSEGV in the full suite; root
-    cause not found): what it does stays in a process of its own."""
-    if pyfuncitem.get_closest_marker("own_process") is None or os.environ.get(CHILD):
-        return None
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--no-header", pyfuncitem.nodeid], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, CHILD: "1"})
-    if done.returncode != 0:
-        pytest.fail(f"in its own process (exit {done.returncode}):\n{done.stdout[-4000:]}"
-                    f"{done.stderr[-2000:]}", pytrace=False)
-    return True
 
 
 @pytest.fixture(autouse=True)

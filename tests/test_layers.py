@@ -17,7 +17,8 @@ ROOTS = ("avbench", "kernels_triton")
 # Bottom to top. A module may import modules of its own layer or of a lower one.
 LAYERS: list[tuple[str, ...]] = [
     ("avbench.errors", "avbench.version", "avbench.journal", "avbench.interrupt",
-     "avbench.console", "avbench.runtime", "avbench.run_dir", "avbench.install_hints"),
+     "avbench.console", "avbench.runtime", "avbench.run_dir", "avbench.install_hints",
+     "avbench.openvino_core"),
     ("kernels_triton", "avbench.dsp", "avbench.audio", "avbench.measure", "avbench.metrics"),
     ("avbench.models",),
     ("avbench.pipelines",),

@@ -27,6 +27,7 @@ from avbench.backends.base import Backend, Prepared
 from avbench.backends.execution import openvino_kernels
 from avbench.backends.export import cached_onnx, onnx_fields
 from avbench.backends.quantize import as_numpy, cached_int8
+from avbench.openvino_core import openvino_core
 from avbench.pipelines.base import Component
 
 HINTS = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
@@ -53,14 +54,12 @@ class OpenVINOBackend(Backend):
         return None
 
     def prepare(self, component: Component) -> Prepared:
-        import openvino as ov
-
         fp32 = float32_component(component)
         opset = int(self.ctx.cfg.opset)
         path, export_s, hit = cached_onnx(fp32, self.ctx.cache, onnx_fields(
             fp32, torch.float32, opset), opset)
         start = time.perf_counter()
-        model, quantised_hit, precision = self._model(ov.Core(), fp32, path)
+        model, quantised_hit, precision = self._model(openvino_core(), fp32, path)
         build_s = time.perf_counter() - start
         runner = ShapeCompiled(model, self._config(), self.ctx.dtype)
         probe = component.example_inputs(max(16, self.ctx.frames.min))
@@ -128,9 +127,7 @@ class ShapeCompiled:
     CPU plugin's fast path); inputs and outputs are torch tensors in the run's dtype."""
 
     def __init__(self, model: Any, config: dict[str, str], dtype: torch.dtype) -> None:
-        import openvino as ov
-
-        self.core, self.model, self.config, self.dtype = ov.Core(), model, config, dtype
+        self.core, self.model, self.config, self.dtype = openvino_core(), model, config, dtype
         self.requests: dict[tuple[tuple[int, ...], ...], Any] = {}
         self.last: Any = None  # the most recent compiled model
 
@@ -146,9 +143,8 @@ class ShapeCompiled:
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         arrays = [as_numpy(x) for x in inputs]
         request = self._request(tuple(a.shape for a in arrays))
-        # share_inputs=False: the request keeps pointing at shared input memory after infer()
-        # returns; once the caller's temporaries were freed, that memory was reused and the
-        # process later crashed in unrelated code (a SIGSEGV in the full suite, 2026-12).
+        # share_inputs=False: the request copies the inputs, so it never holds the caller's
+        # temporaries after infer() returns.
         request.infer(arrays, share_inputs=False)
         output = torch.from_numpy(np.array(request.get_output_tensor(0).data))
         return output if self.dtype == torch.float32 else output.to(self.dtype)

@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from avbench.openvino_core import openvino_core
+
 log = logging.getLogger(__name__)
 
 GEMM_N = 1024  # square GEMM side: large enough for the kernels' steady state, quick
@@ -84,7 +86,7 @@ def openvino_gemm_gflops(precision: str, n: int = GEMM_N, min_time_s: float = 0.
 
         model = nncf.quantize(model, nncf.Dataset([example.numpy()]), subset_size=1,
                               fast_bias_correction=True)
-    compiled = ov.Core().compile_model(model, "CPU", {
+    compiled = openvino_core().compile_model(model, "CPU", {
         "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": str(torch.get_num_threads()),
         "NUM_STREAMS": "1", "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
@@ -93,8 +95,8 @@ def openvino_gemm_gflops(precision: str, n: int = GEMM_N, min_time_s: float = 0.
 
 
 def int8_gemm_in_child(min_time_s: float) -> float:
-    """The int8 MatMul's GOP/s, measured in a child process: after OpenVINO ran an int8
-    model, later work in the same process was seen to crash (docs/backends.md)."""
+    """The int8 MatMul's GOP/s, measured in a child process, as NNCF quantises for a run
+    (avbench.backends.quantize): NNCF's imports and memory stay out of this process."""
     import subprocess
     import sys
 
