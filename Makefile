@@ -52,8 +52,13 @@ weights: setup ## Fetch, verify and convert the pretrained weights once (docs/mo
 bench: setup ## One benchmark on the embedded defaults (add ARGS="preset=fast ...")
 	$(PY) -m avbench $(ARGS)
 
+# Two pytest-xdist workers (tests reading one session run stay on one worker: --dist
+# loadgroup); sources compiled once, as PYTHONDONTWRITEBYTECODE would have every test's
+# subprocess compile them again. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: setup ## Run the test suite (ARGS are passed to pytest)
-	$(PY) -m pytest $(ARGS)
+	@$(PY) -m compileall -q avbench kernels_triton tests benchmarks
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 test-fast: setup ## Run the tests not marked slow
 	$(PY) -m pytest -m "not slow" $(ARGS)

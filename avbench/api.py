@@ -111,7 +111,8 @@ def benchmark(model: Models, example_inputs: Any, *, name: str | None = None,
     label = name or module_label(model)
     key = register(model_key(model, inputs, stage), model, inputs, stage)
     given = [*option_overrides(options), *overrides]
-    cfg, hydra_cfg = compose([f"pipeline._target_={MODULE_PIPELINE}", f"+pipeline.model={key}",
+    # Quoted: Hydra would read an all-digit key with one "e" (1234e5678...) as a float.
+    cfg, hydra_cfg = compose([f"pipeline._target_={MODULE_PIPELINE}", f"+pipeline.model='{key}'",
                               "pipeline.input=example", f"pipeline.name={label}",
                               f"audio.duration_s={audio_s}", f"audio.name={audio_s:g}s", *given])
     changed = changed_settings(given, hydra_cfg.runtime.choices, default_choices())

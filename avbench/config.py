@@ -240,6 +240,7 @@ class BenchConfig:
     min_gpu_util_pct: float = 70.0
     overhead_check: bool = False
     eager_side_by_side: int = 0  # pairs interleaved with the fp32 eager reference (0: off)
+    skip_evaluators: list[str] = field(default_factory=list)  # figures not computed (by name)
 
 
 @dataclass

@@ -208,3 +208,30 @@ def mlflow_server(tmp_path: Path, mlflow_template_db: Path) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+
+
+# Runs several tests read, made once by a session or module fixture. Under pytest-xdist
+# (`make test` runs two workers) such a fixture is made once per worker that needs it, so
+# the tests reading one are kept on one worker (`--dist loadgroup`, group named after the
+# fixture) and it is made once. Cheap shared fixtures (a migrated store, the asset folder)
+# may be made on both workers.
+CHEAP_SHARED = {"mlflow_template_db", "asset_cache", "tmp_path_factory", "onnx_cache"}
+
+
+def shared_fixture(item: pytest.Item) -> str | None:
+    """The costly session or module fixture ``item`` reads, if any (the first by name)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    costly = sorted(name for name, defs in info.name2fixturedefs.items()
+                    if name not in CHEAP_SHARED and defs[-1].scope in ("session", "module")
+                    and defs[-1].baseid.startswith("tests"))
+    return costly[0] if costly else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = shared_fixture(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -14,13 +15,13 @@ import soundfile as sf
 from mlflow.tracking import MlflowClient
 
 from avbench import journal, runner
+from avbench.tracking.keys import unregistered
 from tests.analysis.tiny_sweep import EXPECTED_FAILED, TinySweep
 from tests.conftest import run_cli
 from tests.shared_runs import CliRun
 from tests.tasks.test_pipeline_task import compose_run
 
-QUICK = ["preset=fast", "audio=1s", "bench.warmup=0", "bench.min_repeats=2",
-         "bench.min_time_s=0"]
+QUICK = ["debug=default"]
 
 
 def runs_of(uri: str) -> list:
@@ -31,8 +32,10 @@ def runs_of(uri: str) -> list:
 
 
 @pytest.mark.slow
-def test_single_run_logs_everything(cli_single_run: CliRun) -> None:
+def test_single_run_logs_everything(cli_single_run: CliRun, request: pytest.FixtureRequest) -> None:
     done, work, mlflow_store = cli_single_run.done, cli_single_run.work, cli_single_run.uri
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the tests reading this run share one worker
+        assert request.node.nodeid.endswith("@cli_single_run"), request.node.nodeid
     assert done.returncode == 0, done.stdout + done.stderr
     for phase in ("[1/5] input", "[2/5] build", "[3/5] warm-up", "[4/5] repeats",
                   "[5/5] parity  skipped"):
@@ -61,7 +64,12 @@ def test_single_run_logs_everything(cli_single_run: CliRun) -> None:
     # the same extractor on the clean stem must be accurate.
     assert 0 <= metrics["pitch_rpa_50c"] <= 1 and "pitch_rmse_hz" in metrics
     assert metrics["f0_clean.pitch_rpa_50c"] > 0.8 and metrics["f0_clean.pitch_rmse_hz"] < 10
+    # The slow instruments ran (debug=default skips them), and every key is registered.
+    assert {"quality.dnsmos_ovrl", "quality.separated_dnsmos_ovrl",
+            "roofline.vocoder.gflop_per_call"} <= set(metrics)
     params, tags = run.data.params, run.data.tags
+    for kind, keys in (("metric", metrics), ("param", params), ("tag", tags)):
+        assert unregistered(kind, keys) == set(), kind
     assert params["preset.svc.hidden"] == "128" and tags["choice.preset"] == "fast"
     assert "pipeline.settings.hidden" not in params and "task.n_fft" not in params
     assert tags["backend.requested"] == "pytorch" and tags["backend.effective"] == "pytorch"

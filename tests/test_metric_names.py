@@ -29,6 +29,10 @@ def test_every_logged_metric_is_documented(tmp_path: Path, mlflow_store: str,
     assert {"rtf", "parity.vocoder.rel_l2", "vs_eager.total_speedup",
             "calibration.error_pct.long", "harness.profiling_overhead_pct"} <= names
     assert "vs_eager.total_speedup.ci_low" not in names  # no interval from 2 pairs
+    # debug=default leaves out the slow instruments, and says so on the run.
+    svc = next(r for r in runs if r.data.tags.get("choice.pipeline") == "svc")
+    assert svc.data.tags["quality.dnsmos.skipped"] == "bench.skip_evaluators"
+    assert not any(n.startswith(("quality.dnsmos", "roofline.")) for n in svc.data.metrics)
     assert unregistered("metric", names) == set()
     for run in runs:
         assert unregistered("tag", run.data.tags) == set()

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 PERCENTILES = (50, 90, 95, 99)
 # Above this many samples the median's interval comes from order statistics, not the
@@ -131,6 +130,8 @@ def median_ci(samples: np.ndarray, confidence: float = 0.95, n_resamples: int = 
         return median, median
     if samples.size > BOOTSTRAP_MAX_SAMPLES:
         return _order_statistic_ci(samples, confidence)
+    from scipy import stats  # here: importing scipy.stats costs ~1 s a process
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         result = stats.bootstrap((samples,), np.median, confidence_level=confidence,
@@ -140,6 +141,8 @@ def median_ci(samples: np.ndarray, confidence: float = 0.95, n_resamples: int = 
 
 
 def _order_statistic_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    from scipy import stats
+
     n = samples.size
     tail = (1.0 - confidence) / 2.0
     low_rank = max(int(stats.binom.ppf(tail, n, 0.5)) - 1, 0)
@@ -168,7 +171,7 @@ def summarize(values: list[float] | np.ndarray, rule: SampleRule = DEFAULT_RULE
         omitted.append(("ci", rule.min_samples))
     return SampleStats(
         n=n, median=float(np.median(samples)), mean=mean, std=std,
-        iqr=float(stats.iqr(samples)), p50=kept[50], p90=kept[90], p95=kept[95], p99=kept[99],
+        iqr=float(np.subtract(*np.percentile(samples, [75, 25]))), p50=kept[50], p90=kept[90], p95=kept[95], p99=kept[99],
         cv=std / mean if mean > 0 else float("nan"), ci_low=ci_low, ci_high=ci_high,
         omitted=tuple(name for name, _ in omitted), omitted_needed=tuple(k for _, k in omitted),
     )
@@ -220,6 +223,8 @@ def speedup(baseline_ms: np.ndarray, candidate_ms: np.ndarray, confidence: float
     ratio = float(_median_ratio(baseline, candidate))
     if np.ptp(baseline) == 0 and np.ptp(candidate) == 0:
         return Speedup(ratio, ratio, ratio, confidence)  # no spread to resample
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         result = stats.bootstrap((baseline, candidate), _median_ratio, paired=False,

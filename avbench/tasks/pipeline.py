@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from avbench.phases.build import build, pipeline_label, uses_preset
 from avbench.phases.context import open_run
-from avbench.phases.evaluate import evaluate
+from avbench.phases.evaluate import check_skips, evaluate
 from avbench.phases.input import input_label, load_input
 from avbench.phases.judge import judge
 from avbench.phases.measure import measure, work_stream
@@ -37,6 +37,7 @@ def run_name(cfg: DictConfig) -> str:
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
     """One benchmark run; returns the headline metrics. Raises on bad input or config."""
+    check_skips(list(cfg.bench.get("skip_evaluators") or []))  # before any work
     device = resolve_device(cfg.gpu)
     with work_stream(device), fp32_math(device, bool(cfg.precision.tf32)):
         ctx = open_run(cfg, logger, out_dir, name, device)

@@ -87,7 +87,8 @@ TAGS: tuple[tuple[str, str, str], ...] = (
     ("grading.<key>", "`graded`, or `not graded (seeded: <components>)`: whether a quality "
      "figure rests on real weights only; analysis shows ungraded figures apart",
      "each quality figure logged"),
-    ("quality.<evaluator>.skipped", "an evaluator that could not run, and why", _PIPELINE),
+    ("quality.<evaluator>.skipped", "an evaluator that could not run, and why "
+     "(`bench.skip_evaluators`: left out on request)", _PIPELINE),
     ("model.weights.<component>", "`pretrained:<package>/<file>` or `seeded`: where each "
      "component's weights came from", _PIPELINE),
     ("model.<key>", "what the pipeline's `describe()` says identifies what ran: "

@@ -141,6 +141,19 @@ def test_a_module_run_is_named_after_the_module_and_what_differs() -> None:
         "onnxruntime", "cpu", "precision.tf32=true", "pipeline.extra=1"]
 
 
+def test_a_model_key_that_reads_as_a_number_stays_a_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's registry key is a hex digest: one like 1234e56789012345 (all digits and
+    one "e") is a float to Hydra's parser unless quoted (it was: pipeline.model=inf)."""
+    import avbench.api
+
+    monkeypatch.setattr(avbench.api, "model_key", lambda *args: "1234e56789012345")
+    monkeypatch.chdir(tmp_path)
+    result = avbench.benchmark(torch.nn.Linear(8, 8), torch.randn(1, 8), audio_s=0.25,
+                               tracking="none", bench=FAST)
+    assert result.ok, result.error
+
+
 def test_options_become_overrides() -> None:
     from avbench.api import option_overrides
 
