@@ -21,6 +21,8 @@ from avbench.tracking.liveness import HOST_TAG, PID_TAG, START_TAG, is_alive, pr
 from tests.conftest import run_cli, start_cli
 
 # A real benchmark that keeps timing for a minute: long enough to be interrupted.
+# Doctor without its timed probes (noise, peaks): what these tests read is not timed.
+NO_PROBES = ("task.noise_probe_s=0", "task.peaks_s=0")
 LONG = ["pipeline=calibration", "debug=default", "bench.min_time_s=600", "bench.max_repeats=1000000"]
 
 
@@ -148,7 +150,7 @@ def test_sigkill_leftovers_are_ended_by_doctor_and_by_the_next_sweep(
         (left,) = _wait_for_running(mlflow_store, process)
         # A live run is never touched, however old.
         if cleaner == "doctor":
-            assert run_cli("task=doctor", "task.noise_probe_s=0", cwd=tmp_path).returncode == 0
+            assert run_cli("task=doctor", *NO_PROBES, cwd=tmp_path).returncode == 0
             assert MlflowClient(tracking_uri=mlflow_store).get_run(
                 left.info.run_id).info.status == "RUNNING"
         process.kill()
@@ -156,7 +158,7 @@ def test_sigkill_leftovers_are_ended_by_doctor_and_by_the_next_sweep(
         assert MlflowClient(tracking_uri=mlflow_store).get_run(
             left.info.run_id).info.status == "RUNNING"
         if cleaner == "doctor":
-            done = run_cli("task=doctor", "task.noise_probe_s=0", cwd=tmp_path)
+            done = run_cli("task=doctor", *NO_PROBES, cwd=tmp_path)
             assert re.search(r"ended KILLED 1 run\(s\) left RUNNING", done.stdout.replace(
                 "\n", " ")), done.stdout
         else:

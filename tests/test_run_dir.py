@@ -10,11 +10,12 @@ import pytest
 
 from avbench.run_dir import cell_name, remove_if_unused
 from tests.conftest import run_cli
+from tests.test_interrupt import NO_PROBES
 
 
 @pytest.mark.slow
 def test_doctor_leaves_no_run_folder(mlflow_store: str, tmp_path: Path) -> None:
-    done = run_cli("task=doctor", "task.noise_probe_s=0", cwd=tmp_path)
+    done = run_cli("task=doctor", *NO_PROBES, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
 

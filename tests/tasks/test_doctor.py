@@ -64,7 +64,7 @@ def test_doctor_run_passes_or_fails_the_process(tmp_path: Path, asset_cache: Pat
     if torch.cuda.is_available():
         return
     failed = runner.run(compose_run(tmp_path, asset_cache, "task=doctor", "gpu=a100",
-                                   "task.noise_probe_s=0"))
+                                   "task.noise_probe_s=0", "task.peaks_s=0"))
     assert not failed.ok and journal.exit_code() == 1
     assert "1 check(s) failed (gpu profile)" in capsys.readouterr().err
 
