@@ -40,6 +40,24 @@ def _fresh_journal() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _no_signal_state_leaks() -> Iterator[None]:
+    """Every test starts with no pending or acknowledged signal and leaves none behind (a
+    test that signals its own process, or an in-process run that installs avbench's
+    handler, would otherwise make a later store write raise ``Interrupted``), and gets
+    the signal handlers it started with back."""
+    import signal
+
+    from avbench import interrupt
+
+    handlers = {s: signal.getsignal(s) for s in interrupt.SIGNALS}
+    interrupt._pending, interrupt._acknowledged, interrupt._deferring = None, False, 0
+    yield
+    interrupt._pending, interrupt._acknowledged, interrupt._deferring = None, False, 0
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+
+
+@pytest.fixture(autouse=True)
 def _thread_counts_restored() -> Iterator[None]:
     """Thread counts an in-process run sets (torch's, and the BLAS/OpenMP pools' through
     threadpoolctl: ``bench.threads``) are put back after each test, so no test runs on
