@@ -12,7 +12,15 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import pytest
-import torch  # importing torch (or pytest) does not import triton
+
+from avbench.measure.openmp import bound_idle_spin
+
+# As `python -m avbench` does, before torch loads libgomp: idle OpenMP workers spin 0.35 ms,
+# not libgomp's default ~8 ms of CPU per idle period, which on a busy machine (two test
+# workers, their runs) is CPU taken from the other worker's runs.
+bound_idle_spin()
+
+import torch  # noqa: E402 (after the bound); importing torch does not import triton
 
 
 def interpret_triton(environ: MutableMapping[str, str], cuda_available: bool) -> None:
