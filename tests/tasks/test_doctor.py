@@ -57,7 +57,7 @@ def test_doctor_run_passes_or_fails_the_process(tmp_path: Path, asset_cache: Pat
                                                 mlflow_store: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     ok = runner.run(compose_run(tmp_path, asset_cache, "task=doctor", "tracking=mlflow",
-                               "task.noise_probe_s=1.0"))
+                               "task.noise_probe_s=1.0", "task.peaks_s=0.1"))
     assert ok.ok and ok.metrics["doctor.fail"] == 0 and ok.metrics["doctor.pass"] >= 5
     out = capsys.readouterr().out
     assert "avbench doctor" in out and "timing noise" in out
