@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("avbench.phases",),
     ("avbench.tasks",),
     ("avbench.runner",),
-    ("avbench.config", "avbench.api", "avbench.cli", "avbench.__main__",
+    ("avbench.config", "avbench.config_data", "avbench.api", "avbench.cli", "avbench.__main__",
      "avbench.pytest_plugin", "avbench.tools"),
 ]
 

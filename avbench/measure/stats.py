@@ -169,9 +169,10 @@ def summarize(values: list[float] | np.ndarray, rule: SampleRule = DEFAULT_RULE
         ci_low, ci_high = median_ci(samples)
     else:
         omitted.append(("ci", rule.min_samples))
+    q75, q25 = np.percentile(samples, [75, 25])
     return SampleStats(
         n=n, median=float(np.median(samples)), mean=mean, std=std,
-        iqr=float(np.subtract(*np.percentile(samples, [75, 25]))), p50=kept[50], p90=kept[90], p95=kept[95], p99=kept[99],
+        iqr=float(q75 - q25), p50=kept[50], p90=kept[90], p95=kept[95], p99=kept[99],
         cv=std / mean if mean > 0 else float("nan"), ci_low=ci_low, ci_high=ci_high,
         omitted=tuple(name for name, _ in omitted), omitted_needed=tuple(k for _, k in omitted),
     )

@@ -49,8 +49,8 @@ def check_skips(names: list[str]) -> set[str]:
 def evaluate(ctx: RunContext, pipe: Pipeline, run_input: RunInput, measured: Measurement,
              evaluators: list[Evaluator] | None = None) -> None:
     """Run every evaluator that applies but those ``bench.skip_evaluators`` names; their
-    metrics join the run's."""
-    skipped = check_skips(list(ctx.cfg.bench.get("skip_evaluators") or []))
+    metrics join the run's (``execute`` checked the names before any work)."""
+    skipped = set(ctx.cfg.bench.skip_evaluators)
     for evaluator in default_evaluators() if evaluators is None else evaluators:
         if evaluator.name in skipped:
             ctx.set_tags({f"quality.{evaluator.name}.skipped": "bench.skip_evaluators"})

@@ -37,7 +37,7 @@ def run_name(cfg: DictConfig) -> str:
 
 def execute(cfg: DictConfig, logger: RunLogger, out_dir: Path, name: str) -> dict[str, Any]:
     """One benchmark run; returns the headline metrics. Raises on bad input or config."""
-    check_skips(list(cfg.bench.get("skip_evaluators") or []))  # before any work
+    check_skips(list(cfg.bench.skip_evaluators))  # before any work
     device = resolve_device(cfg.gpu)
     with work_stream(device), fp32_math(device, bool(cfg.precision.tf32)):
         ctx = open_run(cfg, logger, out_dir, name, device)

@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from avbench import journal, runner
 from avbench.config import register_configs
+from tests.shared_runs import SLOW_FIGURES_OFF
 from tests.test_config import CONF
 
 
@@ -19,7 +20,7 @@ def compose_run(tmp_path: Path, asset_cache: Path, *overrides: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose("config", overrides=[
             "tracking=none", "preset=fast", "audio=1s", "bench.warmup=0", "bench.min_repeats=2",
-            "bench.min_time_s=0", "bench.skip_evaluators=[dnsmos,separated_dnsmos,roofline]",
+            "bench.min_time_s=0", SLOW_FIGURES_OFF,
             f"paths.cache_dir={asset_cache}", f"paths.output_dir={tmp_path / 'out'}",
             *overrides])
 
