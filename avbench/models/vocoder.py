@@ -10,7 +10,7 @@ norms for inference and export, as the reference does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import prod
+from math import ceil, prod
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -47,6 +47,26 @@ class HiFiGANConfig:
     def hop_length(self) -> int:
         """Output samples per input mel frame."""
         return prod(self.upsample_rates)
+
+    @property
+    def receptive_radius(self) -> int:
+        """Mel frames either side of a frame that its output samples depend on (rounded up).
+
+        Per layer, its one-sided reach in its own samples divided by the samples per mel
+        frame at its depth: conv_pre's 3; each upsampler's ``ceil(kernel / rate)`` inputs; the
+        widest residual block's sum of ``dilation * (kernel - 1) / 2`` over its convolutions;
+        conv_post's 3.
+        """
+        undilated = 1 if self.resblock == "1" else 0  # ResBlock1's second conv per dilation
+        blocks = [sum((d + undilated) * (k - 1) / 2 for d in dilations)
+                  for k, dilations in zip(self.resblock_kernel_sizes,
+                                          self.resblock_dilation_sizes, strict=True)]
+        radius, rate = 3.0, 1
+        for up_rate, kernel in zip(self.upsample_rates, self.upsample_kernel_sizes, strict=True):
+            radius += ceil(kernel / up_rate) / rate
+            rate *= up_rate
+            radius += max(blocks) / rate
+        return ceil(radius + 3 / rate)
 
 
 _V1 = HiFiGANConfig(

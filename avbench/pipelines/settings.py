@@ -29,4 +29,7 @@ class SVCSettings:
     n_flows: int = 4
     speaker_dim: int = 256
     vocoder: str = "v3"
+    # Long inputs in pieces (avbench/pipelines/pieces.py); 0 = the whole input in one call.
+    separation_segment_frames: int = 512  # Spleeter's T: 11.9 s on the 2048/512 grid
+    vocoder_chunk_frames: int = 512  # 5.9 s at hop 256, plus the receptive radius either side
     peak_dbfs: float = -1.0

@@ -23,6 +23,7 @@ from avbench.models.hifigan_pretrained import SAMPLE_RATE as HIFIGAN_RATE
 from avbench.models.hifigan_pretrained import HiFiGANMel
 from avbench.pipelines.base import Component, Pipeline, Stage, State
 from avbench.pipelines.fcpe_pitch import FCPEFrontEnd
+from avbench.pipelines.pieces import in_segments, overlapped
 from avbench.pipelines.settings import SVCSettings
 from avbench.pipelines.svc_modules import build_modules, example_inputs
 
@@ -38,6 +39,9 @@ COMPONENTS = {
     "vocoder": ("mel",),
     "f0": ("mel",),  # f0_method=fcpe
 }
+# Separation segments are cut at multiples of this many frames: the U-Nets pad time to a
+# multiple of 2**depth (Spleeter's: 64), so no segment but the last adds padding.
+SEGMENT_MULTIPLE = 64
 
 
 class SVCPipeline(Pipeline):
@@ -68,6 +72,9 @@ class SVCPipeline(Pipeline):
         self.dtype = dtype
         self.kernel = kernel
         s = self.settings
+        if s.separation_segment_frames % SEGMENT_MULTIPLE:
+            raise ValueError(f"preset.svc.separation_segment_frames={s.separation_segment_frames}"
+                             f" is not a multiple of {SEGMENT_MULTIPLE} (0 = the whole input)")
         modules, self.weights, self.separation_grid = build_modules(s, seed, weights,
                                                                     weights_cache_dir)
         self.loaded_components = load_checkpoint(checkpoint, modules) if checkpoint else []
@@ -101,6 +108,7 @@ class SVCPipeline(Pipeline):
                 module.remove_weight_norm()
             module.to(self.device, self.dtype).eval().requires_grad_(False)
         self.hop_length = modules["vocoder"].hop_length
+        self.vocoder_context = modules["vocoder"].config.receptive_radius
         if self.hop_length != self.settings.hop_length:
             raise ValueError(
                 f"preset hop_length={self.settings.hop_length} but the HiFi-GAN "
@@ -149,7 +157,8 @@ class SVCPipeline(Pipeline):
         spec = torch.stft(mix, grid.n_fft, grid.hop_length, window=self.window, center=True,
                           return_complex=True)
         magnitude = spec.abs()[None].to(self.dtype).contiguous()  # stft leaves it transposed
-        mask = self.components["separation"](magnitude)[0].float()
+        mask = in_segments(self.components["separation"], magnitude,
+                           self.settings.separation_segment_frames, SEGMENT_MULTIPLE)[0].float()
         length = mix.shape[-1]
         state["vocals"] = self._istft(spec * mask, length)
         state["accompaniment"] = self._istft(spec * (1.0 - mask), length)
@@ -176,7 +185,7 @@ class SVCPipeline(Pipeline):
         signal = waveform.to(self.device, torch.float32).reshape(-1)
         # One extra hop makes the frame count the pipeline's own (1 + samples // hop).
         mel = self.vocoder_mel(torch.nn.functional.pad(signal, (0, self.hop_length)))
-        wave = self.components["vocoder"](mel[None].to(self.dtype).contiguous())
+        wave = self._vocode(mel[None].to(self.dtype).contiguous())
         return wave.float().reshape(-1)[: signal.shape[-1]]
 
     def _f0_extraction(self, state: State) -> None:
@@ -192,8 +201,12 @@ class SVCPipeline(Pipeline):
         state["converted_mel"] = c["mel_projection"](latent)
 
     def _vocoder(self, state: State) -> None:
-        wave = self.components["vocoder"](state["converted_mel"])
+        wave = self._vocode(state["converted_mel"])
         state["converted"] = wave.float().reshape(-1)[: state["input"].shape[-1]]
+
+    def _vocode(self, mel: torch.Tensor) -> torch.Tensor:
+        return overlapped(self.components["vocoder"], mel, self.settings.vocoder_chunk_frames,
+                          self.vocoder_context, self.hop_length)
 
     def _mixing(self, state: State) -> None:
         vocals, converted = state["vocals"], state["converted"]

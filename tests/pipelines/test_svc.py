@@ -101,3 +101,28 @@ def test_mixing_matches_loudness_and_limits_peaks(song, profile: Path) -> None:
     else:
         assert peak == pytest.approx(10 ** (-1 / 20), rel=1e-4)
     assert np.isfinite(out.audio.numpy()).all()
+
+
+def test_long_inputs_run_in_pieces(song, profile: Path) -> None:
+    """The preset's piece sizes reach the stages: the vocoder in overlapped chunks equals its
+    whole call; separation segments are Spleeter's independent segments, so only they move
+    the voice (a little)."""
+    audio = torch.from_numpy(song.mix)  # 1 s: 87 frames
+    pipe = build(profile)
+    pipe.settings.separation_segment_frames = pipe.settings.vocoder_chunk_frames = 0
+    whole = pipe.run(audio).state
+    pipe.settings.vocoder_chunk_frames = 30
+    chunked = pipe.run(audio).state
+    torch.testing.assert_close(chunked["converted"], whole["converted"], rtol=0, atol=1e-5)
+    pipe.settings.separation_segment_frames = 64  # of the fast preset's 87 frames
+    segmented = pipe.run(audio).state
+    assert not torch.equal(segmented["vocals"], whole["vocals"])
+    error = (segmented["vocals"] - whole["vocals"]).square().sum()
+    assert 10 * torch.log10(whole["vocals"].square().sum() / error) > 10  # dB
+
+
+def test_segment_length_must_fit_the_u_nets(profile: Path) -> None:
+    s = settings("fast")
+    s.separation_segment_frames = 100
+    with pytest.raises(ValueError, match="separation_segment_frames=100 is not a multiple of 64"):
+        SVCPipeline(s, voice_profile=profile)
