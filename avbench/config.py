@@ -103,6 +103,9 @@ class PrecisionConfig:
     dtype: str = "float32"
     tf32: bool = False  # CUDA: float32 matmuls/convolutions may use TF32 tensor cores
     quantize: str | None = None  # int8: post-training quantisation (backend=openvino, NNCF)
+    keep_float: list[str] = field(default_factory=list)  # int8: components left in float32
+    hold_margin: float | None = None  # int8: NNCF's accuracy control holds to this share of
+    # the gate's log-mel limit (null: plain NNCF int8, not held)
     parity: ParityThresholds = field(default_factory=ParityThresholds)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 

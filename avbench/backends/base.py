@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import torch
 
 from avbench.backends.cache import ArtifactCache
 from avbench.backends.calibration_set import CalibrationSet
+from avbench.backends.quantize import Hold
 from avbench.pipelines.base import Component, FrameRange, Pipeline
 from avbench.runtime import ConfigError, resolve_cache_dir, tf32_allowed
 
@@ -55,6 +56,8 @@ class BackendContext:
     calibration: CalibrationSet | None = None  # the components' inputs on calibration songs
     quantizable: frozenset[str] = frozenset()  # components with real weights
     tf32: bool = False  # precision.tf32: float32 math may use TF32 (CUDA)
+    holds: Mapping[str, Hold] = field(default_factory=dict)  # int8 held to a quality measure
+    keep_float: frozenset[str] = frozenset()  # precision.keep_float: not quantised
 
 
 @dataclass
@@ -215,14 +218,17 @@ def prepare(pipeline: Pipeline, backend_cfg: Any, device: torch.device | None = 
             dtype: torch.dtype = torch.float32, cache_dir: str | Path | None = None,
             frames: FrameRange | None = None, quantize: str | None = None,
             calibration: CalibrationSet | None = None,
-            quantizable: frozenset[str] = frozenset(), tf32: bool = False) -> BackendReport:
+            quantizable: frozenset[str] = frozenset(), tf32: bool = False,
+            holds: Mapping[str, Hold] | None = None,
+            keep_float: frozenset[str] = frozenset()) -> BackendReport:
     """Make every neural component of ``pipeline`` run on the configured backend;
     ``tf32`` (``precision.tf32``): whether its float32 math may use TF32 on CUDA."""
     name = backend_cfg.name
     ctx = BackendContext(cfg=backend_cfg, device=device or pipeline.device, dtype=dtype,
                          cache=ArtifactCache(resolve_cache_dir(str(cache_dir) if cache_dir else None)),
                          frames=frames or FrameRange(16, 256, 4096), quantize=quantize,
-                         calibration=calibration, quantizable=quantizable, tf32=tf32)
+                         calibration=calibration, quantizable=quantizable, tf32=tf32,
+                         holds=holds or {}, keep_float=keep_float)
     backend = backend_class(name)(ctx)
     report = BackendReport(requested=name, after_run=backend.after_run)
     if quantize and name not in QUANTISING:

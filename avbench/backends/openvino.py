@@ -90,6 +90,8 @@ class OpenVINOBackend(Backend):
                        if self.ctx.calibration else None)
         if component.name not in self.ctx.quantizable:
             return model, None, "f32 (seeded weights: not quantised)"
+        if component.name in self.ctx.keep_float:
+            return model, None, "f32 (precision.keep_float: not quantised)"
         if not calibration:
             return model, None, "f32 (no calibration set for this pipeline's input)"
         quantised, hit = cached_int8(core, model, path, component.name, calibration,

@@ -12,8 +12,11 @@ from avbench import backends
 from avbench.audio.synth import load_or_generate
 from avbench.backends import BackendReport, calibration_set
 from avbench.backends.calibration_set import CalibrationSet
+from avbench.backends.quantize import Hold
 from avbench.pipelines.base import FrameRange, Pipeline
 from avbench.run_types import RunContext, RunInput
+
+WAVEFORM_FIELDS = ("vocoder", "tts")  # quality fields that measure a vocoder's own waveform
 
 
 def prepare(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> BackendReport:
@@ -23,12 +26,34 @@ def prepare(ctx: RunContext, pipe: Pipeline, run_input: RunInput) -> BackendRepo
                               calibration(ctx, pipe) if quantize else None,
                               frozenset(name for name, source in _weights(pipe).items()
                                         if source != "seeded"),
-                              tf32=bool(ctx.cfg.precision.tf32))
+                              tf32=bool(ctx.cfg.precision.tf32),
+                              holds=holds(ctx.cfg, pipe) if quantize else None,
+                              keep_float=frozenset(ctx.cfg.precision.get("keep_float") or ()))
     ctx.set_tags(report.tags())
     ctx.metrics |= report.metrics()
     if tunes_kernels(ctx.kernel, ctx.device):
         ctx.metrics["cold.kernel_tune_s"] = tune_kernels(pipe, run_input)
     return report
+
+
+def holds(cfg: DictConfig, pipe: Pipeline) -> dict[str, Hold]:
+    """int8 holds: each component that is alone in a stage whose quality field measures a
+    waveform it makes (the vocoder: ``vocoder``, ``tts``) is held to ``hold_margin`` of that
+    field's log-mel limit, on one-second calls; none when either is null."""
+    limit = cfg.precision.quality.get("max_log_mel_db")
+    margin = cfg.precision.get("hold_margin")
+    if limit is None or margin is None:
+        return {}
+    fields = getattr(pipe, "quality_fields", {})
+    found = {}
+    for stage in pipe.stages:
+        field = fields.get(stage.name)
+        if field not in WAVEFORM_FIELDS or len(stage.components) != 1:
+            continue
+        frames = pipe.sample_rate // int(getattr(pipe, "hop_length", 256)) + 1
+        found[stage.components[0]] = Hold(field, pipe.sample_rate,
+                                          float(limit) * float(margin), frames)
+    return found
 
 
 def tunes_kernels(kernel: str, device: torch.device) -> bool:

@@ -26,6 +26,8 @@ PARAMS: tuple[tuple[str, str, str], ...] = (
      "task=pipeline, kernels"),
     ("precision.tf32", "float32 math may use TF32 tensor cores", "CUDA runs"),
     ("precision.quantize", "post-training quantisation (`int8`)", "precision=int8"),
+    ("precision.{keep_float,hold_margin}", "int8: components left in float32; the share of "
+     "the log-mel limit NNCF's accuracy control holds the vocoder to", "precision=int8"),
     ("precision.parity.<key>", "the numeric gate's thresholds (seeded stages)",
      "runs the gate judges (all but the fp32 eager reference)"),
     ("precision.quality.<key>", "the quality gate's thresholds (real-weight stages)",

@@ -29,10 +29,11 @@ def calibration(seed: int) -> CalibrationSet:
 
 
 def prepare_int8(cache: Path, calibration_set: CalibrationSet | None,
-                 quantizable: frozenset[str] = frozenset({NAME})):
+                 quantizable: frozenset[str] = frozenset({NAME}),
+                 keep_float: frozenset[str] = frozenset()):
     pipe = tiny_pipeline(names=(NAME,))
     report = prepare(pipe, backend_cfg("openvino"), torch.device("cpu"), torch.float32, cache,
-                     FRAMES, "int8", calibration_set, quantizable)
+                     FRAMES, "int8", calibration_set, quantizable, keep_float=keep_float)
     return pipe, report
 
 
@@ -81,6 +82,9 @@ def test_a_seeded_or_uncalibrated_component_runs_f32_and_says_why(tmp_path: Path
     assert seeded.precision[NAME] == "f32 (seeded weights: not quantised)"
     _, uncalibrated = prepare_int8(tmp_path, None)
     assert uncalibrated.precision[NAME].startswith("f32 (no calibration set")
+    _, kept = prepare_int8(tmp_path, calibration(0), keep_float=frozenset({NAME}))
+    assert kept.precision[NAME] == "f32 (precision.keep_float: not quantised)"
+    assert not (tmp_path / "openvino-int8").exists()  # nothing was quantised
 
 
 def test_int8_on_a_backend_that_cannot_quantise_is_a_recorded_fallback(tmp_path: Path) -> None:
