@@ -50,6 +50,9 @@ VALIDATION_CALLS = 3
 # OFFSET_DB less the distance, so the float model scores OFFSET_DB.
 OFFSET_DB = 10.0
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+# One ranking worker: NNCF's default sizes a pool of them by the model, and on a small
+# machine parallel workers, each compiling candidate graphs on every core, only contend.
+RESTORER = {"ranking_subset_size": VALIDATION_CALLS, "num_ranking_workers": 1}
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def int8_fields(graph_path: str, name: str, calibration_digest: str,
 
     return {"component": name, "graph_sha256": file_digest(Path(graph_path)),
             "calibration_sha256": calibration_digest, "settings": SETTINGS,
-            "hold": asdict(hold) if hold else None,
+            "hold": asdict(hold) | {"restorer": RESTORER} if hold else None,
             "nncf": version("nncf"), "openvino": openvino.get_version()}
 
 
@@ -108,6 +111,7 @@ def _quantise_here(source: str, feeds_path: str, target: str, hold_json: str) ->
     """The child process: read the float IR and the calls, quantise, write the int8 IR."""
     import nncf
     import openvino
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
 
     from avbench.openvino_core import openvino_core
 
@@ -130,7 +134,9 @@ def _quantise_here(source: str, feeds_path: str, target: str, hold_json: str) ->
         quantised = nncf.quantize_with_accuracy_control(
             model, nncf.Dataset(feeds), nncf.Dataset(validation),
             held_metric(core.compile_model(model, "CPU", F32), hold),
-            max_drop=hold.max_drop_db, drop_type=nncf.DropType.ABSOLUTE, **options)
+            max_drop=hold.max_drop_db, drop_type=nncf.DropType.ABSOLUTE,
+            advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(**RESTORER),
+            **options)
     openvino.save_model(quantised, target, compress_to_fp16=False)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from tests.conftest import run_cli
+from tests.shared_runs import SLOW_FIGURES_OFF
 
 CALIBRATION_MS = {"short": 2.0, "medium": 20.0, "long": 100.0}
 # A stage added in Hydra's `+key` form: free in the baseline, 60 ms in the candidate (+60 ms
@@ -23,7 +24,7 @@ CALIBRATION_MS = {"short": 2.0, "medium": 20.0, "long": 100.0}
 EXTRA_MS = (0.0, 60.0)
 SVC_SWEEP = ("preset=fast", "precision=fp32,bf16", "gpu=cpu,h100", "audio=1s",
              "bench.min_repeats=5", "bench.min_time_s=0", "bench.warmup=0",
-             "tracking.output_sample_s=0")
+             "tracking.output_sample_s=0", SLOW_FIGURES_OFF)
 # Without CUDA the gpu=h100 cells fail; with it they may run, so tests check either way.
 EXPECTED_FAILED = 0 if torch.cuda.is_available() else 2
 
