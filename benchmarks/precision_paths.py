@@ -26,7 +26,7 @@ from avbench.audio.synth import load_or_generate
 from avbench.backends.calibration_set import record
 from avbench.evaluators.quality_gate import measure
 from avbench.phases.build import build_pipeline
-from avbench.phases.prepare import calibration
+from avbench.phases.prepare import calibration, holds
 from avbench.pipelines.base import FrameRange
 from avbench.runtime import resolve_cache_dir
 from benchmarks.compose import CONF, option, run_config
@@ -60,6 +60,7 @@ def main(overrides: list[str]) -> None:
     reference = build_pipeline(cfg, device, torch.float32, "torch", cache)
     inputs = record(reference, [torch.from_numpy(song.mix)]).inputs
     calls = {}
+    int8 = run_config([*overrides, "precision=int8"], ("rounds", "paths"))  # its hold, keep_float
     for name, (backend, dtype, quantize) in paths.items():
         pipe = build_pipeline(cfg, device, dtype, "torch", cache)
         frames = inputs["vocoder"][0][0].shape[-1]
@@ -67,7 +68,9 @@ def main(overrides: list[str]) -> None:
             pipe, compose_backend(conf, backend), device, dtype, cache,
             FrameRange(frames, frames, frames), quantize,
             calibration(_Ctx(cfg, cache), pipe) if quantize else None,
-            frozenset(k for k, v in pipe.weights.items() if v != "seeded"))
+            frozenset(k for k, v in pipe.weights.items() if v != "seeded"),
+            holds=holds(int8, pipe) if quantize else None,
+            keep_float=frozenset(int8.precision.keep_float) if quantize else frozenset())
         print(f"{name:18s} {report.effective_summary} {report.precision or ''}", flush=True)
         calls[name] = {c: (pipe.components[c], dtype) for c in inputs}
     times = {name: {c: [] for c in inputs} for name in paths}

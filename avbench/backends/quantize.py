@@ -52,6 +52,7 @@ OFFSET_DB = 10.0
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 # One ranking worker: NNCF's default sizes a pool of them by the model, and on a small
 # machine parallel workers, each compiling candidate graphs on every core, only contend.
+# Not in the cache key: workers share out the same evaluations, the result is the same.
 RESTORER = {"ranking_subset_size": VALIDATION_CALLS, "num_ranking_workers": 1}
 
 
@@ -75,7 +76,7 @@ def int8_fields(graph_path: str, name: str, calibration_digest: str,
 
     return {"component": name, "graph_sha256": file_digest(Path(graph_path)),
             "calibration_sha256": calibration_digest, "settings": SETTINGS,
-            "hold": asdict(hold) | {"restorer": RESTORER} if hold else None,
+            "hold": asdict(hold) if hold else None,
             "nncf": version("nncf"), "openvino": openvino.get_version()}
 
 
