@@ -14,7 +14,6 @@ candidate graphs: it takes minutes to an hour on 2 vCPUs.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -25,11 +24,11 @@ import torch
 
 from avbench.audio.synth import load_or_generate
 from avbench.backends.quantize import F32, Hold, quantise
-from avbench.evaluators.quality_gate import measure
 from avbench.models import hifigan_pretrained as hp
 from avbench.openvino_core import openvino_core
 from avbench.runtime import resolve_cache_dir
 from benchmarks.compose import option
+from benchmarks.int8_ignored_scope import judged
 
 CONFIG = {**F32, "INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "1",
           "PERFORMANCE_HINT": "LATENCY"}
@@ -58,15 +57,7 @@ def main(args: list[str]) -> None:
             quantise(model, calibration, Path(work) / f"{name}.xml", hold)
             built_s = time.perf_counter() - start
             int8 = core.compile_model(core.read_model(Path(work) / f"{name}.xml"), "CPU", CONFIG)
-            gate = measure("vocoder", torch.from_numpy(int8(test)[0]).reshape(1, -1), reference,
-                           hp.SAMPLE_RATE)
-            times: dict[str, list[float]] = {"f32": [], "int8": []}
-            for _ in range(5):
-                for side, compiled in (("f32", f32), ("int8", int8)):
-                    begin = time.perf_counter()
-                    compiled(test)
-                    times[side].append(time.perf_counter() - begin)
-            speedup = statistics.median(times["f32"]) / statistics.median(times["int8"])
+            gate, speedup = judged(int8, f32, test, reference, rounds=5)
             print(f"{name:6s} log-mel {gate['log_mel_db']:.3f} dB  MR-STFT {gate['mr_stft_db']:.3f}"
                   f" dB  int8 {speedup:.2f}x f32 OpenVINO  quantised in {built_s:.0f} s  "
                   f"load {os.getloadavg()[0]:.1f}", flush=True)

@@ -41,6 +41,21 @@ def variants(model) -> dict[str, list[str]]:
             "+ stage 4": ends + stages[3], "+ stages 3-4": ends + stages[2] + stages[3]}
 
 
+def judged(int8, f32, test, reference: torch.Tensor, rounds: int
+           ) -> tuple[dict[str, float], float]:
+    """The vocoder gate's measures of ``int8``'s output on ``test`` against ``reference`` (f32
+    OpenVINO's), and its speed over ``f32`` from ``rounds`` interleaved calls."""
+    gate = measure("vocoder", torch.from_numpy(int8(test)[0]).reshape(1, -1), reference,
+                   hp.SAMPLE_RATE)
+    times: dict[str, list[float]] = {"f32": [], "int8": []}
+    for _ in range(rounds):
+        for side, compiled in (("f32", f32), ("int8", int8)):
+            start = time.perf_counter()
+            compiled(test)
+            times[side].append(time.perf_counter() - start)
+    return gate, statistics.median(times["f32"]) / statistics.median(times["int8"])
+
+
 def main() -> None:
     torch.set_num_threads(2)
     cache = resolve_cache_dir()
@@ -61,15 +76,7 @@ def main() -> None:
                                   fast_bias_correction=True,
                                   ignored_scope=nncf.IgnoredScope(names=ignored) if ignored else None)
         int8 = core.compile_model(quantised, "CPU", CONFIG)
-        gate = measure("vocoder", torch.from_numpy(int8(test)[0]).reshape(1, -1), reference,
-                       hp.SAMPLE_RATE)
-        times: dict[str, list[float]] = {"f32": [], "int8": []}
-        for _ in range(3):
-            for side, compiled in (("f32", f32), ("int8", int8)):
-                start = time.perf_counter()
-                compiled(test)
-                times[side].append(time.perf_counter() - start)
-        speedup = statistics.median(times["f32"]) / statistics.median(times["int8"])
+        gate, speedup = judged(int8, f32, test, reference, rounds=3)
         print(f"f32 kept: {name:24s} log-mel {gate['log_mel_db']:.3f} dB  MR-STFT "
               f"{gate['mr_stft_db']:.3f} dB  int8 {speedup:.2f}x f32 OpenVINO  "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
