@@ -45,12 +45,12 @@ def holds(cfg: DictConfig, pipe: Pipeline) -> dict[str, Hold]:
     if limit is None or margin is None:
         return {}
     fields = getattr(pipe, "quality_fields", {})
+    frames = pipe.sample_rate // int(getattr(pipe, "hop_length", 256)) + 1  # one second
     found = {}
     for stage in pipe.stages:
         field = fields.get(stage.name)
         if field not in WAVEFORM_FIELDS or len(stage.components) != 1:
             continue
-        frames = pipe.sample_rate // int(getattr(pipe, "hop_length", 256)) + 1
         found[stage.components[0]] = Hold(field, pipe.sample_rate,
                                           float(limit) * float(margin), frames)
     return found

@@ -22,13 +22,19 @@ def spans(total: int, longest: int, multiple: int = 1) -> list[tuple[int, int]]:
     """``[start, stop)`` spans covering ``range(total)``: as few as hold at most ``longest``
     each, of equal length (rounded up to ``multiple``, of which ``longest`` must be one) but
     for the last. ``longest <= 0`` gives one span."""
-    if longest > 0 and longest % multiple:
-        raise ValueError(f"pieces of at most {longest} frames: not a multiple of {multiple}")
+    check_longest(longest, multiple)
     if longest <= 0 or total <= longest:
         return [(0, total)]
     count = _ceil_div(total, longest)
     size = _ceil_div(_ceil_div(total, count), multiple) * multiple
     return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def check_longest(longest: int, multiple: int, name: str = "longest piece") -> None:
+    """A ValueError naming ``name`` unless ``longest`` is 0 (off) or a multiple of ``multiple``."""
+    if longest > 0 and longest % multiple:
+        raise ValueError(f"{name}={longest} is not a multiple of {multiple} "
+                         "(0 = the whole input)")
 
 
 def _ceil_div(numerator: int, denominator: int) -> int:

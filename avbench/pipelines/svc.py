@@ -23,7 +23,7 @@ from avbench.models.hifigan_pretrained import SAMPLE_RATE as HIFIGAN_RATE
 from avbench.models.hifigan_pretrained import HiFiGANMel
 from avbench.pipelines.base import Component, Pipeline, Stage, State
 from avbench.pipelines.fcpe_pitch import FCPEFrontEnd
-from avbench.pipelines.pieces import in_segments, overlapped
+from avbench.pipelines.pieces import check_longest, in_segments, overlapped
 from avbench.pipelines.settings import SVCSettings
 from avbench.pipelines.svc_modules import build_modules, example_inputs
 
@@ -72,9 +72,8 @@ class SVCPipeline(Pipeline):
         self.dtype = dtype
         self.kernel = kernel
         s = self.settings
-        if s.separation_segment_frames % SEGMENT_MULTIPLE:
-            raise ValueError(f"preset.svc.separation_segment_frames={s.separation_segment_frames}"
-                             f" is not a multiple of {SEGMENT_MULTIPLE} (0 = the whole input)")
+        check_longest(s.separation_segment_frames, SEGMENT_MULTIPLE,
+                      "preset.svc.separation_segment_frames")
         modules, self.weights, self.separation_grid = build_modules(s, seed, weights,
                                                                     weights_cache_dir)
         self.loaded_components = load_checkpoint(checkpoint, modules) if checkpoint else []
